@@ -1,0 +1,166 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { LocalMetadataLog } from '../metadata-log/local-metadata-log.js';
+import { MemoryMetadataLog } from '../metadata-log/memory-metadata-log.js';
+import type { MetadataLog } from '../metadata-log/metadata-log.js';
+import { type FollowableLog, type MetadataUpdate, MetadataCache } from './cache.js';
+import type { MetadataCommand, MetadataRecord, PartitionAssignment } from './commands.js';
+import { MetadataState } from './state.js';
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'streambus-metadata-cache-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const topic = (name: string, partitions = 1): MetadataCommand => ({
+  type: 'create-topic',
+  name,
+  topicId: `id-${name}`,
+  partitions: Array.from({ length: partitions }, (_, partition) => ({
+    partition,
+    replicas: [1],
+    isr: [1],
+    leader: 1,
+    leaderEpoch: 0,
+    partitionEpoch: 0,
+  })),
+  configs: {},
+});
+
+/** Counts reads, to show that following does not poll. */
+function counting(log: MetadataLog): FollowableLog & { reads: number } {
+  const spy = {
+    reads: 0,
+    get committedOffset() {
+      return log.committedOffset;
+    },
+    read(from: number, max: number): Promise<MetadataRecord[]> {
+      spy.reads++;
+      return log.read(from, max);
+    },
+    onCommit: (listener: (records: readonly MetadataRecord[]) => void) => log.onCommit(listener),
+  };
+  return spy;
+}
+
+const deadline = (): { signal: AbortSignal } => ({ signal: AbortSignal.timeout(5_000) });
+
+describe('metadata > cache > follow', () => {
+  it('catches up with a live on-disk log, then sees each change as it commits without reading again', async () => {
+    const log = await LocalMetadataLog.open({ dir: join(root, 'live') });
+    await log.append([{ type: 'init-cluster', clusterId: 'c1' }, topic('a')]);
+    const spy = counting(log);
+    const cache = new MetadataCache();
+    const updates: MetadataUpdate[] = [];
+    cache.subscribe((update) => updates.push(update));
+    const follower = cache.follow(spy);
+    await follower.caughtUp;
+    expect(cache.state.topic('a')?.topicId).toBe('id-a');
+    const readsWhenCaughtUp = spy.reads;
+
+    await log.append([topic('b', 2)]);
+    await log.append([{ type: 'create-partitions', name: 'b', topicId: 'id-b', partitions: [partitionOf(2, 1)] }]);
+    await log.append([{ type: 'alter-topic-configs', name: 'a', topicId: 'id-a', set: { 'retention.ms': '5' }, delete: [] }]);
+    await log.append([{ type: 'delete-topic', name: 'a', topicId: 'id-a' }]);
+    await cache.waitForOffset(log.committedOffset, deadline());
+
+    expect(spy.reads).toBe(readsWhenCaughtUp);
+    expect(updates.flatMap((u) => u.events.map((e) => e.type))).toEqual([
+      'cluster-initialized',
+      'topic-created',
+      'topic-created',
+      'partitions-created',
+      'topic-configs-changed',
+      'topic-deleted',
+    ]);
+    expect(cache.state.topic('a')).toBeUndefined();
+    expect(cache.state.topic('b')?.partitions).toHaveLength(3);
+    follower.stop();
+    await follower.done;
+    await log.close();
+  });
+
+  it('loses nothing committed while it is still catching up', async () => {
+    const log = new MemoryMetadataLog();
+    await log.append(Array.from({ length: 10 }, (_, i) => topic(`t${i}`)));
+    const cache = new MetadataCache();
+    const follower = cache.follow(log, { batchMaxRecords: 2 });
+    const racing = Array.from({ length: 10 }, (_, i) => log.append([topic(`late${i}`)]));
+    await Promise.all(racing);
+    await follower.caughtUp;
+    await cache.waitForOffset(19, deadline());
+    const replayed = MetadataState.empty();
+    for (const record of await log.read(0, 100)) replayed.apply(record);
+    expect(cache.state.snapshot()).toEqual(replayed.snapshot());
+    follower.stop();
+  });
+
+  it('starts from a snapshot and reads only what came after it', async () => {
+    const log = new MemoryMetadataLog();
+    await log.append([topic('a'), topic('b'), topic('c')]);
+    const base = MetadataState.empty();
+    for (const record of await log.read(0, 2)) base.apply(record);
+    const cache = new MetadataCache({ snapshot: JSON.parse(JSON.stringify(base.snapshot())) });
+    const applied: number[] = [];
+    cache.subscribe((u) => applied.push(u.lastAppliedOffset));
+    const follower = cache.follow(log);
+    await follower.caughtUp;
+    expect(applied).toEqual([2]);
+    expect(cache.state.topics().map((t) => t.name)).toEqual(['a', 'b', 'c']);
+    follower.stop();
+  });
+
+  it('stops applying after stop() and tells offset waiters why', async () => {
+    const log = new MemoryMetadataLog();
+    const cache = new MetadataCache();
+    const follower = cache.follow(log);
+    await follower.caughtUp;
+    const waiting = cache.waitForOffset(5);
+    follower.stop();
+    await follower.done;
+    await expect(waiting).rejects.toMatchObject({ code: ErrorCode.SHUTTING_DOWN });
+    await log.append([topic('a')]);
+    expect(cache.lastAppliedOffset).toBe(-1);
+  });
+
+  it('ends with the read error when the log cannot be read', async () => {
+    const failing: FollowableLog = {
+      committedOffset: 3,
+      read: () => Promise.reject(new StreamBusError(ErrorCode.KAFKA_STORAGE_ERROR, 'disk on fire')),
+      onCommit: () => () => undefined,
+    };
+    const follower = new MetadataCache().follow(failing);
+    await expect(follower.caughtUp).rejects.toMatchObject({ message: 'disk on fire' });
+    await expect(follower.done).rejects.toMatchObject({ code: ErrorCode.KAFKA_STORAGE_ERROR });
+  });
+});
+
+describe('metadata > cache > apply', () => {
+  it('skips records it already has and refuses a gap', () => {
+    const cache = new MetadataCache();
+    cache.apply([{ offset: 0, command: topic('a') }]);
+    expect(cache.apply([{ offset: 0, command: topic('a') }, { offset: 1, command: topic('b') }])).toHaveLength(1);
+    expect(() => cache.apply([{ offset: 3, command: topic('c') }])).toThrow(/records in between are missing/);
+  });
+
+  it('resolves an offset waiter once that offset is applied, and rejects it on abort', async () => {
+    const cache = new MetadataCache();
+    const reached = cache.waitForOffset(1, deadline());
+    const controller = new AbortController();
+    const abandoned = cache.waitForOffset(5, { signal: controller.signal });
+    cache.apply([{ offset: 0, command: topic('a') }, { offset: 1, command: topic('b') }]);
+    await reached;
+    controller.abort();
+    await expect(abandoned).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
+
+function partitionOf(partition: number, replica: number): PartitionAssignment {
+  return { partition, replicas: [replica], isr: [replica], leader: replica, leaderEpoch: 0, partitionEpoch: 0 };
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { type MetadataCommand, decodeMetadataCommand, encodeMetadataCommand } from './commands.js';
+
+const partition = { partition: 0, replicas: [1, 2], isr: [1, 2], leader: 1, leaderEpoch: 0, partitionEpoch: 0 };
+
+const samples: MetadataCommand[] = [
+  { type: 'init-cluster', clusterId: 'Zp3Nq4WCR5Wz0k7Qq1c3Hg' },
+  { type: 'no-op' },
+  {
+    type: 'register-broker',
+    nodeId: 1,
+    incarnationId: 'b1',
+    host: '127.0.0.1',
+    port: 9092,
+    rack: null,
+    listeners: [{ name: 'kafka', host: '127.0.0.1', port: 9092 }],
+  },
+  { type: 'create-topic', name: 'orders', topicId: 'id-1', partitions: [partition], configs: { 'retention.ms': '1000' } },
+  { type: 'delete-topic', name: 'orders', topicId: 'id-1' },
+  { type: 'alter-topic-configs', name: 'orders', topicId: 'id-1', set: { 'retention.ms': '5' }, delete: ['cleanup.policy'] },
+  { type: 'create-partitions', name: 'orders', topicId: 'id-1', partitions: [{ ...partition, partition: 1 }] },
+];
+
+const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
+
+function decodeError(input: Uint8Array): StreamBusError {
+  try {
+    decodeMetadataCommand(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(StreamBusError);
+    return error as StreamBusError;
+  }
+  throw new Error('expected decoding to fail');
+}
+
+describe('metadata > commands > encoding', () => {
+  it.each(samples.map((c) => [c.type, c] as const))('round-trips a %s command', (_type, command) => {
+    expect(decodeMetadataCommand(encodeMetadataCommand(command))).toEqual(command);
+  });
+
+  it('wraps the command in a versioned JSON envelope', () => {
+    expect(text(encodeMetadataCommand({ type: 'no-op' }))).toBe('{"v":1,"command":{"type":"no-op"}}');
+  });
+
+  it('encodes equal commands to equal bytes whatever the field and key order', () => {
+    const a = encodeMetadataCommand({ type: 'create-topic', name: 't', topicId: 'i', partitions: [partition], configs: { b: '2', a: '1' } });
+    const b = encodeMetadataCommand({ configs: { a: '1', b: '2' }, partitions: [partition], topicId: 'i', name: 't', type: 'create-topic' });
+    expect(text(a)).toBe(text(b));
+  });
+
+  it('returns frozen commands, so one reader cannot change what another sees', () => {
+    const decoded = decodeMetadataCommand(encodeMetadataCommand(samples[3]!));
+    expect(Object.isFrozen(decoded)).toBe(true);
+    expect(decoded.type === 'create-topic' && Object.isFrozen(decoded.partitions[0]!.replicas)).toBe(true);
+  });
+
+  it('refuses to encode a malformed command with INVALID_REQUEST', () => {
+    const bad = { type: 'create-topic', name: 't', topicId: 'i', partitions: [{ ...partition, leader: 'one' }], configs: {} };
+    expect(() => encodeMetadataCommand(bad as unknown as MetadataCommand)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_REQUEST, message: expect.stringContaining('command.partitions[0].leader') }),
+    );
+  });
+});
+
+describe('metadata > commands > decoding bad input', () => {
+  it('rejects bytes that are not JSON with CORRUPT_MESSAGE', () => {
+    expect(decodeError(bytes('{"v":1,')).code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(decodeError(new Uint8Array([0xff, 0xfe])).code).toBe(ErrorCode.CORRUPT_MESSAGE);
+  });
+
+  it('rejects a newer envelope version with UNSUPPORTED_VERSION', () => {
+    const error = decodeError(bytes('{"v":2,"command":{"type":"no-op"}}'));
+    expect(error.code).toBe(ErrorCode.UNSUPPORTED_VERSION);
+    expect(error.message).toMatch(/newer version/);
+  });
+
+  it('rejects an unknown command type with UNSUPPORTED_VERSION', () => {
+    expect(decodeError(bytes('{"v":1,"command":{"type":"launch-rocket"}}')).code).toBe(ErrorCode.UNSUPPORTED_VERSION);
+  });
+
+  it('rejects unknown fields instead of dropping them', () => {
+    const error = decodeError(bytes('{"v":1,"command":{"type":"no-op","extra":1}}'));
+    expect(error.code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(error.message).toContain('command.extra');
+  });
+
+  it('rejects every truncation of a valid record cleanly', () => {
+    const full = encodeMetadataCommand(samples[3]!);
+    for (let length = 0; length < full.length; length++) {
+      expect(() => decodeMetadataCommand(full.subarray(0, length))).toThrow(StreamBusError);
+    }
+  });
+
+  it('never crashes on mutated records: each decodes to a valid command or fails with a StreamBusError', () => {
+    const full = encodeMetadataCommand(samples[2]!);
+    let seed = 7;
+    for (let trial = 0; trial < 500; trial++) {
+      const mutated = full.slice();
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      mutated[seed % mutated.length] = (seed >>> 8) & 0xff;
+      try {
+        const command = decodeMetadataCommand(mutated);
+        expect(decodeMetadataCommand(encodeMetadataCommand(command))).toEqual(command);
+      } catch (error) {
+        expect(error).toBeInstanceOf(StreamBusError);
+      }
+    }
+  });
+});

@@ -1,0 +1,258 @@
+/**
+ * The typed commands of the metadata log and their byte encoding.
+ *
+ * A command is a fact the controller decided after validation ("topic t has id X and these
+ * partitions"), never a request to be checked again: the state machine applies it as written, so
+ * every replica of the log reaches the same state (DESIGN.md decision 4).
+ *
+ * Encoding: UTF-8 JSON in a versioned envelope, `{"v":1,"command":{...}}`. Metadata is small and
+ * rarely written, so JSON costs nothing that matters, and it keeps the log readable with any
+ * LevelDB dump tool and free of a schema-compile step. The envelope version is the upgrade path:
+ * a reader refuses a newer version (and unknown fields or command types) with a clear error rather
+ * than applying a command it only partly understands, which would make replicas diverge.
+ * Encoding is canonical (fixed field order, sorted config keys), so equal commands have equal bytes.
+ */
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { ShapeReader, deepFreeze } from './shape.js';
+
+export const MetadataCommandType = {
+  INIT_CLUSTER: 'init-cluster',
+  NO_OP: 'no-op',
+  REGISTER_BROKER: 'register-broker',
+  CREATE_TOPIC: 'create-topic',
+  DELETE_TOPIC: 'delete-topic',
+  ALTER_TOPIC_CONFIGS: 'alter-topic-configs',
+  CREATE_PARTITIONS: 'create-partitions',
+} as const;
+export type MetadataCommandType = (typeof MetadataCommandType)[keyof typeof MetadataCommandType];
+
+/** One advertised endpoint of a broker (e.g. the native listener and the Kafka listener). */
+export interface BrokerListener {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Where one partition lives. `leader` is -1 when the partition has no leader. */
+export interface PartitionAssignment {
+  readonly partition: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+  readonly leader: number;
+  /** Grows each time the leader changes; fences requests from an old leader. */
+  readonly leaderEpoch: number;
+  /** Grows on any change of the partition (leader, ISR, replicas); the CAS token of AlterPartition. */
+  readonly partitionEpoch: number;
+}
+
+/** Names the cluster. Written once, as the first command of a new log. */
+export interface InitClusterCommand {
+  readonly type: 'init-cluster';
+  readonly clusterId: string;
+}
+
+/** Changes nothing; Raft leaders append one on election to commit entries of earlier terms. */
+export interface NoOpCommand {
+  readonly type: 'no-op';
+}
+
+/** A broker (re)registers; its broker epoch becomes the offset of this record. */
+export interface RegisterBrokerCommand {
+  readonly type: 'register-broker';
+  readonly nodeId: number;
+  /** Differs on every broker process start, so a restart is told apart from a duplicate. */
+  readonly incarnationId: string;
+  readonly host: string;
+  readonly port: number;
+  readonly rack: string | null;
+  readonly listeners: readonly BrokerListener[];
+}
+
+export interface CreateTopicCommand {
+  readonly type: 'create-topic';
+  readonly name: string;
+  readonly topicId: string;
+  /** Partitions 0..n-1, in order. */
+  readonly partitions: readonly PartitionAssignment[];
+  /** Validated, canonical overrides (see topic-config.ts). */
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+export interface DeleteTopicCommand {
+  readonly type: 'delete-topic';
+  readonly name: string;
+  readonly topicId: string;
+}
+
+/** Sets and removes config overrides; the merged result was validated by the controller. */
+export interface AlterTopicConfigsCommand {
+  readonly type: 'alter-topic-configs';
+  readonly name: string;
+  readonly topicId: string;
+  readonly set: Readonly<Record<string, string>>;
+  readonly delete: readonly string[];
+}
+
+/** Adds partitions numbered from the topic's current count upwards. */
+export interface CreatePartitionsCommand {
+  readonly type: 'create-partitions';
+  readonly name: string;
+  readonly topicId: string;
+  readonly partitions: readonly PartitionAssignment[];
+}
+
+export type MetadataCommand =
+  | InitClusterCommand
+  | NoOpCommand
+  | RegisterBrokerCommand
+  | CreateTopicCommand
+  | DeleteTopicCommand
+  | AlterTopicConfigsCommand
+  | CreatePartitionsCommand;
+
+/** A committed command and its offset in the metadata log. */
+export interface MetadataRecord {
+  readonly offset: number;
+  readonly command: MetadataCommand;
+}
+
+/** The envelope version this code writes and the newest it reads. */
+export const METADATA_ENVELOPE_VERSION = 1;
+
+/** Bounds for decoding; generous next to the controller's own limits, but they bound memory. */
+const MAX_PARTITIONS_PER_COMMAND = 100_000;
+const MAX_REPLICAS = 1024;
+const MAX_CONFIG_ENTRIES = 1024;
+const MAX_LISTENERS = 64;
+const MAX_NODE_ID = 2 ** 31 - 1;
+const MAX_EPOCH = 2 ** 31 - 1;
+
+function readPartition(shape: ShapeReader, value: unknown, path: string): PartitionAssignment {
+  const p = shape.object(value, path, ['partition', 'replicas', 'isr', 'leader', 'leaderEpoch', 'partitionEpoch']);
+  const nodeId = (v: unknown, at: string): number => shape.integer(v, at, 0, MAX_NODE_ID);
+  return {
+    partition: shape.integer(p.partition, `${path}.partition`, 0, MAX_PARTITIONS_PER_COMMAND * 10),
+    replicas: shape.array(p.replicas, `${path}.replicas`, MAX_REPLICAS, nodeId),
+    isr: shape.array(p.isr, `${path}.isr`, MAX_REPLICAS, nodeId),
+    leader: shape.integer(p.leader, `${path}.leader`, -1, MAX_NODE_ID),
+    leaderEpoch: shape.integer(p.leaderEpoch, `${path}.leaderEpoch`, 0, MAX_EPOCH),
+    partitionEpoch: shape.integer(p.partitionEpoch, `${path}.partitionEpoch`, 0, MAX_EPOCH),
+  };
+}
+
+function readPartitions(shape: ShapeReader, value: unknown, path: string): PartitionAssignment[] {
+  return shape.array(value, path, MAX_PARTITIONS_PER_COMMAND, (v, at) => readPartition(shape, v, at));
+}
+
+function readListener(shape: ShapeReader, value: unknown, path: string): BrokerListener {
+  const l = shape.object(value, path, ['name', 'host', 'port']);
+  return {
+    name: shape.string(l.name, `${path}.name`, { maxLength: 255 }),
+    host: shape.string(l.host, `${path}.host`, { maxLength: 255 }),
+    port: shape.integer(l.port, `${path}.port`, 1, 65535),
+  };
+}
+
+/**
+ * Checks a command's structure and returns a fresh copy in canonical field order. Structure only:
+ * whether a topic exists is the controller's business, before the command is logged.
+ */
+export function readMetadataCommand(shape: ShapeReader, value: unknown, path = 'command'): MetadataCommand {
+  const type: unknown = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+  const topicFields = (c: Record<string, unknown>): { name: string; topicId: string } => ({
+    name: shape.string(c.name, `${path}.name`, { maxLength: 249 }),
+    topicId: shape.string(c.topicId, `${path}.topicId`, { maxLength: 64 }),
+  });
+  switch (type) {
+    case MetadataCommandType.INIT_CLUSTER: {
+      const c = shape.object(value, path, ['type', 'clusterId']);
+      return { type, clusterId: shape.string(c.clusterId, `${path}.clusterId`, { maxLength: 255 }) };
+    }
+    case MetadataCommandType.NO_OP:
+      shape.object(value, path, ['type']);
+      return { type };
+    case MetadataCommandType.REGISTER_BROKER: {
+      const c = shape.object(value, path, ['type', 'nodeId', 'incarnationId', 'host', 'port', 'rack', 'listeners']);
+      return {
+        type,
+        nodeId: shape.integer(c.nodeId, `${path}.nodeId`, 0, MAX_NODE_ID),
+        incarnationId: shape.string(c.incarnationId, `${path}.incarnationId`, { maxLength: 64 }),
+        host: shape.string(c.host, `${path}.host`, { maxLength: 255 }),
+        port: shape.integer(c.port, `${path}.port`, 1, 65535),
+        rack: shape.nullableString(c.rack, `${path}.rack`, 255),
+        listeners: shape.array(c.listeners, `${path}.listeners`, MAX_LISTENERS, (v, at) => readListener(shape, v, at)),
+      };
+    }
+    case MetadataCommandType.CREATE_TOPIC: {
+      const c = shape.object(value, path, ['type', 'name', 'topicId', 'partitions', 'configs']);
+      return {
+        type,
+        ...topicFields(c),
+        partitions: readPartitions(shape, c.partitions, `${path}.partitions`),
+        configs: shape.stringMap(c.configs, `${path}.configs`, MAX_CONFIG_ENTRIES),
+      };
+    }
+    case MetadataCommandType.DELETE_TOPIC: {
+      const c = shape.object(value, path, ['type', 'name', 'topicId']);
+      return { type, ...topicFields(c) };
+    }
+    case MetadataCommandType.ALTER_TOPIC_CONFIGS: {
+      const c = shape.object(value, path, ['type', 'name', 'topicId', 'set', 'delete']);
+      return {
+        type,
+        ...topicFields(c),
+        set: shape.stringMap(c.set, `${path}.set`, MAX_CONFIG_ENTRIES),
+        delete: shape
+          .array(c.delete, `${path}.delete`, MAX_CONFIG_ENTRIES, (v, at) => shape.string(v, at, { maxLength: 255 }))
+          .sort(),
+      };
+    }
+    case MetadataCommandType.CREATE_PARTITIONS: {
+      const c = shape.object(value, path, ['type', 'name', 'topicId', 'partitions']);
+      return { type, ...topicFields(c), partitions: readPartitions(shape, c.partitions, `${path}.partitions`) };
+    }
+    default:
+      throw new StreamBusError(
+        ErrorCode.UNSUPPORTED_VERSION,
+        `${path}.type ${JSON.stringify(type) ?? 'undefined'} is not a metadata command this version knows ` +
+          '(written by a newer StreamBus, or corrupt)',
+      );
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Encodes a command as canonical bytes. Throws INVALID_REQUEST if the command is not well formed,
+ * so nothing malformed is ever written to the log.
+ */
+export function encodeMetadataCommand(command: MetadataCommand): Uint8Array {
+  const canonical = readMetadataCommand(new ShapeReader(ErrorCode.INVALID_REQUEST, 'metadata command to encode'), command);
+  return encoder.encode(JSON.stringify({ v: METADATA_ENVELOPE_VERSION, command: canonical }));
+}
+
+/**
+ * Decodes bytes written by encodeMetadataCommand into a deeply frozen command. Throws CORRUPT_MESSAGE
+ * for bytes that are not a well-formed envelope and UNSUPPORTED_VERSION for a newer envelope or an
+ * unknown command type.
+ */
+export function decodeMetadataCommand(bytes: Uint8Array): MetadataCommand {
+  const shape = new ShapeReader(ErrorCode.CORRUPT_MESSAGE, 'metadata record');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(bytes));
+  } catch (cause) {
+    throw new StreamBusError(ErrorCode.CORRUPT_MESSAGE, 'metadata record is not valid UTF-8 JSON', { cause });
+  }
+  const envelope = shape.object(parsed, 'envelope', ['v', 'command']);
+  const version = shape.integer(envelope.v, 'envelope.v', 1);
+  if (version > METADATA_ENVELOPE_VERSION) {
+    throw new StreamBusError(
+      ErrorCode.UNSUPPORTED_VERSION,
+      `metadata record has envelope version ${version}; this StreamBus reads up to ${METADATA_ENVELOPE_VERSION} ` +
+        '(it was written by a newer version; upgrade this node)',
+    );
+  }
+  return deepFreeze(readMetadataCommand(shape, envelope.command));
+}

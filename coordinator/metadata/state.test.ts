@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { MetadataAssertionError } from './assert.js';
+import type { MetadataCommand, MetadataRecord, PartitionAssignment } from './commands.js';
+import { MetadataState } from './state.js';
+
+function part(partition: number, replicas: number[] = [1]): PartitionAssignment {
+  return { partition, replicas, isr: [...replicas], leader: replicas[0]!, leaderEpoch: 0, partitionEpoch: 0 };
+}
+
+const script: MetadataCommand[] = [
+  { type: 'init-cluster', clusterId: 'cluster-a' },
+  { type: 'register-broker', nodeId: 1, incarnationId: 'i1', host: 'h1', port: 9092, rack: 'r1', listeners: [] },
+  { type: 'register-broker', nodeId: 2, incarnationId: 'i2', host: 'h2', port: 9092, rack: 'r2', listeners: [] },
+  { type: 'create-topic', name: 'orders', topicId: 't-orders', partitions: [part(0, [1, 2]), part(1, [2, 1])], configs: {} },
+  { type: 'create-topic', name: 'audit', topicId: 't-audit', partitions: [part(0)], configs: { 'cleanup.policy': 'compact' } },
+  { type: 'no-op' },
+  { type: 'alter-topic-configs', name: 'orders', topicId: 't-orders', set: { 'retention.ms': '1000' }, delete: [] },
+  { type: 'create-partitions', name: 'orders', topicId: 't-orders', partitions: [part(2, [1, 2])] },
+  { type: 'delete-topic', name: 'audit', topicId: 't-audit' },
+  { type: 'register-broker', nodeId: 1, incarnationId: 'i1b', host: 'h1', port: 9093, rack: 'r1', listeners: [] },
+  { type: 'create-topic', name: 'audit', topicId: 't-audit-2', partitions: [part(0, [2])], configs: {} },
+  { type: 'alter-topic-configs', name: 'orders', topicId: 't-orders', set: {}, delete: ['retention.ms'] },
+];
+
+const records = (commands: MetadataCommand[], first = 0): MetadataRecord[] =>
+  commands.map((command, i) => ({ offset: first + i, command }));
+
+function applyAll(state: MetadataState, list: MetadataRecord[]): unknown[] {
+  return list.flatMap((r) => state.apply(r));
+}
+
+describe('metadata > state > apply', () => {
+  it('builds topics, brokers and the cluster id from the records', () => {
+    const state = MetadataState.empty();
+    applyAll(state, records(script));
+    expect(state.clusterId).toBe('cluster-a');
+    expect(state.lastAppliedOffset).toBe(script.length - 1);
+    expect(state.topics().map((t) => t.name)).toEqual(['audit', 'orders']);
+    expect(state.topic('orders')?.partitions.map((p) => p.replicas)).toEqual([[1, 2], [2, 1], [1, 2]]);
+    expect(state.topic('orders')?.configs).toEqual({});
+    expect(state.topicById('t-audit')).toBeUndefined();
+    expect(state.topicById('t-audit-2')?.name).toBe('audit');
+    expect(state.broker(1)).toMatchObject({ incarnationId: 'i1b', port: 9093, brokerEpoch: 9 });
+    expect(state.brokers().map((b) => b.nodeId)).toEqual([1, 2]);
+  });
+
+  it('returns the events a broker needs to open and close partitions', () => {
+    const state = MetadataState.empty();
+    const events = records(script).map((r) => state.apply(r).map((e) => `${e.type}@${e.offset}`));
+    expect(events).toEqual([
+      ['cluster-initialized@0'],
+      ['broker-registered@1'],
+      ['broker-registered@2'],
+      ['topic-created@3'],
+      ['topic-created@4'],
+      [],
+      ['topic-configs-changed@6'],
+      ['partitions-created@7'],
+      ['topic-deleted@8'],
+      ['broker-registered@9'],
+      ['topic-created@10'],
+      ['topic-configs-changed@11'],
+    ]);
+  });
+
+  it('describes a config change with the previous values and the changed keys', () => {
+    const state = MetadataState.empty();
+    applyAll(state, records(script.slice(0, 6)));
+    const [event] = state.apply({ offset: 6, command: script[6]! });
+    expect(event).toMatchObject({ type: 'topic-configs-changed', previousConfigs: {}, changedKeys: ['retention.ms'] });
+  });
+
+  it('keeps images handed out earlier unchanged when the state moves on', () => {
+    const state = MetadataState.empty();
+    applyAll(state, records(script.slice(0, 4)));
+    const before = state.topic('orders')!;
+    applyAll(state, records(script.slice(4, 8), 4));
+    expect(before.partitions).toHaveLength(2);
+    expect(state.topic('orders')!.partitions).toHaveLength(3);
+    expect(Object.isFrozen(before)).toBe(true);
+  });
+
+  it('accepts offsets with gaps but never going backwards', () => {
+    const state = MetadataState.empty();
+    state.apply({ offset: 5, command: { type: 'no-op' } });
+    expect(() => state.apply({ offset: 5, command: { type: 'no-op' } })).toThrow(MetadataAssertionError);
+    expect(state.lastAppliedOffset).toBe(5);
+  });
+
+  it.each([
+    ['deleting a topic that does not exist', { type: 'delete-topic', name: 'nope', topicId: 'x' }],
+    ['creating a topic that exists', { type: 'create-topic', name: 'orders', topicId: 'new', partitions: [part(0)], configs: {} }],
+    ['reusing a topic id', { type: 'create-topic', name: 'other', topicId: 't-orders', partitions: [part(0)], configs: {} }],
+    ['adding partitions out of order', { type: 'create-partitions', name: 'orders', topicId: 't-orders', partitions: [part(5)] }],
+    ['a leader outside the ISR', { type: 'create-topic', name: 'x', topicId: 'x', partitions: [{ ...part(0, [1]), leader: 2 }], configs: {} }],
+    ['a second, different cluster id', { type: 'init-cluster', clusterId: 'cluster-b' }],
+  ] as [string, MetadataCommand][])('asserts instead of applying %s, and leaves the state unchanged', (_what, command) => {
+    const state = MetadataState.empty();
+    applyAll(state, records(script.slice(0, 4)));
+    const before = JSON.stringify(state.snapshot());
+    expect(() => state.apply({ offset: 4, command })).toThrow(MetadataAssertionError);
+    expect(JSON.stringify(state.snapshot())).toBe(before);
+  });
+});
+
+describe('metadata > state > determinism and snapshots', () => {
+  it('reaches the same state and events from the same records', () => {
+    const a = MetadataState.empty();
+    const b = MetadataState.empty();
+    const eventsA = applyAll(a, records(script));
+    const eventsB = applyAll(b, records(script));
+    expect(JSON.stringify(a.snapshot())).toBe(JSON.stringify(b.snapshot()));
+    expect(JSON.stringify(eventsA)).toBe(JSON.stringify(eventsB));
+  });
+
+  it('round-trips a snapshot through JSON', () => {
+    const state = MetadataState.empty();
+    applyAll(state, records(script));
+    const snapshot = JSON.parse(JSON.stringify(state.snapshot())) as unknown;
+    const restored = MetadataState.restore(snapshot);
+    expect(restored.snapshot()).toEqual(state.snapshot());
+    expect(restored.topicById('t-orders')?.name).toBe('orders');
+  });
+
+  it('continues from a restored snapshot exactly as the original would', () => {
+    const whole = MetadataState.empty();
+    applyAll(whole, records(script));
+    const half = MetadataState.empty();
+    applyAll(half, records(script.slice(0, 7)));
+    const resumed = MetadataState.restore(JSON.parse(JSON.stringify(half.snapshot())));
+    applyAll(resumed, records(script.slice(7), 7));
+    expect(JSON.stringify(resumed.snapshot())).toBe(JSON.stringify(whole.snapshot()));
+  });
+
+  it('refuses a malformed snapshot with CORRUPT_MESSAGE naming the field', () => {
+    const state = MetadataState.empty();
+    applyAll(state, records(script.slice(0, 4)));
+    const snapshot = JSON.parse(JSON.stringify(state.snapshot())) as { topics: { partitions: { leader: unknown }[] }[] };
+    snapshot.topics[0]!.partitions[0]!.leader = 'me';
+    expect(() => MetadataState.restore(snapshot)).toThrow(
+      expect.objectContaining({ code: ErrorCode.CORRUPT_MESSAGE, message: expect.stringContaining('snapshot.topics[0].partitions[0].leader') }),
+    );
+  });
+
+  it('refuses a snapshot of another version', () => {
+    const snapshot = { ...MetadataState.empty().snapshot(), version: 2 };
+    expect(() => MetadataState.restore(snapshot)).toThrow(StreamBusError);
+  });
+});

@@ -1,0 +1,369 @@
+/**
+ * The metadata state machine: folds committed metadata records into the cluster's current view.
+ *
+ * `apply` is deterministic (the same records in the same order always give the same state and
+ * events, on every node, whether they arrive from the local log or, later, from Raft) and total for
+ * commands the controller produced: commands are validated before they are logged, so `apply`
+ * asserts its preconditions instead of validating, and a failed assertion is a bug that stops the
+ * node (MetadataAssertionError) rather than a request error. Preconditions are all checked before
+ * anything changes, so a failed assertion leaves the state as it was.
+ *
+ * Every image it hands out (topics, partitions, brokers, events) is frozen and replaced, never
+ * mutated, on change: a broker may keep an old TopicImage from an event while the state moves on.
+ */
+import { ErrorCode } from '../../proto/errors.js';
+import { assert } from './assert.js';
+import {
+  type BrokerListener,
+  type CreateTopicCommand,
+  type MetadataCommand,
+  type MetadataRecord,
+  type PartitionAssignment,
+  type RegisterBrokerCommand,
+  MetadataCommandType,
+  readMetadataCommand,
+} from './commands.js';
+import { ShapeReader, deepFreeze } from './shape.js';
+
+export interface TopicImage {
+  readonly name: string;
+  readonly topicId: string;
+  /** Index i holds partition i. */
+  readonly partitions: readonly PartitionAssignment[];
+  /** Config overrides only (canonical); see topic-config.ts for defaults. Keys sorted. */
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+export interface BrokerRegistration {
+  readonly nodeId: number;
+  readonly incarnationId: string;
+  /** The offset of the registering record: grows with each registration, fences older incarnations. */
+  readonly brokerEpoch: number;
+  readonly host: string;
+  readonly port: number;
+  readonly rack: string | null;
+  readonly listeners: readonly BrokerListener[];
+}
+
+export const MetadataEventType = {
+  CLUSTER_INITIALIZED: 'cluster-initialized',
+  BROKER_REGISTERED: 'broker-registered',
+  TOPIC_CREATED: 'topic-created',
+  TOPIC_DELETED: 'topic-deleted',
+  PARTITIONS_CREATED: 'partitions-created',
+  TOPIC_CONFIGS_CHANGED: 'topic-configs-changed',
+} as const;
+export type MetadataEventType = (typeof MetadataEventType)[keyof typeof MetadataEventType];
+
+/** What one applied record changed; brokers open and close partition logs from these. */
+export type MetadataEvent =
+  | { readonly type: 'cluster-initialized'; readonly offset: number; readonly clusterId: string }
+  | {
+      readonly type: 'broker-registered';
+      readonly offset: number;
+      readonly broker: BrokerRegistration;
+      readonly previous: BrokerRegistration | null;
+    }
+  | { readonly type: 'topic-created'; readonly offset: number; readonly topic: TopicImage }
+  | { readonly type: 'topic-deleted'; readonly offset: number; readonly topic: TopicImage }
+  | {
+      readonly type: 'partitions-created';
+      readonly offset: number;
+      readonly topic: TopicImage;
+      readonly partitions: readonly PartitionAssignment[];
+    }
+  | {
+      readonly type: 'topic-configs-changed';
+      readonly offset: number;
+      readonly topic: TopicImage;
+      readonly previousConfigs: Readonly<Record<string, string>>;
+      /** Keys whose override was set, changed or removed, sorted. */
+      readonly changedKeys: readonly string[];
+    };
+
+export const METADATA_SNAPSHOT_VERSION = 1;
+
+/** The whole state as a plain JSON-able object: for Raft snapshots and fast starts. */
+export interface MetadataSnapshot {
+  readonly version: 1;
+  readonly lastAppliedOffset: number;
+  readonly clusterId: string | null;
+  /** Sorted by nodeId. */
+  readonly brokers: readonly BrokerRegistration[];
+  /** Sorted by name. */
+  readonly topics: readonly TopicImage[];
+}
+
+/** The read side of the state machine, for code that must not apply records. */
+export interface MetadataStateView {
+  /** null until the init-cluster record is applied. */
+  readonly clusterId: string | null;
+  /** The offset of the last applied record; -1 before any. */
+  readonly lastAppliedOffset: number;
+  topic(name: string): TopicImage | undefined;
+  topicById(topicId: string): TopicImage | undefined;
+  /** Sorted by name. */
+  topics(): readonly TopicImage[];
+  broker(nodeId: number): BrokerRegistration | undefined;
+  /** Sorted by nodeId. */
+  brokers(): readonly BrokerRegistration[];
+  snapshot(): MetadataSnapshot;
+}
+
+/** Returns why a partition assignment is malformed, or undefined. Shared with the controller. */
+export function partitionProblem(p: PartitionAssignment, expectedIndex: number): string | undefined {
+  if (p.partition !== expectedIndex) return `partition ${p.partition} is out of order (expected ${expectedIndex})`;
+  if (p.replicas.length === 0) return `partition ${p.partition} has no replicas`;
+  if (new Set(p.replicas).size !== p.replicas.length) return `partition ${p.partition} names a replica twice`;
+  if (!p.isr.every((id) => p.replicas.includes(id))) return `partition ${p.partition} has an ISR member outside its replicas`;
+  if (new Set(p.isr).size !== p.isr.length) return `partition ${p.partition} names an ISR member twice`;
+  if (p.leader !== -1 && !p.isr.includes(p.leader)) return `partition ${p.partition} has a leader outside its ISR`;
+  return undefined;
+}
+
+function byName(a: TopicImage, b: TopicImage): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function sortedRecord(record: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(record).sort()) out[key] = record[key] ?? '';
+  return out;
+}
+
+export class MetadataState implements MetadataStateView {
+  #clusterId: string | null = null;
+  #lastAppliedOffset = -1;
+  readonly #topicsByName = new Map<string, TopicImage>();
+  readonly #topicsById = new Map<string, TopicImage>();
+  readonly #brokers = new Map<number, BrokerRegistration>();
+  #sortedTopics: readonly TopicImage[] | undefined;
+  #sortedBrokers: readonly BrokerRegistration[] | undefined;
+
+  /** An empty state, before offset 0. */
+  static empty(): MetadataState {
+    return new MetadataState();
+  }
+
+  /**
+   * Rebuilds a state from snapshot(). The snapshot is checked field by field (it may come from disk
+   * or a peer): a malformed one throws StreamBusError CORRUPT_MESSAGE, an unknown version
+   * UNSUPPORTED_VERSION... through the same reader as commands.
+   */
+  static restore(snapshot: unknown): MetadataState {
+    const shape = new ShapeReader(ErrorCode.CORRUPT_MESSAGE, 'metadata snapshot');
+    const s = shape.object(snapshot, 'snapshot', ['version', 'lastAppliedOffset', 'clusterId', 'brokers', 'topics']);
+    shape.integer(s.version, 'snapshot.version', METADATA_SNAPSHOT_VERSION, METADATA_SNAPSHOT_VERSION);
+    const state = new MetadataState();
+    state.#lastAppliedOffset = shape.integer(s.lastAppliedOffset, 'snapshot.lastAppliedOffset', -1);
+    state.#clusterId = shape.nullableString(s.clusterId, 'snapshot.clusterId', 255);
+    // Brokers and topics are read through the command reader, so a snapshot accepts exactly the
+    // shapes the log accepts, and restore cannot build an image apply could not have built.
+    shape.array(s.brokers, 'snapshot.brokers', 100_000, (value, path) => {
+      const b = shape.object(value, path, ['nodeId', 'incarnationId', 'brokerEpoch', 'host', 'port', 'rack', 'listeners']);
+      const { brokerEpoch, ...rest } = b;
+      const command = readMetadataCommand(shape, { ...rest, type: MetadataCommandType.REGISTER_BROKER }, path);
+      assert(command.type === MetadataCommandType.REGISTER_BROKER, 'reader returned another command type');
+      const epoch = shape.integer(brokerEpoch, `${path}.brokerEpoch`, 0, state.#lastAppliedOffset);
+      if (state.#brokers.has(command.nodeId)) shape.fail(`${path}.nodeId`, 'unique', command.nodeId);
+      state.#brokers.set(command.nodeId, brokerImage(command, epoch));
+    });
+    shape.array(s.topics, 'snapshot.topics', 1_000_000, (value, path) => {
+      const command = readMetadataCommand(shape, { ...shape.object(value, path, ['name', 'topicId', 'partitions', 'configs']), type: MetadataCommandType.CREATE_TOPIC }, path);
+      assert(command.type === MetadataCommandType.CREATE_TOPIC, 'reader returned another command type');
+      if (state.#topicsByName.has(command.name)) shape.fail(`${path}.name`, 'unique', command.name);
+      if (state.#topicsById.has(command.topicId)) shape.fail(`${path}.topicId`, 'unique', command.topicId);
+      command.partitions.forEach((p, i) => {
+        const problem = partitionProblem(p, i);
+        if (problem !== undefined) shape.fail(`${path}.partitions[${i}]`, 'well formed', problem);
+      });
+      if (command.partitions.length === 0) shape.fail(`${path}.partitions`, 'non-empty', []);
+      const image = topicImage(command);
+      state.#topicsByName.set(image.name, image);
+      state.#topicsById.set(image.topicId, image);
+    });
+    return state;
+  }
+
+  get clusterId(): string | null {
+    return this.#clusterId;
+  }
+
+  get lastAppliedOffset(): number {
+    return this.#lastAppliedOffset;
+  }
+
+  topic(name: string): TopicImage | undefined {
+    return this.#topicsByName.get(name);
+  }
+
+  topicById(topicId: string): TopicImage | undefined {
+    return this.#topicsById.get(topicId);
+  }
+
+  topics(): readonly TopicImage[] {
+    this.#sortedTopics ??= Object.freeze([...this.#topicsByName.values()].sort(byName));
+    return this.#sortedTopics;
+  }
+
+  broker(nodeId: number): BrokerRegistration | undefined {
+    return this.#brokers.get(nodeId);
+  }
+
+  brokers(): readonly BrokerRegistration[] {
+    this.#sortedBrokers ??= Object.freeze([...this.#brokers.values()].sort((a, b) => a.nodeId - b.nodeId));
+    return this.#sortedBrokers;
+  }
+
+  snapshot(): MetadataSnapshot {
+    // The images are frozen plain objects, so sharing them in the snapshot is safe and cheap.
+    return {
+      version: METADATA_SNAPSHOT_VERSION,
+      lastAppliedOffset: this.#lastAppliedOffset,
+      clusterId: this.#clusterId,
+      brokers: this.brokers(),
+      topics: this.topics(),
+    };
+  }
+
+  /**
+   * Applies one committed record and returns what changed. Offsets must increase strictly; they
+   * need not be contiguous, because a Raft log may hold entries that are not metadata commands.
+   */
+  apply(record: MetadataRecord): MetadataEvent[] {
+    const { offset, command } = record;
+    assert(
+      Number.isSafeInteger(offset) && offset > this.#lastAppliedOffset,
+      () => `record offset ${offset} does not follow the last applied offset ${this.#lastAppliedOffset}`,
+    );
+    const events = this.#applyCommand(offset, command);
+    this.#lastAppliedOffset = offset;
+    return events;
+  }
+
+  #applyCommand(offset: number, command: MetadataCommand): MetadataEvent[] {
+    switch (command.type) {
+      case MetadataCommandType.INIT_CLUSTER: {
+        assert(
+          this.#clusterId === null || this.#clusterId === command.clusterId,
+          () => `cluster id is already ${this.#clusterId}; offset ${offset} sets ${command.clusterId}`,
+        );
+        if (this.#clusterId !== null) return [];
+        this.#clusterId = command.clusterId;
+        return [{ type: MetadataEventType.CLUSTER_INITIALIZED, offset, clusterId: command.clusterId }];
+      }
+      case MetadataCommandType.NO_OP:
+        return [];
+      case MetadataCommandType.REGISTER_BROKER: {
+        const previous = this.#brokers.get(command.nodeId) ?? null;
+        const broker = brokerImage(command, offset);
+        this.#brokers.set(broker.nodeId, broker);
+        this.#sortedBrokers = undefined;
+        return [{ type: MetadataEventType.BROKER_REGISTERED, offset, broker, previous }];
+      }
+      case MetadataCommandType.CREATE_TOPIC: {
+        assert(!this.#topicsByName.has(command.name), () => `offset ${offset} creates topic ${command.name}, which exists`);
+        assert(!this.#topicsById.has(command.topicId), () => `offset ${offset} reuses topic id ${command.topicId}`);
+        assert(command.partitions.length > 0, () => `offset ${offset} creates topic ${command.name} with no partitions`);
+        command.partitions.forEach((p, i) => {
+          const problem = partitionProblem(p, i);
+          assert(problem === undefined, () => `offset ${offset}, topic ${command.name}: ${problem}`);
+        });
+        const topic = topicImage(command);
+        this.#putTopic(topic);
+        return [{ type: MetadataEventType.TOPIC_CREATED, offset, topic }];
+      }
+      case MetadataCommandType.DELETE_TOPIC: {
+        const topic = this.#existingTopic(offset, command.name, command.topicId);
+        this.#topicsByName.delete(topic.name);
+        this.#topicsById.delete(topic.topicId);
+        this.#sortedTopics = undefined;
+        return [{ type: MetadataEventType.TOPIC_DELETED, offset, topic }];
+      }
+      case MetadataCommandType.ALTER_TOPIC_CONFIGS: {
+        const topic = this.#existingTopic(offset, command.name, command.topicId);
+        const configs: Record<string, string> = { ...topic.configs };
+        for (const key of command.delete) delete configs[key];
+        Object.assign(configs, command.set);
+        const next = sortedRecord(configs);
+        const keys = new Set([...Object.keys(topic.configs), ...Object.keys(next)]);
+        const changedKeys = [...keys].filter((k) => topic.configs[k] !== next[k]).sort();
+        if (changedKeys.length === 0) return [];
+        const updated: TopicImage = deepFreeze({ ...topic, configs: next });
+        this.#putTopic(updated);
+        return [
+          {
+            type: MetadataEventType.TOPIC_CONFIGS_CHANGED,
+            offset,
+            topic: updated,
+            previousConfigs: topic.configs,
+            changedKeys,
+          },
+        ];
+      }
+      case MetadataCommandType.CREATE_PARTITIONS: {
+        const topic = this.#existingTopic(offset, command.name, command.topicId);
+        assert(command.partitions.length > 0, () => `offset ${offset} adds no partitions to ${command.name}`);
+        const first = topic.partitions.length;
+        command.partitions.forEach((p, i) => {
+          const problem = partitionProblem(p, first + i);
+          assert(problem === undefined, () => `offset ${offset}, topic ${command.name}: ${problem}`);
+        });
+        const added = command.partitions.map(copyPartition);
+        const updated: TopicImage = deepFreeze({ ...topic, partitions: [...topic.partitions, ...added] });
+        this.#putTopic(updated);
+        return [{ type: MetadataEventType.PARTITIONS_CREATED, offset, topic: updated, partitions: updated.partitions.slice(first) }];
+      }
+    }
+  }
+
+  #existingTopic(offset: number, name: string, topicId: string): TopicImage {
+    const topic = this.#topicsById.get(topicId);
+    assert(
+      topic !== undefined && topic.name === name,
+      () => `offset ${offset} names topic ${name} (${topicId}), which does not exist`,
+    );
+    return topic;
+  }
+
+  #putTopic(topic: TopicImage): void {
+    this.#topicsByName.set(topic.name, topic);
+    this.#topicsById.set(topic.topicId, topic);
+    this.#sortedTopics = undefined;
+  }
+}
+
+// Images are built in one place each, so apply and restore produce identical objects (down to the
+// field order that JSON snapshots of them show).
+
+function brokerImage(command: RegisterBrokerCommand, brokerEpoch: number): BrokerRegistration {
+  return deepFreeze({
+    nodeId: command.nodeId,
+    incarnationId: command.incarnationId,
+    brokerEpoch,
+    host: command.host,
+    port: command.port,
+    rack: command.rack,
+    listeners: command.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port })),
+  });
+}
+
+function topicImage(command: CreateTopicCommand): TopicImage {
+  return deepFreeze({
+    name: command.name,
+    topicId: command.topicId,
+    partitions: command.partitions.map(copyPartition),
+    configs: sortedRecord(command.configs),
+  });
+}
+
+function copyPartition(p: PartitionAssignment): PartitionAssignment {
+  return {
+    partition: p.partition,
+    replicas: [...p.replicas],
+    isr: [...p.isr],
+    leader: p.leader,
+    leaderEpoch: p.leaderEpoch,
+    partitionEpoch: p.partitionEpoch,
+  };
+}
