@@ -1,0 +1,90 @@
+/**
+ * The native protocol's API table: one row per API names its key on the wire, its request and
+ * response message types in proto/streambus.proto, and the versions this build speaks. The codec's
+ * lookup, the `Api` key table and `supportedApiVersions` are all derived from this one table, and
+ * the codec checks it against the .proto's `Api` enum when it loads, so none of them can drift.
+ */
+import type * as M from './messages.js';
+
+interface ApiDescriptor {
+  /** The Api enum value: the u16 `api` field of every frame. */
+  readonly key: number;
+  /** Message type names in proto/streambus.proto (package streambus.v1). */
+  readonly requestType: string;
+  readonly responseType: string;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+}
+
+/** Every API of the native protocol. Keys and type names match proto/streambus.proto. */
+export const apiDescriptors = {
+  API_VERSIONS: { key: 0, requestType: 'ApiVersionsRequest', responseType: 'ApiVersionsResponse', minVersion: 0, maxVersion: 0 },
+  METADATA: { key: 1, requestType: 'MetadataRequest', responseType: 'MetadataResponse', minVersion: 0, maxVersion: 0 },
+  PRODUCE: { key: 2, requestType: 'ProduceRequest', responseType: 'ProduceResponse', minVersion: 0, maxVersion: 0 },
+  FETCH: { key: 3, requestType: 'FetchRequest', responseType: 'FetchResponse', minVersion: 0, maxVersion: 0 },
+  LIST_OFFSETS: { key: 4, requestType: 'ListOffsetsRequest', responseType: 'ListOffsetsResponse', minVersion: 0, maxVersion: 0 },
+  CREATE_TOPICS: { key: 5, requestType: 'CreateTopicsRequest', responseType: 'CreateTopicsResponse', minVersion: 0, maxVersion: 0 },
+  DELETE_TOPICS: { key: 6, requestType: 'DeleteTopicsRequest', responseType: 'DeleteTopicsResponse', minVersion: 0, maxVersion: 0 },
+  DESCRIBE_CONFIGS: { key: 7, requestType: 'DescribeConfigsRequest', responseType: 'DescribeConfigsResponse', minVersion: 0, maxVersion: 0 },
+  ALTER_CONFIGS: { key: 8, requestType: 'AlterConfigsRequest', responseType: 'AlterConfigsResponse', minVersion: 0, maxVersion: 0 },
+  CREATE_PARTITIONS: { key: 9, requestType: 'CreatePartitionsRequest', responseType: 'CreatePartitionsResponse', minVersion: 0, maxVersion: 0 },
+  DELETE_RECORDS: { key: 10, requestType: 'DeleteRecordsRequest', responseType: 'DeleteRecordsResponse', minVersion: 0, maxVersion: 0 },
+} as const satisfies Record<string, ApiDescriptor>;
+
+/** The name of an API, as in the .proto's `Api` enum: 'PRODUCE', 'FETCH', ... */
+export type ApiName = keyof typeof apiDescriptors;
+
+/** API names to wire keys, e.g. `Api.PRODUCE === 2`. */
+export const Api = Object.fromEntries(
+  Object.entries(apiDescriptors).map(([name, descriptor]) => [name, descriptor.key]),
+) as { readonly [A in ApiName]: (typeof apiDescriptors)[A]['key'] };
+export type Api = (typeof Api)[ApiName];
+
+/** The request and response message of each API. Kept beside the table so a new row needs both. */
+interface ApiMessages {
+  API_VERSIONS: { request: M.ApiVersionsRequest; response: M.ApiVersionsResponse };
+  METADATA: { request: M.MetadataRequest; response: M.MetadataResponse };
+  PRODUCE: { request: M.ProduceRequest; response: M.ProduceResponse };
+  FETCH: { request: M.FetchRequest; response: M.FetchResponse };
+  LIST_OFFSETS: { request: M.ListOffsetsRequest; response: M.ListOffsetsResponse };
+  CREATE_TOPICS: { request: M.CreateTopicsRequest; response: M.CreateTopicsResponse };
+  DELETE_TOPICS: { request: M.DeleteTopicsRequest; response: M.DeleteTopicsResponse };
+  DESCRIBE_CONFIGS: { request: M.DescribeConfigsRequest; response: M.DescribeConfigsResponse };
+  ALTER_CONFIGS: { request: M.AlterConfigsRequest; response: M.AlterConfigsResponse };
+  CREATE_PARTITIONS: { request: M.CreatePartitionsRequest; response: M.CreatePartitionsResponse };
+  DELETE_RECORDS: { request: M.DeleteRecordsRequest; response: M.DeleteRecordsResponse };
+}
+// A compile error here means a row of apiDescriptors has no entry in ApiMessages, or the reverse.
+type _SameKeys = [ApiName] extends [keyof ApiMessages] ? ([keyof ApiMessages] extends [ApiName] ? true : never) : never;
+const _sameKeys: _SameKeys = true;
+void _sameKeys;
+
+export type RequestOf<A extends ApiName> = ApiMessages[A]['request'];
+export type ResponseOf<A extends ApiName> = ApiMessages[A]['response'];
+
+const apiNameByKey = new Map<number, ApiName>(
+  (Object.keys(apiDescriptors) as ApiName[]).map((name) => [apiDescriptors[name].key, name]),
+);
+
+/** The API with this wire key, or undefined for a key this build does not know. */
+export function apiNameOf(key: number): ApiName | undefined {
+  return apiNameByKey.get(key);
+}
+
+/** Whether this build can decode and serve `version` of `api`. */
+export function isVersionSupported(api: ApiName, version: number): boolean {
+  const descriptor = apiDescriptors[api];
+  return version >= descriptor.minVersion && version <= descriptor.maxVersion;
+}
+
+const versionRanges: readonly Readonly<M.ApiVersionRange>[] = Object.values(apiDescriptors)
+  .map((d) => ({ api: d.key, minVersion: d.minVersion, maxVersion: d.maxVersion }))
+  .sort((a, b) => a.api - b.api);
+
+/**
+ * The versions this build speaks, ordered by key: a fresh array each call, ready to place in
+ * ApiVersionsResponse.apis.
+ */
+export function supportedApiVersions(): M.ApiVersionRange[] {
+  return versionRanges.map((range) => ({ ...range }));
+}

@@ -1,0 +1,26 @@
+/**
+ * The public entry of proto/: the native protocol (API table, message shapes, codec, framing),
+ * the error-code table, the RecordBatch v2 codec and the compression codecs.
+ */
+export * from './errors.js';
+export * from './api.js';
+export type * from './messages.js';
+export * from './framing.js';
+export {
+  decodeErrorResponse,
+  decodeRequest,
+  decodeResponse,
+  encodeErrorFrame,
+  encodeErrorResponse,
+  encodeRequest,
+  encodeRequestFrame,
+  encodeResponse,
+  encodeResponseFrame,
+  errorFromResponse,
+  errorResponseFor,
+  errorResponseOf,
+  schemaUrl,
+} from './native-codec.js';
+export { MAX_DECODED_OBJECTS, type MessageCodec } from './message-codec.js';
+export * from './record-batch/index.js';
+export * from './compression/index.js';

@@ -1,0 +1,298 @@
+/**
+ * TypeScript shapes of the native protocol's messages (proto/streambus.proto).
+ *
+ * Field names are the .proto names in camelCase. Conventions shared by every message:
+ * - Decoded messages are plain objects with every field present: proto3 defaults (0, '', false, an
+ *   empty Buffer, []) stand in for fields the sender left out. Only `optional` fields may be absent.
+ * - int64 fields are JS numbers; the codec rejects values outside the safe-integer range.
+ * - `bytes` fields are Buffers. A decoded Buffer is a view into the received frame, not a copy:
+ *   keeping it keeps the frame's memory alive.
+ * - Every `errorCode` holds a code from proto/errors.ts.
+ *
+ * A test checks these interfaces against the loaded schema field by field, so they cannot drift
+ * from the .proto without a failing test.
+ */
+
+/** Sent in place of the API's response when a request fails as a whole. */
+export interface ErrorResponse {
+  errorCode: number;
+  errorMessage: string;
+}
+
+// ---- ApiVersions
+
+export interface ApiVersionsRequest {
+  clientId: string;
+  clientSoftware: string;
+}
+export interface ApiVersionRange {
+  api: number;
+  minVersion: number;
+  maxVersion: number;
+}
+export interface ApiVersionsResponse {
+  errorCode: number;
+  apis: ApiVersionRange[];
+  serverVersion: string;
+  clusterId: string;
+  nodeId: number;
+  maxFrameBytes: number;
+  maxInFlight: number;
+}
+
+// ---- Metadata
+
+export interface MetadataRequest {
+  /** Empty with allTopics=false returns brokers only. */
+  topics: string[];
+  allTopics: boolean;
+}
+export interface BrokerInfo {
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string;
+}
+export interface PartitionInfo {
+  partition: number;
+  errorCode: number;
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+}
+export interface TopicInfo {
+  name: string;
+  topicId: string;
+  errorCode: number;
+  errorMessage: string;
+  internal: boolean;
+  partitions: PartitionInfo[];
+}
+export interface MetadataResponse {
+  clusterId: string;
+  controllerId: number;
+  brokers: BrokerInfo[];
+  topics: TopicInfo[];
+  /** The metadata log offset this answer reflects; grows with every change. */
+  metadataOffset: number;
+}
+
+// ---- Produce
+
+export interface ProduceRequest {
+  /** 0: no response awaited; 1: the leader has written; -1: every in-sync replica has it, durably. */
+  acks: number;
+  timeoutMs: number;
+  topics: ProduceTopic[];
+}
+export interface ProduceTopic {
+  name: string;
+  partitions: ProducePartition[];
+}
+export interface ProducePartition {
+  partition: number;
+  /** One or more RecordBatch v2 batches, concatenated. */
+  records: Buffer;
+}
+export interface ProduceResponse {
+  topics: ProduceTopicResult[];
+  throttleMs: number;
+}
+export interface ProduceTopicResult {
+  name: string;
+  partitions: ProducePartitionResult[];
+}
+export interface ProducePartitionResult {
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+  baseOffset: number;
+  /** -1 unless the topic uses LogAppendTime. */
+  logAppendTimeMs: number;
+  logStartOffset: number;
+}
+
+// ---- Fetch
+
+export interface FetchRequest {
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  /** 0 read_uncommitted, 1 read_committed. */
+  isolationLevel: number;
+  topics: FetchTopic[];
+}
+export interface FetchTopic {
+  name: string;
+  partitions: FetchPartition[];
+}
+export interface FetchPartition {
+  partition: number;
+  fetchOffset: number;
+  maxBytes: number;
+}
+export interface FetchResponse {
+  topics: FetchTopicResult[];
+  throttleMs: number;
+}
+export interface FetchTopicResult {
+  name: string;
+  partitions: FetchPartitionResult[];
+}
+export interface FetchPartitionResult {
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+  highWatermark: number;
+  lastStableOffset: number;
+  logStartOffset: number;
+  /** Whole stored batches, starting at the one holding fetchOffset. */
+  records: Buffer;
+}
+
+// ---- ListOffsets
+
+export interface ListOffsetsRequest {
+  isolationLevel: number;
+  topics: ListOffsetsTopic[];
+}
+export interface ListOffsetsTopic {
+  name: string;
+  partitions: ListOffsetsPartition[];
+}
+export interface ListOffsetsPartition {
+  partition: number;
+  /** -2 earliest, -1 latest, -3 max timestamp, else a time in ms. */
+  timestamp: number;
+}
+export interface ListOffsetsResponse {
+  topics: ListOffsetsTopicResult[];
+}
+export interface ListOffsetsTopicResult {
+  name: string;
+  partitions: ListOffsetsPartitionResult[];
+}
+export interface ListOffsetsPartitionResult {
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+  /** -1 when no record is at or after the timestamp. */
+  offset: number;
+  timestamp: number;
+}
+
+// ---- Topic administration
+
+export interface CreateTopicsRequest {
+  topics: NewTopic[];
+  timeoutMs: number;
+  validateOnly: boolean;
+}
+export interface NewTopic {
+  name: string;
+  /** 0 means the broker default (num.partitions). */
+  partitions: number;
+  /** 0 means the broker default. */
+  replicationFactor: number;
+  configs: Record<string, string>;
+}
+export interface TopicResult {
+  name: string;
+  errorCode: number;
+  errorMessage: string;
+  topicId: string;
+}
+export interface CreateTopicsResponse {
+  topics: TopicResult[];
+}
+
+export interface DeleteTopicsRequest {
+  names: string[];
+  timeoutMs: number;
+}
+export interface DeleteTopicsResponse {
+  topics: TopicResult[];
+}
+
+export interface DescribeConfigsRequest {
+  topics: string[];
+}
+export interface ConfigEntry {
+  name: string;
+  /** Absent for a null value. */
+  value?: string;
+  /** "default", "topic" or "broker". */
+  source: string;
+  readOnly: boolean;
+  sensitive: boolean;
+  documentation: string;
+}
+export interface TopicConfigs {
+  name: string;
+  errorCode: number;
+  errorMessage: string;
+  entries: ConfigEntry[];
+}
+export interface DescribeConfigsResponse {
+  topics: TopicConfigs[];
+}
+
+export interface AlterConfigsRequest {
+  topics: AlterTopicConfigs[];
+  validateOnly: boolean;
+}
+export interface AlterTopicConfigs {
+  name: string;
+  ops: ConfigOp[];
+}
+export interface ConfigOp {
+  name: string;
+  value?: string;
+  /** 0 set, 1 delete. */
+  op: number;
+}
+export interface AlterConfigsResponse {
+  topics: TopicResult[];
+}
+
+export interface CreatePartitionsRequest {
+  topics: PartitionCount[];
+  timeoutMs: number;
+  validateOnly: boolean;
+}
+export interface PartitionCount {
+  name: string;
+  /** The new total number of partitions. */
+  count: number;
+}
+export interface CreatePartitionsResponse {
+  topics: TopicResult[];
+}
+
+export interface DeleteRecordsRequest {
+  topics: DeleteRecordsTopic[];
+  timeoutMs: number;
+}
+export interface DeleteRecordsTopic {
+  name: string;
+  partitions: DeleteRecordsPartition[];
+}
+export interface DeleteRecordsPartition {
+  partition: number;
+  /** -1: the high watermark. */
+  offset: number;
+}
+export interface DeleteRecordsResponse {
+  topics: DeleteRecordsTopicResult[];
+}
+export interface DeleteRecordsTopicResult {
+  name: string;
+  partitions: DeleteRecordsPartitionResult[];
+}
+export interface DeleteRecordsPartitionResult {
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+  lowWatermark: number;
+}

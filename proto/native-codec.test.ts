@@ -1,0 +1,334 @@
+import { readFileSync } from 'node:fs';
+import protobuf from 'protobufjs';
+import { describe, expect, it } from 'vitest';
+import { Api, apiDescriptors, apiNameOf, isVersionSupported, supportedApiVersions, type ApiName, type RequestOf, type ResponseOf } from './api.js';
+import { ErrorCode, StreamBusError } from './errors.js';
+import { FrameDecoder, encodeFrame } from './framing.js';
+import {
+  decodeErrorResponse,
+  decodeRequest,
+  decodeResponse,
+  encodeErrorFrame,
+  encodeErrorResponse,
+  encodeRequest,
+  encodeRequestFrame,
+  encodeResponse,
+  encodeResponseFrame,
+  errorFromResponse,
+  schemaUrl,
+} from './native-codec.js';
+
+const records = (n: number, seed = 1): Buffer => {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+};
+
+/** One sample per API with every field set to a non-default value, so a round trip covers them all. */
+const requests: { [A in ApiName]: RequestOf<A> } = {
+  API_VERSIONS: { clientId: 'tester', clientSoftware: 'streambus-test/0.1' },
+  METADATA: { topics: ['orders', 'payments'], allTopics: true },
+  PRODUCE: {
+    acks: -1,
+    timeoutMs: 30_000,
+    topics: [{ name: 'orders', partitions: [{ partition: 3, records: records(100) }, { partition: 0, records: records(7, 9) }] }],
+  },
+  FETCH: {
+    maxWaitMs: 500,
+    minBytes: 1,
+    maxBytes: 52_428_800,
+    isolationLevel: 1,
+    topics: [{ name: 'orders', partitions: [{ partition: 1, fetchOffset: 2 ** 40 + 5, maxBytes: 1_048_576 }] }],
+  },
+  LIST_OFFSETS: { isolationLevel: 1, topics: [{ name: 't', partitions: [{ partition: 0, timestamp: -2 }, { partition: 1, timestamp: 1_700_000_000_000 }] }] },
+  CREATE_TOPICS: {
+    topics: [{ name: 'new', partitions: 6, replicationFactor: 3, configs: { 'cleanup.policy': 'compact', 'retention.ms': '-1' } }],
+    timeoutMs: 1000,
+    validateOnly: true,
+  },
+  DELETE_TOPICS: { names: ['a', 'b'], timeoutMs: 5 },
+  DESCRIBE_CONFIGS: { topics: ['x'] },
+  ALTER_CONFIGS: {
+    topics: [{ name: 'x', ops: [{ name: 'retention.ms', value: '1000', op: 0 }, { name: 'segment.bytes', op: 1 }] }],
+    validateOnly: true,
+  },
+  CREATE_PARTITIONS: { topics: [{ name: 'x', count: 12 }], timeoutMs: 9, validateOnly: true },
+  DELETE_RECORDS: { topics: [{ name: 'x', partitions: [{ partition: 2, offset: -1 }] }], timeoutMs: 3 },
+};
+
+const responses: { [A in ApiName]: ResponseOf<A> } = {
+  API_VERSIONS: {
+    errorCode: ErrorCode.UNSUPPORTED_VERSION,
+    apis: supportedApiVersions(),
+    serverVersion: '0.1.0',
+    clusterId: 'c-1',
+    nodeId: 1,
+    maxFrameBytes: 67_109_888,
+    maxInFlight: 64,
+  },
+  METADATA: {
+    clusterId: 'c-1',
+    controllerId: 2,
+    brokers: [{ nodeId: 1, host: '127.0.0.1', port: 9093, rack: 'r1' }],
+    topics: [
+      {
+        name: 'orders',
+        topicId: 'tid',
+        errorCode: ErrorCode.LEADER_NOT_AVAILABLE,
+        errorMessage: 'electing',
+        internal: true,
+        partitions: [{ partition: 0, errorCode: 6, leader: 1, leaderEpoch: 4, replicas: [1, 2, 3], isr: [1, 3] }],
+      },
+    ],
+    metadataOffset: 2 ** 53 - 1,
+  },
+  PRODUCE: {
+    topics: [
+      {
+        name: 'orders',
+        partitions: [{ partition: 3, errorCode: 10, errorMessage: 'too big', baseOffset: 123_456_789_012, logAppendTimeMs: -1, logStartOffset: 5 }],
+      },
+    ],
+    throttleMs: 7,
+  },
+  FETCH: {
+    topics: [
+      {
+        name: 'orders',
+        partitions: [
+          { partition: 1, errorCode: 1, errorMessage: 'oor', highWatermark: 99, lastStableOffset: 98, logStartOffset: 3, records: records(300, 4) },
+        ],
+      },
+    ],
+    throttleMs: 1,
+  },
+  LIST_OFFSETS: { topics: [{ name: 't', partitions: [{ partition: 0, errorCode: 3, errorMessage: 'gone', offset: -1, timestamp: -1 }] }] },
+  CREATE_TOPICS: { topics: [{ name: 'new', errorCode: 36, errorMessage: 'exists', topicId: 'tid' }] },
+  DELETE_TOPICS: { topics: [{ name: 'a', errorCode: 3, errorMessage: 'no', topicId: 'x' }] },
+  DESCRIBE_CONFIGS: {
+    topics: [
+      {
+        name: 'x',
+        errorCode: 40,
+        errorMessage: 'bad',
+        entries: [
+          { name: 'retention.ms', value: '1000', source: 'topic', readOnly: true, sensitive: true, documentation: 'how long' },
+          { name: 'unset', source: 'default', readOnly: false, sensitive: false, documentation: 'null value' },
+          { name: 'empty', value: '', source: 'broker', readOnly: false, sensitive: false, documentation: 'empty, not null' },
+        ],
+      },
+    ],
+  },
+  ALTER_CONFIGS: { topics: [{ name: 'x', errorCode: 40, errorMessage: 'bad', topicId: 'x' }] },
+  CREATE_PARTITIONS: { topics: [{ name: 'x', errorCode: 37, errorMessage: 'fewer', topicId: 'x' }] },
+  DELETE_RECORDS: { topics: [{ name: 'x', partitions: [{ partition: 2, errorCode: 1, errorMessage: 'below', lowWatermark: 77 }] }] },
+};
+
+const apiNames = Object.keys(apiDescriptors) as ApiName[];
+
+/** The reference implementation: protobufjs's own codec over the same schema. */
+const reference = (() => {
+  const { root } = protobuf.parse(readFileSync(schemaUrl, 'utf8'));
+  root.resolveAll();
+  return (name: string) => root.lookupType(`streambus.v1.${name}`);
+})();
+
+/** Mulberry32: a small seeded generator, so a failing fuzz case replays exactly. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function codeOf(fn: () => unknown): number | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    expect(err).toBeInstanceOf(StreamBusError);
+    return (err as StreamBusError).code;
+  }
+}
+
+describe('proto > api table', () => {
+  it('gives every API of the .proto enum its wire key', () => {
+    const protoEnum = protobuf.parse(readFileSync(schemaUrl, 'utf8')).root.lookupEnum('streambus.v1.Api').values;
+    expect({ ...Api }).toEqual({ ...protoEnum });
+    expect(Api.PRODUCE).toBe(2);
+    expect(apiNameOf(3)).toBe('FETCH');
+    expect(apiNameOf(999)).toBeUndefined();
+  });
+
+  it('advertises version 0 only, for every API, ordered by key', () => {
+    const versions = supportedApiVersions();
+    expect(versions).toEqual(apiNames.map((name) => ({ api: Api[name], minVersion: 0, maxVersion: 0 })));
+    expect(isVersionSupported('PRODUCE', 0)).toBe(true);
+    expect(isVersionSupported('PRODUCE', 1)).toBe(false);
+  });
+
+  it('hands out a fresh versions array each call', () => {
+    const first = supportedApiVersions();
+    first.pop();
+    expect(supportedApiVersions()).toHaveLength(apiNames.length);
+  });
+});
+
+describe('proto > native codec > round trip', () => {
+  it.each(apiNames)('decodes %s requests and responses back to the values encoded', (api) => {
+    expect(decodeRequest(api, encodeRequest(api, requests[api]))).toEqual(requests[api]);
+    expect(decodeResponse(api, encodeResponse(api, responses[api]))).toEqual(responses[api]);
+  });
+
+  it.each(apiNames)('writes %s bytes identical to protobufjs, and protobufjs reads them back', (api) => {
+    const d = apiDescriptors[api];
+    for (const [typeName, value, ours] of [
+      [d.requestType, requests[api], encodeRequest(api, requests[api])],
+      [d.responseType, responses[api], encodeResponse(api, responses[api])],
+    ] as const) {
+      const type = reference(typeName);
+      const theirs = Buffer.from(type.encode(type.fromObject(value as unknown as Record<string, unknown>)).finish());
+      expect(ours.equals(theirs)).toBe(true);
+      const back = type.toObject(type.decode(ours), { longs: Number, defaults: true });
+      expect(back).toEqual(value);
+    }
+  });
+
+  it.each(apiNames)('decodes an empty %s body to every field of the interface, at its default', (api) => {
+    const request = decodeRequest(api, Buffer.alloc(0)) as unknown as Record<string, unknown>;
+    const response = decodeResponse(api, Buffer.alloc(0)) as unknown as Record<string, unknown>;
+    expect(Object.keys(request).sort()).toEqual(Object.keys(requests[api]).sort());
+    expect(Object.keys(response).sort()).toEqual(Object.keys(responses[api]).sort());
+  });
+
+  it('decodes int64 fields as numbers, negative ones included', () => {
+    const decoded = decodeResponse('PRODUCE', encodeResponse('PRODUCE', responses.PRODUCE));
+    const partition = decoded.topics[0]!.partitions[0]!;
+    expect(partition.baseOffset).toBe(123_456_789_012);
+    expect(partition.logAppendTimeMs).toBe(-1);
+    expect(decodeResponse('METADATA', encodeResponse('METADATA', responses.METADATA)).metadataOffset).toBe(2 ** 53 - 1);
+  });
+
+  it('returns bytes fields as views into the input, not copies', () => {
+    const body = encodeRequest('PRODUCE', requests.PRODUCE);
+    const decoded = decodeRequest('PRODUCE', body);
+    const view = decoded.topics[0]!.partitions[0]!.records;
+    expect(Buffer.isBuffer(view)).toBe(true);
+    expect(view.buffer).toBe(body.buffer);
+    expect(view.equals(records(100))).toBe(true);
+  });
+
+  it('leaves an absent optional field out and keeps an empty one', () => {
+    const entries = decodeResponse('DESCRIBE_CONFIGS', encodeResponse('DESCRIBE_CONFIGS', responses.DESCRIBE_CONFIGS)).topics[0]!.entries;
+    expect('value' in entries[1]!).toBe(false);
+    expect(entries[2]!.value).toBe('');
+  });
+
+  it('skips fields it does not know, so newer peers can add fields', () => {
+    const body = encodeRequest('METADATA', requests.METADATA);
+    // field 99 varint 5, field 98 LEN "hi", field 97 fixed32, field 96 fixed64
+    const extra = Buffer.from([0x98, 0x06, 0x05, 0x92, 0x06, 0x02, 0x68, 0x69, 0x8d, 0x06, 1, 2, 3, 4, 0x81, 0x06, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(decodeRequest('METADATA', Buffer.concat([body, extra]))).toEqual(requests.METADATA);
+  });
+
+  it('keeps a map key named __proto__ as data', () => {
+    const body = { ...requests.CREATE_TOPICS, topics: [{ ...requests.CREATE_TOPICS.topics[0]!, configs: JSON.parse('{"__proto__":"x"}') as Record<string, string> }] };
+    const decoded = decodeRequest('CREATE_TOPICS', encodeRequest('CREATE_TOPICS', body));
+    const configs = decoded.topics[0]!.configs;
+    expect(Object.keys(configs)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(configs)).toBe(Object.prototype);
+  });
+});
+
+describe('proto > native codec > frames', () => {
+  it('builds a request frame in one buffer equal to header plus encoded body', () => {
+    const frame = encodeRequestFrame(42, 'PRODUCE', 0, requests.PRODUCE);
+    expect(frame.equals(encodeFrame({ correlationId: 42, api: Api.PRODUCE, versionOrStatus: 0 }, encodeRequest('PRODUCE', requests.PRODUCE)))).toBe(true);
+  });
+
+  it('builds response and error frames that decode back', () => {
+    const decoder = new FrameDecoder();
+    decoder.push(encodeResponseFrame(1, 'FETCH', responses.FETCH));
+    decoder.push(encodeErrorFrame(2, 777, { errorCode: ErrorCode.UNKNOWN_API, errorMessage: 'api 777' }));
+    const ok = decoder.next()!;
+    expect(ok).toMatchObject({ correlationId: 1, api: Api.FETCH, versionOrStatus: 0 });
+    expect(decodeResponse('FETCH', ok.body)).toEqual(responses.FETCH);
+    const failed = decoder.next()!;
+    expect(failed).toMatchObject({ correlationId: 2, api: 777, versionOrStatus: 1 });
+    const error = errorFromResponse(failed.body);
+    expect(error.code).toBe(ErrorCode.UNKNOWN_API);
+    expect(error.message).toBe('api 777');
+  });
+
+  it('reads an ErrorResponse with an unknown code as UNKNOWN_SERVER_ERROR', () => {
+    expect(errorFromResponse(encodeErrorResponse({ errorCode: 4242, errorMessage: 'new' })).code).toBe(ErrorCode.UNKNOWN_SERVER_ERROR);
+    expect(decodeErrorResponse(encodeErrorResponse({ errorCode: -1, errorMessage: 'x' }))).toEqual({ errorCode: -1, errorMessage: 'x' });
+  });
+});
+
+describe('proto > native codec > bad input', () => {
+  it('refuses to encode values that do not fit their field', () => {
+    const bad = [
+      () => encodeRequest('PRODUCE', { ...requests.PRODUCE, acks: 1.5 }),
+      () => encodeRequest('PRODUCE', { ...requests.PRODUCE, timeoutMs: -1 }),
+      () => encodeRequest('FETCH', { ...requests.FETCH, topics: [{ name: 't', partitions: [{ partition: 0, fetchOffset: 2 ** 60, maxBytes: 1 }] }] }),
+      () => encodeRequest('PRODUCE', { ...requests.PRODUCE, topics: [{ name: 't', partitions: [{ partition: 0, records: 'abc' as unknown as Buffer }] }] }),
+      () => encodeRequest('METADATA', { topics: 'orders' as unknown as string[], allTopics: false }),
+    ];
+    for (const fn of bad) expect(codeOf(fn)).toBe(ErrorCode.INVALID_REQUEST);
+  });
+
+  it('rejects truncated bodies with MALFORMED_FRAME', () => {
+    const body = encodeRequest('PRODUCE', requests.PRODUCE);
+    for (const cut of [1, 5, 20, body.length - 1]) expect(codeOf(() => decodeRequest('PRODUCE', body.subarray(0, cut)))).toBe(ErrorCode.MALFORMED_FRAME);
+  });
+
+  it('rejects groups, field number 0, overlong varints and int64 beyond 2^53', () => {
+    expect(codeOf(() => decodeRequest('METADATA', Buffer.from([0x0b, 0x0c])))).toBe(ErrorCode.MALFORMED_FRAME);
+    expect(codeOf(() => decodeRequest('METADATA', Buffer.from([0x00, 0x01])))).toBe(ErrorCode.MALFORMED_FRAME);
+    expect(codeOf(() => decodeRequest('METADATA', Buffer.from([0x10, ...Array<number>(10).fill(0xff), 0x01])))).toBe(ErrorCode.MALFORMED_FRAME);
+    // MetadataResponse.metadata_offset (field 5) = 2^60
+    const big = Buffer.from(reference('MetadataResponse').encode({ metadataOffset: '1152921504606846976' }).finish());
+    expect(codeOf(() => decodeResponse('METADATA', big))).toBe(ErrorCode.MALFORMED_FRAME);
+  });
+
+  it('rejects a body of many tiny nested messages before it exhausts memory', () => {
+    // 1.1 million empty ProduceTopic entries: 2 bytes each on the wire, an object each in memory.
+    const body = Buffer.alloc(2 * 1_100_000);
+    for (let i = 0; i < body.length; i += 2) body[i] = 0x1a;
+    expect(codeOf(() => decodeRequest('PRODUCE', body))).toBe(ErrorCode.MALFORMED_FRAME);
+  });
+
+  it('fails cleanly on thousands of random and mutated request bodies (seeded)', () => {
+    const seed = 20240611;
+    const random = seeded(seed);
+    const valid = apiNames.map((api) => [api, encodeRequest(api, requests[api])] as const);
+    const started = performance.now();
+    let decoded = 0;
+    for (let i = 0; i < 4000; i++) {
+      const [api, good] = valid[Math.floor(random() * valid.length)]!;
+      let input: Buffer;
+      if (i % 4 === 0) {
+        input = Buffer.alloc(Math.floor(random() * 64));
+        for (let j = 0; j < input.length; j++) input[j] = Math.floor(random() * 256);
+      } else {
+        input = Buffer.from(good);
+        const flips = 1 + Math.floor(random() * 4);
+        for (let f = 0; f < flips && input.length > 0; f++) input[Math.floor(random() * input.length)] = Math.floor(random() * 256);
+        if (random() < 0.2) input = input.subarray(0, Math.floor(random() * input.length));
+      }
+      try {
+        decodeRequest(api, input);
+        decoded++;
+      } catch (err) {
+        if (!(err instanceof StreamBusError) || err.code !== ErrorCode.MALFORMED_FRAME) throw new Error(`seed ${seed} case ${i}: ${String(err)}`);
+      }
+    }
+    expect(decoded).toBeGreaterThan(0); // mutations that still parse must parse, not throw
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+});
