@@ -1,0 +1,551 @@
+/**
+ * The broker: serves the native protocol's requests from its partition logs, and keeps the set of
+ * open partition logs in step with the metadata it follows.
+ *
+ * Hot paths: produce validates each batch's framing and CRC once (no record decoding unless the
+ * topic is compacted, where keys are required), then hands the bytes to the log, which patches
+ * the base offset in place and stores them. Fetch returns stored bytes untouched.
+ */
+import type { Logger } from 'pino';
+import type { ApiName, RequestOf, ResponseOf } from '../../proto/api.js';
+import type * as M from '../../proto/messages.js';
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, validateBatches } from '../../proto/record-batch/index.js';
+import type { LogConfig, LogStore, PartitionLog } from '../log/index.js';
+import type { Handler, RequestContext } from '../network/server.js';
+import { supportedApiVersions } from '../../proto/api.js';
+import { AppendWaiter } from './append-waiter.js';
+import type { ControllerGateway, MetadataView, TopicConfigResolver, TopicDefaults, TopicView } from './metadata-view.js';
+
+export interface BrokerTraffic {
+  /** Records and bytes appended to a topic. */
+  produced(topic: string, records: number, bytes: number): void;
+  /** Records and bytes returned by fetches of a topic. */
+  fetched(topic: string, records: number, bytes: number): void;
+}
+
+export interface BrokerOptions {
+  readonly nodeId: number;
+  readonly logs: LogStore;
+  readonly metadata: MetadataView;
+  readonly controller: ControllerGateway;
+  readonly configs: TopicConfigResolver;
+  readonly topicDefaults: TopicDefaults;
+  readonly autoCreateTopics: boolean;
+  readonly logger: Logger;
+  readonly traffic?: BrokerTraffic;
+  readonly serverVersion: string;
+  readonly maxFrameBytes: number;
+  readonly maxInFlight: number;
+  /** Upper bound on a fetch's max wait, whatever the client asks. */
+  readonly fetchMaxWaitMs?: number;
+  /** Injected so tests can control time; defaults to Date.now. */
+  readonly nowMs?: () => number;
+}
+
+const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
+const DEFAULT_PARTITION_FETCH_BYTES = 1024 * 1024;
+const METADATA_WAIT_MS = 10_000;
+
+type Handlers = { [A in ApiName]: (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A>> };
+
+export class Broker implements Handler {
+  readonly #options: BrokerOptions;
+  readonly #log: Logger;
+  readonly #nowMs: () => number;
+  /** topicId -> resolved log config it was opened with, so config changes reach open logs. */
+  readonly #openTopics = new Map<string, { name: string; config: LogConfig }>();
+  #reconciling: Promise<void> = Promise.resolve();
+  #unsubscribe: (() => void) | undefined;
+  readonly #handlers: Handlers;
+
+  constructor(options: BrokerOptions) {
+    this.#options = options;
+    this.#log = options.logger;
+    this.#nowMs = options.nowMs ?? Date.now;
+    this.#handlers = {
+      API_VERSIONS: (body) => this.#apiVersions(body),
+      METADATA: (body) => this.#metadata(body),
+      PRODUCE: (body) => this.#produce(body),
+      FETCH: (body, ctx) => this.#fetch(body, ctx),
+      LIST_OFFSETS: (body) => this.#listOffsets(body),
+      CREATE_TOPICS: (body) => this.#createTopics(body),
+      DELETE_TOPICS: (body) => this.#deleteTopics(body),
+      DESCRIBE_CONFIGS: (body) => Promise.resolve(this.#describeConfigs(body)),
+      ALTER_CONFIGS: (body) => this.#alterConfigs(body),
+      CREATE_PARTITIONS: (body) => this.#createPartitions(body),
+      DELETE_RECORDS: (body) => this.#deleteRecords(body),
+    };
+  }
+
+  /** Opens the logs of every partition the metadata assigns to this broker and follows changes. */
+  async start(): Promise<void> {
+    this.#unsubscribe = this.#options.metadata.onChange(() => {
+      this.#reconciling = this.#reconciling.then(() => this.#reconcile()).catch((error: unknown) => {
+        this.#log.error({ err: error }, 'failed to apply metadata change to partition logs');
+      });
+    });
+    this.#reconciling = this.#reconcile();
+    await this.#reconciling;
+  }
+
+  async stop(): Promise<void> {
+    this.#unsubscribe?.();
+    await this.#reconciling;
+  }
+
+  handle<A extends ApiName>(api: A, _version: number, body: RequestOf<A>, ctx: RequestContext): Promise<ResponseOf<A>> {
+    const handler = this.#handlers[api] as (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A>>;
+    return handler(body, ctx);
+  }
+
+  /** Resolves once the followed metadata has applied `offset`, so an admin change is visible here. */
+  async waitForMetadata(offset: number): Promise<void> {
+    const metadata = this.#options.metadata;
+    if (metadata.offset >= offset) {
+      await this.#reconciling;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        reject(new StreamBusError(ErrorCode.REQUEST_TIMED_OUT, `metadata offset ${offset} not applied within ${METADATA_WAIT_MS} ms`));
+      }, METADATA_WAIT_MS);
+      const unsubscribe = metadata.onChange(() => {
+        if (metadata.offset < offset) return;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      });
+    });
+    // The change listener registered in start() queued the reconcile before ours ran.
+    await this.#reconciling;
+  }
+
+  // ---- partition lifecycle
+
+  async #reconcile(): Promise<void> {
+    const { metadata, logs, nodeId } = this.#options;
+    const live = new Set<string>();
+    for (const topic of metadata.topics()) {
+      live.add(topic.topicId);
+      const config = this.#logConfig(topic);
+      const known = this.#openTopics.get(topic.topicId);
+      for (const partition of topic.partitions) {
+        if (!partition.replicas.includes(nodeId)) continue;
+        const log = logs.getPartition(topic.topicId, partition.partition);
+        if (log === undefined) {
+          await logs.openPartition(topic.topicId, partition.partition, config);
+        } else if (known !== undefined && !sameConfig(known.config, config)) {
+          log.updateConfig(config);
+        }
+      }
+      this.#openTopics.set(topic.topicId, { name: topic.name, config });
+    }
+    for (const [topicId, { name }] of this.#openTopics) {
+      if (live.has(topicId)) continue;
+      this.#openTopics.delete(topicId);
+      await logs.deleteTopic(topicId);
+      this.#log.info({ topic: name, topicId }, 'deleted topic data');
+    }
+  }
+
+  #logConfig(topic: TopicView): LogConfig {
+    const resolved = this.#options.configs.resolve(topic.configs);
+    return {
+      cleanupDelete: resolved.cleanupDelete,
+      cleanupCompact: resolved.cleanupCompact,
+      retentionMs: resolved.retentionMs,
+      retentionBytes: resolved.retentionBytes,
+      deleteRetentionMs: resolved.deleteRetentionMs,
+      minCompactionLagMs: resolved.minCompactionLagMs,
+      maxMessageBytes: resolved.maxMessageBytes,
+      timestampType: resolved.timestampType,
+    };
+  }
+
+  /** The log of a partition this broker serves, or the error the client should see. */
+  #partitionLog(topicName: string, partition: number): { topic: TopicView; log: PartitionLog } | StreamBusError {
+    const topic = this.#options.metadata.topic(topicName);
+    if (topic === undefined) {
+      return new StreamBusError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topicName}' does not exist`, { context: { topic: topicName } });
+    }
+    const assignment = topic.partitions[partition];
+    if (assignment === undefined || !Number.isInteger(partition)) {
+      return new StreamBusError(
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        `topic '${topicName}' has no partition ${partition} (it has ${topic.partitions.length})`,
+        { context: { topic: topicName, partition } },
+      );
+    }
+    if (assignment.leader !== this.#options.nodeId) {
+      return new StreamBusError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `broker ${this.#options.nodeId} does not lead ${topicName}-${partition}`, {
+        context: { topic: topicName, partition },
+      });
+    }
+    const log = this.#options.logs.getPartition(topic.topicId, partition);
+    if (log === undefined) {
+      // Metadata says we lead it but the log is not open yet: the reconcile is still running.
+      return new StreamBusError(ErrorCode.LEADER_NOT_AVAILABLE, `${topicName}-${partition} is still opening`, { context: { topic: topicName, partition } });
+    }
+    return { topic, log };
+  }
+
+  // ---- APIs
+
+  #apiVersions(_body: M.ApiVersionsRequest): Promise<M.ApiVersionsResponse> {
+    return Promise.resolve({
+      errorCode: ErrorCode.NONE,
+      apis: supportedApiVersions(),
+      serverVersion: this.#options.serverVersion,
+      clusterId: this.#options.metadata.clusterId,
+      nodeId: this.#options.nodeId,
+      maxFrameBytes: this.#options.maxFrameBytes,
+      maxInFlight: this.#options.maxInFlight,
+    });
+  }
+
+  async #metadata(body: M.MetadataRequest): Promise<M.MetadataResponse> {
+    const metadata = this.#options.metadata;
+    const missing = body.allTopics ? [] : body.topics.filter((name) => metadata.topic(name) === undefined);
+    const created = new Map<string, M.TopicResult>();
+    if (missing.length > 0 && this.#options.autoCreateTopics) {
+      const outcome = await this.#options.controller.createTopics(
+        { topics: missing.map((name) => ({ name, partitions: 0, replicationFactor: 0, configs: {} })), timeoutMs: 0, validateOnly: false },
+        this.#options.topicDefaults,
+      );
+      await this.waitForMetadata(outcome.metadataOffset);
+      for (const result of outcome.results) created.set(result.name, result);
+    }
+    const names = body.allTopics ? [...metadata.topics()].map((topic) => topic.name) : body.topics;
+    const topics = names.map((name): M.TopicInfo => {
+      const topic = metadata.topic(name);
+      if (topic === undefined) {
+        const failure = created.get(name);
+        const lost = failure !== undefined && failure.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS;
+        return {
+          name,
+          topicId: '',
+          errorCode: lost ? failure.errorCode : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          errorMessage: lost ? failure.errorMessage : `topic '${name}' does not exist`,
+          internal: false,
+          partitions: [],
+        };
+      }
+      return {
+        name,
+        topicId: topic.topicId,
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+        internal: false,
+        partitions: topic.partitions.map((p) => ({
+          partition: p.partition,
+          errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+          leader: p.leader,
+          leaderEpoch: p.leaderEpoch,
+          replicas: [...p.replicas],
+          isr: [...p.isr],
+        })),
+      };
+    });
+    return {
+      clusterId: metadata.clusterId,
+      controllerId: metadata.controllerId,
+      brokers: [...metadata.brokers()].map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack ?? '' })),
+      topics,
+      metadataOffset: metadata.offset,
+    };
+  }
+
+  async #produce(body: M.ProduceRequest): Promise<M.ProduceResponse> {
+    const acksValid = body.acks === 0 || body.acks === 1 || body.acks === -1;
+    const topics = await Promise.all(
+      body.topics.map(async (topic): Promise<M.ProduceTopicResult> => ({
+        name: topic.name,
+        partitions: await Promise.all(
+          topic.partitions.map((p) =>
+            acksValid
+              ? this.#produceToPartition(topic.name, p)
+              : Promise.resolve(produceError(p.partition, new StreamBusError(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1, not ${body.acks}`))),
+          ),
+        ),
+      })),
+    );
+    return { topics, throttleMs: 0 };
+  }
+
+  async #produceToPartition(topicName: string, request: M.ProducePartition): Promise<M.ProducePartitionResult> {
+    const found = this.#partitionLog(topicName, request.partition);
+    if (found instanceof StreamBusError) return produceError(request.partition, found);
+    const { topic, log } = found;
+    try {
+      const config = this.#openTopics.get(topic.topicId)?.config ?? this.#logConfig(topic);
+      const headers = validateBatches(request.records, { maxBatchBytes: config.maxMessageBytes, crc32c });
+      if (headers.length === 0) throw new StreamBusError(ErrorCode.INVALID_RECORD, 'the produce request holds no record batch');
+      // Control batches (transaction markers) are written by the broker itself, never by clients.
+      if (headers.some((header) => header.isControl)) {
+        throw new StreamBusError(ErrorCode.INVALID_RECORD, 'clients may not produce control batches (transaction markers)');
+      }
+      if (config.cleanupCompact) await requireKeys(request.records, topicName);
+      const appended = await log.append(request.records, { nowMs: this.#nowMs() });
+      let records = 0;
+      for (const header of headers) records += header.recordCount;
+      this.#options.traffic?.produced(topicName, records, request.records.length);
+      return {
+        partition: request.partition,
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+        baseOffset: appended.baseOffset,
+        logAppendTimeMs: appended.logAppendTimeMs,
+        logStartOffset: appended.logStartOffset,
+      };
+    } catch (error) {
+      return produceError(request.partition, asStreamBusError(error, topicName, request.partition, this.#log));
+    }
+  }
+
+  async #fetch(body: M.FetchRequest, ctx: RequestContext): Promise<M.FetchResponse> {
+    const maxWaitMs = Math.min(body.maxWaitMs, this.#options.fetchMaxWaitMs ?? 30_000);
+    const deadline = this.#nowMs() + maxWaitMs;
+    const minBytes = Math.max(1, body.minBytes);
+    const logs: PartitionLog[] = [];
+    for (const topic of body.topics) {
+      for (const p of topic.partitions) {
+        const found = this.#partitionLog(topic.name, p.partition);
+        if (!(found instanceof StreamBusError)) logs.push(found.log);
+      }
+    }
+    const waiter = new AppendWaiter(logs);
+    try {
+      for (;;) {
+        const { response, bytes, failed } = await this.#readFetch(body);
+        const remainingMs = deadline - this.#nowMs();
+        if (bytes >= minBytes || failed || remainingMs <= 0 || ctx.signal.aborted) {
+          this.#countFetched(response);
+          return response;
+        }
+        if (!(await waiter.wait(remainingMs, ctx.signal))) {
+          // Timed out (or abandoned): answer with what is there now, which may be a little.
+          const last = await this.#readFetch(body);
+          this.#countFetched(last.response);
+          return last.response;
+        }
+      }
+    } finally {
+      waiter.close();
+    }
+  }
+
+  async #readFetch(body: M.FetchRequest): Promise<{ response: M.FetchResponse; bytes: number; failed: boolean }> {
+    let remaining = body.maxBytes > 0 ? body.maxBytes : DEFAULT_FETCH_MAX_BYTES;
+    let bytes = 0;
+    let failed = false;
+    const topics: M.FetchTopicResult[] = [];
+    for (const topic of body.topics) {
+      const partitions: M.FetchPartitionResult[] = [];
+      for (const p of topic.partitions) {
+        const found = this.#partitionLog(topic.name, p.partition);
+        if (found instanceof StreamBusError) {
+          failed = true;
+          partitions.push(fetchError(p.partition, found));
+          continue;
+        }
+        const { log } = found;
+        const limit = Math.min(p.maxBytes > 0 ? p.maxBytes : DEFAULT_PARTITION_FETCH_BYTES, remaining);
+        try {
+          // Only the first partition that returns data may exceed the limits (so one oversized
+          // batch can always make progress); later ones stop at what is left of max_bytes.
+          const read = limit > 0 || bytes === 0 ? await log.read(p.fetchOffset, Math.max(limit, 1)) : undefined;
+          let records = read?.records ?? EMPTY;
+          if (bytes > 0 && records.length > limit) records = EMPTY;
+          bytes += records.length;
+          remaining = Math.max(0, remaining - records.length);
+          partitions.push({
+            partition: p.partition,
+            errorCode: ErrorCode.NONE,
+            errorMessage: '',
+            highWatermark: log.highWatermark,
+            lastStableOffset: log.highWatermark,
+            logStartOffset: log.logStartOffset,
+            records,
+          });
+        } catch (error) {
+          failed = true;
+          partitions.push(fetchError(p.partition, asStreamBusError(error, topic.name, p.partition, this.#log), log));
+        }
+      }
+      topics.push({ name: topic.name, partitions });
+    }
+    return { response: { topics, throttleMs: 0 }, bytes, failed };
+  }
+
+  #countFetched(response: M.FetchResponse): void {
+    const traffic = this.#options.traffic;
+    if (traffic === undefined) return;
+    for (const topic of response.topics) {
+      let records = 0;
+      let bytes = 0;
+      for (const p of topic.partitions) {
+        bytes += p.records.length;
+        records += countRecords(p.records);
+      }
+      if (bytes > 0) traffic.fetched(topic.name, records, bytes);
+    }
+  }
+
+  async #listOffsets(body: M.ListOffsetsRequest): Promise<M.ListOffsetsResponse> {
+    const topics = await Promise.all(
+      body.topics.map(async (topic): Promise<M.ListOffsetsTopicResult> => ({
+        name: topic.name,
+        partitions: await Promise.all(
+          topic.partitions.map(async (p): Promise<M.ListOffsetsPartitionResult> => {
+            const found = this.#partitionLog(topic.name, p.partition);
+            const fail = (error: StreamBusError): M.ListOffsetsPartitionResult => ({
+              partition: p.partition,
+              errorCode: error.code,
+              errorMessage: error.message,
+              offset: -1,
+              timestamp: -1,
+            });
+            if (found instanceof StreamBusError) return fail(found);
+            try {
+              const { offset, timestamp } = await found.log.listOffset(p.timestamp);
+              return { partition: p.partition, errorCode: ErrorCode.NONE, errorMessage: '', offset, timestamp };
+            } catch (error) {
+              return fail(asStreamBusError(error, topic.name, p.partition, this.#log));
+            }
+          }),
+        ),
+      })),
+    );
+    return { topics };
+  }
+
+  async #deleteRecords(body: M.DeleteRecordsRequest): Promise<M.DeleteRecordsResponse> {
+    const topics = await Promise.all(
+      body.topics.map(async (topic): Promise<M.DeleteRecordsTopicResult> => ({
+        name: topic.name,
+        partitions: await Promise.all(
+          topic.partitions.map(async (p): Promise<M.DeleteRecordsPartitionResult> => {
+            const found = this.#partitionLog(topic.name, p.partition);
+            const fail = (error: StreamBusError): M.DeleteRecordsPartitionResult => ({
+              partition: p.partition,
+              errorCode: error.code,
+              errorMessage: error.message,
+              lowWatermark: -1,
+            });
+            if (found instanceof StreamBusError) return fail(found);
+            try {
+              const lowWatermark = await found.log.deleteRecords(p.offset);
+              return { partition: p.partition, errorCode: ErrorCode.NONE, errorMessage: '', lowWatermark };
+            } catch (error) {
+              return fail(asStreamBusError(error, topic.name, p.partition, this.#log));
+            }
+          }),
+        ),
+      })),
+    );
+    return { topics };
+  }
+
+  async #createTopics(body: M.CreateTopicsRequest): Promise<M.CreateTopicsResponse> {
+    const outcome = await this.#options.controller.createTopics(body, this.#options.topicDefaults);
+    await this.waitForMetadata(outcome.metadataOffset);
+    return { topics: outcome.results };
+  }
+
+  async #deleteTopics(body: M.DeleteTopicsRequest): Promise<M.DeleteTopicsResponse> {
+    const outcome = await this.#options.controller.deleteTopics(body);
+    await this.waitForMetadata(outcome.metadataOffset);
+    return { topics: outcome.results };
+  }
+
+  async #alterConfigs(body: M.AlterConfigsRequest): Promise<M.AlterConfigsResponse> {
+    const outcome = await this.#options.controller.alterConfigs(body);
+    await this.waitForMetadata(outcome.metadataOffset);
+    return { topics: outcome.results };
+  }
+
+  async #createPartitions(body: M.CreatePartitionsRequest): Promise<M.CreatePartitionsResponse> {
+    const outcome = await this.#options.controller.createPartitions(body);
+    await this.waitForMetadata(outcome.metadataOffset);
+    return { topics: outcome.results };
+  }
+
+  #describeConfigs(body: M.DescribeConfigsRequest): M.DescribeConfigsResponse {
+    return {
+      topics: body.topics.map((name): M.TopicConfigs => {
+        const topic = this.#options.metadata.topic(name);
+        if (topic === undefined) {
+          return { name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic '${name}' does not exist`, entries: [] };
+        }
+        return {
+          name,
+          errorCode: ErrorCode.NONE,
+          errorMessage: '',
+          entries: this.#options.configs.describe(topic.configs).map((entry) => ({
+            name: entry.name,
+            value: entry.value,
+            source: entry.source,
+            readOnly: entry.readOnly,
+            sensitive: entry.sensitive,
+            documentation: entry.documentation,
+          })),
+        };
+      }),
+    };
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function sameConfig(a: LogConfig, b: LogConfig): boolean {
+  return (Object.keys(a) as (keyof LogConfig)[]).every((key) => a[key] === b[key]);
+}
+
+/** Records in a run of stored batches, read from their headers (no decoding). */
+function countRecords(records: Buffer): number {
+  let count = 0;
+  for (let position = 0; position + BATCH_HEADER_BYTES <= records.length; ) {
+    count += records.readInt32BE(position + Offsets.recordCount);
+    position += records.readInt32BE(position + Offsets.batchLength) + 12;
+  }
+  return count;
+}
+
+/** Compacted topics keep the latest record per key, so a record without a key cannot be kept. */
+async function requireKeys(records: Buffer, topic: string): Promise<void> {
+  for (const batch of await decodeRecordBatches(records)) {
+    if (batch.header.isControl) continue;
+    for (const record of batch.records) {
+      if (record.key === null) {
+        throw new StreamBusError(ErrorCode.INVALID_RECORD, `topic '${topic}' is compacted (cleanup.policy=compact): every record needs a key`);
+      }
+    }
+  }
+}
+
+function asStreamBusError(error: unknown, topic: string, partition: number, log: Logger): StreamBusError {
+  if (error instanceof StreamBusError) return error;
+  log.error({ err: error, topic, partition }, 'unexpected error serving a partition');
+  return new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, error instanceof Error ? error.message : String(error), {
+    cause: error,
+    context: { topic, partition },
+  });
+}
+
+function produceError(partition: number, error: StreamBusError): M.ProducePartitionResult {
+  return { partition, errorCode: error.code, errorMessage: error.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
+}
+
+function fetchError(partition: number, error: StreamBusError, log?: PartitionLog): M.FetchPartitionResult {
+  return {
+    partition,
+    errorCode: error.code,
+    errorMessage: error.message,
+    highWatermark: log?.highWatermark ?? -1,
+    lastStableOffset: log?.highWatermark ?? -1,
+    logStartOffset: log?.logStartOffset ?? -1,
+    records: EMPTY,
+  };
+}

@@ -1,0 +1,269 @@
+/**
+ * A whole single-node cluster in one process: the coordinator (metadata log and controller), one
+ * broker following that log, the native protocol listener and the HTTP admin port.
+ *
+ * The parts talk through the same seams they will use across processes: the broker learns metadata
+ * by following the coordinator's committed log from an offset (MetadataCache.follow), and sends
+ * admin requests through a ControllerGateway. Here both are in-process calls.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import {
+  Coordinator,
+  MetadataCache,
+  describeTopicConfigs,
+  resolveTopicConfig,
+  type ConfigOp,
+  type MetadataFollower,
+} from '../../coordinator/index.js';
+import { LogStore } from '../../broker/log/index.js';
+import { NativeServer } from '../../broker/network/index.js';
+import { createMetrics, startAdminServer, type AdminServer, type BrokerMetrics } from '../../broker/observability/index.js';
+import { Broker } from '../../broker/server/broker.js';
+import type { ControllerGateway, MetadataView, TopicConfigResolver } from '../../broker/server/metadata-view.js';
+import { ErrorCode, errorName } from '../../proto/errors.js';
+import type * as M from '../../proto/messages.js';
+import { advertisedHost, topicConfigDefaults, type ConfigValues } from '../config/index.js';
+import { packageVersion } from '../version.js';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface SingleNode {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly dataDir: string;
+  /** Bound address and the address advertised to clients, per listener. */
+  readonly native: { readonly bound: Endpoint; readonly advertised: Endpoint };
+  readonly admin: { readonly bound: Endpoint; readonly advertised: Endpoint };
+  readonly metrics: BrokerMetrics;
+  /** Stops listeners first (no new requests), then the broker, storage and coordinator. */
+  close(): Promise<void>;
+}
+
+export async function startSingleNode(values: ConfigValues, logger: Logger): Promise<SingleNode> {
+  const nodeId = values['node.id'];
+  const dataDir = path.resolve(values['data.dir']);
+  const brokerDefaults = topicConfigDefaults(values);
+  const topicDefaults = { numPartitions: values['num.partitions'], replicationFactor: values['default.replication.factor'] };
+  const cleanups: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.error({ err: error }, 'error while shutting down');
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const coordinator = await Coordinator.open({
+      dir: path.join(dataDir, 'coordinator'),
+      nodeId,
+      ...(values['cluster.id'] === null ? {} : { clusterId: values['cluster.id'] }),
+      defaults: topicDefaults,
+      logger: logger.child({ component: 'coordinator' }),
+    });
+    cleanups.push(() => coordinator.close());
+
+    const logs = await LogStore.open({
+      dir: path.join(dataDir, 'broker'),
+      durability: { mode: values.durability, intervalMs: values['durability.interval.ms'] },
+      logger: logger.child({ component: 'log' }),
+    });
+    cleanups.push(() => logs.close());
+
+    const cache = new MetadataCache();
+    const follower: MetadataFollower = cache.follow(coordinator.log);
+    cleanups.push(async () => {
+      follower.stop();
+      await follower.done.catch(() => undefined);
+    });
+    await follower.caughtUp;
+
+    const metrics = createMetrics({ version: packageVersion() });
+    const configs: TopicConfigResolver = {
+      resolve: (overrides) => resolveTopicConfig(overrides, brokerDefaults),
+      describe: (overrides) => describeTopicConfigs(overrides, brokerDefaults),
+    };
+    const broker = new Broker({
+      nodeId,
+      logs,
+      metadata: metadataView(cache, nodeId),
+      controller: controllerGateway(coordinator),
+      configs,
+      topicDefaults,
+      autoCreateTopics: values['auto.create.topics.enable'],
+      logger: logger.child({ component: 'broker' }),
+      serverVersion: packageVersion(),
+      maxFrameBytes: values['max.frame.bytes'],
+      maxInFlight: values['max.in.flight.per.connection'],
+      traffic: {
+        produced: (topic, records, bytes) => {
+          metrics.recordsIn.inc({ topic }, records);
+          metrics.bytesIn.inc({ topic }, bytes);
+        },
+        fetched: (topic, records, bytes) => {
+          metrics.recordsOut.inc({ topic }, records);
+          metrics.bytesOut.inc({ topic }, bytes);
+        },
+      },
+    });
+    await broker.start();
+    cleanups.push(() => broker.stop());
+
+    metrics.setPartitionSource(function* () {
+      for (const log of logs.partitions()) {
+        const topic = cache.state.topicById(log.topicId);
+        if (topic === undefined) continue;
+        yield {
+          topic: topic.name,
+          partition: log.partition,
+          logStartOffset: log.logStartOffset,
+          logEndOffset: log.logEndOffset,
+          highWatermark: log.highWatermark,
+          sizeBytes: log.sizeBytes,
+        };
+      }
+    });
+
+    const server = new NativeServer({
+      handler: broker,
+      host: values['native.host'],
+      port: values['native.port'],
+      maxFrameBytes: values['max.frame.bytes'],
+      maxInFlightPerConnection: values['max.in.flight.per.connection'],
+      logger: logger.child({ component: 'native' }),
+      onRequestDone: (api, durationMs, errorCode) => {
+        const request = api === undefined ? 'unknown' : api.toLowerCase();
+        metrics.requestLatency.observe({ request }, durationMs / 1000);
+        if (errorCode !== ErrorCode.NONE) metrics.requestErrors.inc({ request, code: errorName(errorCode) });
+      },
+    });
+    await server.listen();
+    cleanups.push(() => server.close());
+
+    const nativeAdvertised = { host: advertisedHost(values, 'native', hostname()), port: server.port };
+    // Registering after the listener is bound means the advertised port is the real one, even when
+    // port 0 was asked for. A re-registration with the same address is a no-op in the state.
+    await coordinator.registerBroker({
+      nodeId,
+      incarnationId: randomUUID(),
+      host: nativeAdvertised.host,
+      port: nativeAdvertised.port,
+      rack: null,
+      listeners: [{ name: 'native', host: nativeAdvertised.host, port: nativeAdvertised.port }],
+    });
+
+    let admin: AdminServer | undefined;
+    admin = await startAdminServer({
+      host: values['admin.host'],
+      port: values['admin.port'],
+      registry: metrics.registry,
+      logger,
+      authToken: values['admin.auth.token'],
+      ready: () => {
+        const reasons: string[] = [];
+        if (cache.state.broker(nodeId) === undefined) reasons.push(`broker ${nodeId} is not registered in the metadata yet`);
+        if (server.connectionCount < 0) reasons.push('native listener is not bound');
+        return reasons.length === 0 ? { ready: true } : { ready: false, reasons };
+      },
+    });
+    const adminServer = admin;
+    cleanups.push(() => adminServer.close());
+
+    const maintenance = setInterval(() => {
+      logs.runMaintenance(Date.now()).catch((error: unknown) => logger.error({ err: error }, 'retention and compaction pass failed'));
+    }, values['retention.check.interval.ms']);
+    maintenance.unref();
+    cleanups.push(() => {
+      clearInterval(maintenance);
+      return Promise.resolve();
+    });
+
+    return {
+      nodeId,
+      clusterId: coordinator.clusterId,
+      dataDir,
+      native: { bound: { host: server.host, port: server.port }, advertised: nativeAdvertised },
+      admin: {
+        bound: { host: admin.host, port: admin.port },
+        advertised: { host: advertisedHost(values, 'admin', hostname()), port: admin.port },
+      },
+      metrics,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** The broker's read view of the followed metadata. */
+function metadataView(cache: MetadataCache, controllerId: number): MetadataView {
+  return {
+    get clusterId() {
+      return cache.state.clusterId ?? '';
+    },
+    controllerId,
+    get offset() {
+      return cache.lastAppliedOffset;
+    },
+    topic: (name) => cache.state.topic(name),
+    topics: () => cache.state.topics(),
+    brokers: () => cache.state.brokers(),
+    onChange: (listener) => cache.subscribe(() => listener()),
+  };
+}
+
+/** Admin requests from the native protocol, handed to the in-process coordinator. */
+function controllerGateway(coordinator: Coordinator): ControllerGateway {
+  const wire = (result: { name: string; errorCode: number; errorMessage: string | null; topicId?: string }): M.TopicResult => ({
+    name: result.name,
+    errorCode: result.errorCode,
+    errorMessage: result.errorMessage ?? '',
+    topicId: result.topicId ?? '',
+  });
+  return {
+    async createTopics(request, defaults) {
+      const outcome = await coordinator.createTopics(
+        request.topics.map((topic) => ({
+          name: topic.name,
+          // 0 on the wire means "the broker default", which the controller spells -1.
+          numPartitions: topic.partitions === 0 ? -1 : topic.partitions,
+          replicationFactor: topic.replicationFactor === 0 ? -1 : topic.replicationFactor,
+          configs: topic.configs,
+        })),
+        { validateOnly: request.validateOnly, defaults },
+      );
+      return { results: outcome.results.map(wire), metadataOffset: outcome.metadataOffset };
+    },
+    async deleteTopics(request) {
+      const outcome = await coordinator.deleteTopics(request.names);
+      return { results: outcome.results.map(wire), metadataOffset: outcome.metadataOffset };
+    },
+    async alterConfigs(request) {
+      const outcome = await coordinator.alterConfigs(
+        request.topics.map((topic) => ({
+          name: topic.name,
+          ops: topic.ops.map((op): ConfigOp => (op.op === 1 ? { op: 'delete', key: op.name } : { op: 'set', key: op.name, value: op.value ?? '' })),
+        })),
+        { validateOnly: request.validateOnly },
+      );
+      return { results: outcome.results.map(wire), metadataOffset: outcome.metadataOffset };
+    },
+    async createPartitions(request) {
+      const outcome = await coordinator.createPartitions(
+        request.topics.map((topic) => ({ name: topic.name, count: topic.count })),
+        { validateOnly: request.validateOnly },
+      );
+      return { results: outcome.results.map(wire), metadataOffset: outcome.metadataOffset };
+    },
+  };
+}
