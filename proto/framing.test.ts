@@ -40,7 +40,7 @@ function errorOf(fn: () => unknown): FrameError {
 
 describe('proto > framing', () => {
   it('encodes a small metadata request to the documented bytes', () => {
-    const frame = encodeRequestFrame(7, 'METADATA', 0, { topics: ['a'], allTopics: false });
+    const frame = encodeRequestFrame(7, 'METADATA', 0, { topics: ['a'], allTopics: false, allowAutoTopicCreation: false });
     // length 11 | correlation id 7 | api 1 | version 0 | body: field 1 (topics) LEN 1 "a"
     expect(frame.toString('hex')).toBe('0000000b' + '00000007' + '0001' + '0000' + '0a0161');
   });

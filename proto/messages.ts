@@ -46,6 +46,8 @@ export interface MetadataRequest {
   /** Empty with allTopics=false returns brokers only. */
   topics: string[];
   allTopics: boolean;
+  /** Create missing topics among `topics` (when the broker allows auto-creation). */
+  allowAutoTopicCreation: boolean;
 }
 export interface BrokerInfo {
   nodeId: number;

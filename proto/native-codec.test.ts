@@ -27,7 +27,7 @@ const records = (n: number, seed = 1): Buffer => {
 /** One sample per API with every field set to a non-default value, so a round trip covers them all. */
 const requests: { [A in ApiName]: RequestOf<A> } = {
   API_VERSIONS: { clientId: 'tester', clientSoftware: 'streambus-test/0.1' },
-  METADATA: { topics: ['orders', 'payments'], allTopics: true },
+  METADATA: { topics: ['orders', 'payments'], allTopics: true, allowAutoTopicCreation: true },
   PRODUCE: {
     acks: -1,
     timeoutMs: 30_000,
@@ -277,7 +277,7 @@ describe('proto > native codec > bad input', () => {
       () => encodeRequest('PRODUCE', { ...requests.PRODUCE, timeoutMs: -1 }),
       () => encodeRequest('FETCH', { ...requests.FETCH, topics: [{ name: 't', partitions: [{ partition: 0, fetchOffset: 2 ** 60, maxBytes: 1 }] }] }),
       () => encodeRequest('PRODUCE', { ...requests.PRODUCE, topics: [{ name: 't', partitions: [{ partition: 0, records: 'abc' as unknown as Buffer }] }] }),
-      () => encodeRequest('METADATA', { topics: 'orders' as unknown as string[], allTopics: false }),
+      () => encodeRequest('METADATA', { topics: 'orders' as unknown as string[], allTopics: false, allowAutoTopicCreation: false }),
     ];
     for (const fn of bad) expect(codeOf(fn)).toBe(ErrorCode.INVALID_REQUEST);
   });

@@ -124,7 +124,7 @@ class ToyHandler implements Handler {
   }
 }
 
-const metadata = (topic: string): RequestOf<'METADATA'> => ({ topics: [topic], allTopics: false });
+const metadata = (topic: string): RequestOf<'METADATA'> => ({ topics: [topic], allTopics: false, allowAutoTopicCreation: false });
 
 interface Fixture {
   server: NativeServer;

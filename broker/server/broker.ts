@@ -209,7 +209,7 @@ export class Broker implements Handler {
     const metadata = this.#options.metadata;
     const missing = body.allTopics ? [] : body.topics.filter((name) => metadata.topic(name) === undefined);
     const created = new Map<string, M.TopicResult>();
-    if (missing.length > 0 && this.#options.autoCreateTopics) {
+    if (missing.length > 0 && body.allowAutoTopicCreation && this.#options.autoCreateTopics) {
       const outcome = await this.#options.controller.createTopics(
         { topics: missing.map((name) => ({ name, partitions: 0, replicationFactor: 0, configs: {} })), timeoutMs: 0, validateOnly: false },
         this.#options.topicDefaults,

@@ -25,7 +25,7 @@ import { Broker } from '../../broker/server/broker.js';
 import type { ControllerGateway, MetadataView, TopicConfigResolver } from '../../broker/server/metadata-view.js';
 import { ErrorCode, errorName } from '../../proto/errors.js';
 import type * as M from '../../proto/messages.js';
-import { advertisedHost, topicConfigDefaults, type ConfigValues } from '../config/index.js';
+import { ConfigSource, advertisedHost, settingKeys, specOf, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
 
 export interface Endpoint {
@@ -45,10 +45,11 @@ export interface SingleNode {
   close(): Promise<void>;
 }
 
-export async function startSingleNode(values: ConfigValues, logger: Logger): Promise<SingleNode> {
+export async function startSingleNode(config: ResolvedConfig, logger: Logger): Promise<SingleNode> {
+  const values = config.values;
   const nodeId = values['node.id'];
   const dataDir = path.resolve(values['data.dir']);
-  const brokerDefaults = topicConfigDefaults(values);
+  const brokerDefaults = brokerTopicDefaults(config);
   const topicDefaults = { numPartitions: values['num.partitions'], replicationFactor: values['default.replication.factor'] };
   const cleanups: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
@@ -203,6 +204,21 @@ export async function startSingleNode(values: ConfigValues, logger: Logger): Pro
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * Broker-wide defaults of topic configs (log.retention.ms and friends) that the operator actually
+ * set. Unset ones are left out so DescribeConfigs reports them as built-in defaults, not as
+ * broker settings, as Kafka does.
+ */
+function brokerTopicDefaults(config: ResolvedConfig): Record<string, string> {
+  const defaults: Record<string, string> = {};
+  for (const key of settingKeys) {
+    const topicConfig = specOf(key).topicConfig;
+    if (topicConfig === undefined || config.origins[key].source === ConfigSource.DEFAULT) continue;
+    defaults[topicConfig] = String(config.values[key]);
+  }
+  return defaults;
 }
 
 /** The broker's read view of the followed metadata. */

@@ -204,7 +204,7 @@ export class Admin {
 
   /** Names of the cluster's topics, sorted. */
   async listTopics(options: ListTopicsOptions = {}): Promise<string[]> {
-    const response = await this.#cluster.requestWithRetry('METADATA', { topics: [], allTopics: true }, 'any', this.#retryOptions(options));
+    const response = await this.#cluster.requestWithRetry('METADATA', { topics: [], allTopics: true, allowAutoTopicCreation: false }, 'any', this.#retryOptions(options));
     return response.topics
       .filter((t) => t.errorCode === ErrorCode.NONE && (options.includeInternal === true || !t.internal))
       .map((t) => t.name)
@@ -396,7 +396,7 @@ export class Admin {
 
   /** The cluster id, the controller and every live broker. */
   async describeCluster(options: AdminCallOptions = {}): Promise<ClusterDescription> {
-    const response = await this.#cluster.requestWithRetry('METADATA', { topics: [], allTopics: false }, 'any', this.#retryOptions(options));
+    const response = await this.#cluster.requestWithRetry('METADATA', { topics: [], allTopics: false, allowAutoTopicCreation: false }, 'any', this.#retryOptions(options));
     this.#cluster.applyMetadata(response);
     return {
       clusterId: response.clusterId,
@@ -435,7 +435,7 @@ export class Admin {
 
   /** Fresh metadata for the given topics (not cached as "in use"); each entry is the topic or its error. */
   async #metadata(names: readonly string[], signal: AbortSignal | undefined, deadlineMs: number): Promise<Map<string, TopicMetadata | StreamBusError>> {
-    const response = await this.#cluster.requestWithRetry('METADATA', { topics: [...names], allTopics: false }, 'any', { signal, deadlineMs });
+    const response = await this.#cluster.requestWithRetry('METADATA', { topics: [...names], allTopics: false, allowAutoTopicCreation: false }, 'any', { signal, deadlineMs });
     this.#cluster.applyMetadata(response);
     const out = new Map<string, TopicMetadata | StreamBusError>();
     for (const wire of response.topics) {

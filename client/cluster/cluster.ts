@@ -185,13 +185,26 @@ export class Cluster {
    * created, a leader is moving) are retried with backoff until `deadlineMs`; then, or for a
    * non-retriable error, rejects with the topic's StreamBusError.
    */
-  async topicMetadata(name: string, options: { signal?: AbortSignal | undefined; deadlineMs?: number | undefined } = {}): Promise<TopicMetadata> {
+  async topicMetadata(
+    name: string,
+    options: { signal?: AbortSignal | undefined; deadlineMs?: number | undefined; allowAutoCreate?: boolean } = {},
+  ): Promise<TopicMetadata> {
     const cached = this.#topics.get(name);
     if (cached !== undefined) return cached;
     const deadlineMs = options.deadlineMs ?? this.#options.now() + this.#options.requestTimeoutMs;
     if (!this.#tracked.has(name)) {
       // Tracked for as long as the cache holds it; users that need it long-term track it too.
       this.track([name]);
+    }
+    if (options.allowAutoCreate === true) {
+      // One lookup of this topic alone may create it (a producer about to write to it). The
+      // shared refreshes below never ask for creation, so a topic deleted while this client
+      // still remembers it stays deleted.
+      const connection = await this.anyConnection();
+      const response = await connection.request('METADATA', { topics: [name], allTopics: false, allowAutoTopicCreation: true }, options.signal === undefined ? {} : { signal: options.signal });
+      this.applyMetadata(response, new Set([name]));
+      const created = this.#topics.get(name);
+      if (created !== undefined) return created;
     }
     for (let retriesDone = 0; ; retriesDone++) {
       let failure: StreamBusError;
@@ -356,7 +369,7 @@ export class Cluster {
     const connection = await this.anyConnection();
     let response: ResponseOf<'METADATA'>;
     try {
-      response = await connection.request('METADATA', { topics: [...topics], allTopics: false });
+      response = await connection.request('METADATA', { topics: [...topics], allTopics: false, allowAutoTopicCreation: false });
     } catch (error) {
       if (error instanceof StreamBusError && error.code === ErrorCode.NETWORK_EXCEPTION) {
         // The next refresh starts from another broker.

@@ -33,7 +33,7 @@ async function codeOf(promise: Promise<unknown>): Promise<number> {
 }
 
 const metadataOf = (clusterId: string): MetadataResponse => ({ clusterId, controllerId: 0, brokers: [], topics: [], metadataOffset: 0 });
-const metadata = (topic: string) => ({ topics: [topic], allTopics: false });
+const metadata = (topic: string) => ({ topics: [topic], allTopics: false, allowAutoTopicCreation: false });
 
 /** Answers a METADATA request with its first topic as clusterId. */
 function echo(frame: Frame, socket: Socket): void {
@@ -229,7 +229,7 @@ describe('client > network > connection', () => {
 
   it('rejects a body that does not fit the schema without sending anything', async () => {
     const { server, client } = await setup();
-    expect(await codeOf(client.request('METADATA', { topics: [42 as unknown as string], allTopics: false }))).toBe(ErrorCode.INVALID_REQUEST);
+    expect(await codeOf(client.request('METADATA', { topics: [42 as unknown as string], allTopics: false, allowAutoTopicCreation: false }))).toBe(ErrorCode.INVALID_REQUEST);
     server.onFrame = echo;
     expect((await client.request('METADATA', metadata('ok'))).clusterId).toBe('ok');
     expect(server.frames).toHaveLength(1);

@@ -320,8 +320,8 @@ export class Producer {
     const topic = record.topic;
     const deadlineMs = this.#now() + this.#options.maxBlockMs;
     try {
+      let metadata = await this.#cluster.topicMetadata(topic, { signal, deadlineMs, allowAutoCreate: true });
       const limits = await this.#topicLimits(topic, deadlineMs, signal);
-      let metadata = await this.#cluster.topicMetadata(topic, { signal, deadlineMs });
       if (record.partition !== undefined && record.partition >= metadata.partitions.length) {
         // Partitions may have been added since the cache was filled: look once more.
         await this.#cluster.refreshMetadata(signal);
