@@ -24,7 +24,6 @@ export const command = defineCommand({
   async run(ctx) {
     const values = ctx.config.values;
     const logger = createLogger({ level: values['log.level'], format: values['log.format'], base: { node: values['node.id'] } });
-    for (const warning of ctx.config.warnings) logger.warn(warning);
     const node = await startSingleNode(ctx.config, logger);
     const native = node.native.advertised;
     const admin = node.admin.advertised;

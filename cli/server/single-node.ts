@@ -23,7 +23,6 @@ import { NativeServer } from '../../broker/network/index.js';
 import { createMetrics, startAdminServer, type AdminServer, type BrokerMetrics } from '../../broker/observability/index.js';
 import { Broker } from '../../broker/server/broker.js';
 import type { ControllerGateway, MetadataView, TopicConfigResolver } from '../../broker/server/metadata-view.js';
-import { ErrorCode, errorName } from '../../proto/errors.js';
 import type * as M from '../../proto/messages.js';
 import { ConfigSource, advertisedHost, settingKeys, specOf, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
@@ -76,7 +75,7 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
     const logs = await LogStore.open({
       dir: path.join(dataDir, 'broker'),
       durability: { mode: values.durability, intervalMs: values['durability.interval.ms'] },
-      logger: logger.child({ component: 'log' }),
+      logger,
     });
     cleanups.push(() => logs.close());
 
@@ -141,11 +140,7 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       maxFrameBytes: values['max.frame.bytes'],
       maxInFlightPerConnection: values['max.in.flight.per.connection'],
       logger: logger.child({ component: 'native' }),
-      onRequestDone: (api, durationMs, errorCode) => {
-        const request = api === undefined ? 'unknown' : api.toLowerCase();
-        metrics.requestLatency.observe({ request }, durationMs / 1000);
-        if (errorCode !== ErrorCode.NONE) metrics.requestErrors.inc({ request, code: errorName(errorCode) });
-      },
+      onRequestDone: (api, durationMs, errorCode) => metrics.observeRequest(api, durationMs, errorCode),
     });
     await server.listen();
     cleanups.push(() => server.close());
@@ -162,8 +157,7 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       listeners: [{ name: 'native', host: nativeAdvertised.host, port: nativeAdvertised.port }],
     });
 
-    let admin: AdminServer | undefined;
-    admin = await startAdminServer({
+    const admin: AdminServer = await startAdminServer({
       host: values['admin.host'],
       port: values['admin.port'],
       registry: metrics.registry,
@@ -172,12 +166,10 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       ready: () => {
         const reasons: string[] = [];
         if (cache.state.broker(nodeId) === undefined) reasons.push(`broker ${nodeId} is not registered in the metadata yet`);
-        if (server.connectionCount < 0) reasons.push('native listener is not bound');
         return reasons.length === 0 ? { ready: true } : { ready: false, reasons };
       },
     });
-    const adminServer = admin;
-    cleanups.push(() => adminServer.close());
+    cleanups.push(() => admin.close());
 
     const maintenance = setInterval(() => {
       logs.runMaintenance(Date.now()).catch((error: unknown) => logger.error({ err: error }, 'retention and compaction pass failed'));

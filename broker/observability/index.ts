@@ -1,0 +1,6 @@
+/**
+ * Logs, metrics and the HTTP admin server (/metrics, /livez, /readyz) of a StreamBus node.
+ */
+export { LogFormat, createLogger, formatCompactLine, type Logger, type LoggerOptions } from './logger.js';
+export { createMetrics, type BrokerMetrics, type MetricsOptions, type PartitionSource, type PartitionStats } from './metrics.js';
+export { startAdminServer, type AdminServer, type AdminServerOptions, type ReadyState } from './admin-server.js';

@@ -1,0 +1,220 @@
+/**
+ * The declared settings of StreamBus: every key the server (`streambus dev`, later `broker` and
+ * `coordinator`) and the command line read, with its type, default, documentation and where else
+ * it may come from. Nothing reads a setting that is not declared here, so `--print-config`, the
+ * "did you mean" suggestions and docs/configuration.md cannot drift from what the code uses.
+ *
+ * Keys are lower-case words joined by dots; where Kafka has a broker setting for the same thing we
+ * use Kafka's name (num.partitions, log.retention.ms...) so a server.properties reads naturally.
+ * Each key has one environment form: `STREAMBUS_` + the key upper-cased with '.' turned into '_'
+ * (node.id → STREAMBUS_NODE_ID). Keys never contain '_' or '-', which keeps that mapping one to one.
+ *
+ * This module is pure: no I/O, no clock.
+ */
+
+/** Who reads a setting: the server process, or the command-line client. */
+export const SettingScope = { SERVER: 'server', CLIENT: 'client' } as const;
+export type SettingScope = (typeof SettingScope)[keyof typeof SettingScope];
+
+interface BaseSpec {
+  readonly doc: string;
+  readonly scope: SettingScope;
+  /** Never printed: --print-config and error messages show `[redacted]`. */
+  readonly secret?: boolean;
+  /** Declared so files that carry it validate, but nothing reads it yet; the text says why. */
+  readonly unused?: string;
+  /** Other key names accepted in files and --set (Kafka's names for the same setting). */
+  readonly aliases?: readonly string[];
+  /** Extra environment variable names accepted besides the derived one. */
+  readonly envAliases?: readonly string[];
+  /** A first-class command-line flag for this setting (without the leading dashes). */
+  readonly flag?: string;
+  /** For broker-wide defaults of topic configs: the topic-level config name. */
+  readonly topicConfig?: string;
+}
+
+export interface IntSpec extends BaseSpec {
+  readonly type: 'int';
+  readonly default: number;
+  readonly min?: number;
+  readonly max?: number;
+}
+export interface StringSpec extends BaseSpec {
+  readonly type: 'string';
+  /** null: unset unless configured (the doc says what happens then). */
+  readonly default: string | null;
+}
+export interface BooleanSpec extends BaseSpec {
+  readonly type: 'boolean';
+  readonly default: boolean;
+}
+export interface EnumSpec extends BaseSpec {
+  readonly type: 'enum';
+  readonly values: readonly string[];
+  readonly default: string;
+}
+export interface ListSpec extends BaseSpec {
+  readonly type: 'list';
+  readonly default: readonly string[];
+  /** Each item must be host:port. */
+  readonly items?: 'host-port';
+}
+export type SettingSpec = IntSpec | StringSpec | BooleanSpec | EnumSpec | ListSpec;
+
+const MIB = 1024 * 1024;
+const PORT = { min: 0, max: 65_535 } as const;
+
+/** Every setting, in the order --print-config and the docs list them. */
+export const settings = {
+  // ---- Identity and storage.
+  'node.id': {
+    type: 'int', default: 1, min: 0, max: 2_147_483_647, scope: 'server', aliases: ['broker.id'], flag: 'node-id',
+    doc: 'This node\'s id in the cluster; unique per node and never reused.',
+  },
+  'cluster.id': {
+    type: 'string', default: null, scope: 'server',
+    doc: 'The cluster id. Unset: generated on first start and kept in the data directory; a node refuses to start on data from another cluster.',
+  },
+  'data.dir': {
+    type: 'string', default: './data', scope: 'server', aliases: ['log.dirs', 'log.dir'], flag: 'data-dir',
+    doc: 'Directory holding this node\'s LevelDB database and metadata.',
+  },
+
+  // ---- Listeners. Each has a bind host and port and the host it advertises to clients.
+  'native.host': { type: 'string', default: '127.0.0.1', scope: 'server', doc: 'Bind address of the native protocol listener.' },
+  'native.port': { type: 'int', default: 9093, ...PORT, scope: 'server', doc: 'Port of the native protocol listener (0: any free port).' },
+  'native.advertised.host': {
+    type: 'string', default: null, scope: 'server',
+    doc: 'Host clients are told to connect to for the native listener. Unset: native.host, or this machine\'s host name when that is a wildcard address.',
+  },
+  'kafka.host': { type: 'string', default: '127.0.0.1', scope: 'server', unused: 'the Kafka listener arrives in a later release', doc: 'Bind address of the Kafka wire-protocol listener.' },
+  'kafka.port': { type: 'int', default: 9092, ...PORT, scope: 'server', unused: 'the Kafka listener arrives in a later release', doc: 'Port of the Kafka wire-protocol listener.' },
+  'kafka.advertised.host': {
+    type: 'string', default: null, scope: 'server', unused: 'the Kafka listener arrives in a later release',
+    doc: 'Host Kafka clients are told to connect to. Unset: kafka.host, or the host name for a wildcard address.',
+  },
+  'admin.host': { type: 'string', default: '127.0.0.1', scope: 'server', doc: 'Bind address of the HTTP admin server (/metrics, /livez, /readyz). Keep it on localhost unless admin.auth.token is set.' },
+  'admin.port': { type: 'int', default: 9644, ...PORT, scope: 'server', doc: 'Port of the HTTP admin server (0: any free port).' },
+  'admin.advertised.host': {
+    type: 'string', default: null, scope: 'server',
+    doc: 'Host printed for the admin server. Unset: admin.host, or the host name for a wildcard address.',
+  },
+  'admin.auth.token': {
+    type: 'string', default: null, scope: 'server', secret: true,
+    doc: 'When set, /metrics and every admin endpoint except /livez and /readyz require `Authorization: Bearer <token>`.',
+  },
+
+  // ---- Logging.
+  'log.level': {
+    type: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', scope: 'server', flag: 'log-level',
+    doc: 'Least severe log level written.',
+  },
+  'log.format': {
+    type: 'enum', values: ['auto', 'json', 'compact'], default: 'auto', scope: 'server',
+    doc: 'json: one JSON object per line (pino). compact: one readable line per entry. auto: compact when stdout is a terminal, json otherwise.',
+  },
+
+  // ---- Durability and limits.
+  durability: {
+    type: 'enum', values: ['group', 'sync', 'interval'], default: 'group', scope: 'server',
+    doc: 'When writes reach the disk: sync (fsync each write before acknowledging), group (one fsync covers the writes that arrived meanwhile; nothing is acknowledged before it), interval (fsync every durability.interval.ms; a crash can lose acknowledged writes).',
+  },
+  'durability.interval.ms': { type: 'int', default: 1000, min: 1, max: 3_600_000, scope: 'server', doc: 'Fsync period when durability=interval.' },
+  'max.frame.bytes': { type: 'int', default: 64 * MIB + 1024, min: 1024, max: 1024 * MIB, scope: 'server', doc: 'Largest native-protocol frame the server accepts; larger frames close the connection with FRAME_TOO_LARGE.' },
+  'max.in.flight.per.connection': { type: 'int', default: 32, min: 1, max: 10_000, scope: 'server', doc: 'Requests a connection may have outstanding; more get TOO_MANY_IN_FLIGHT.' },
+  'retention.check.interval.ms': { type: 'int', default: 300_000, min: 1000, scope: 'server', aliases: ['log.retention.check.interval.ms'], doc: 'How often retention deletes expired data.' },
+
+  // ---- Topic creation defaults.
+  'num.partitions': { type: 'int', default: 1, min: 1, max: 100_000, scope: 'server', doc: 'Partitions of a topic created without a partition count (and of auto-created topics).' },
+  'default.replication.factor': { type: 'int', default: 1, min: 1, max: 32, scope: 'server', doc: 'Replication factor of a topic created without one.' },
+  'auto.create.topics.enable': { type: 'boolean', default: true, scope: 'server', doc: 'Create a topic on first produce or metadata request for it.' },
+
+  // ---- Broker-wide defaults of topic configs (Kafka's broker names; a topic's own config wins).
+  'log.retention.ms': { type: 'int', default: 604_800_000, min: -1, scope: 'server', topicConfig: 'retention.ms', doc: 'Default retention.ms: how long data is kept (-1: forever).' },
+  'log.retention.bytes': { type: 'int', default: -1, min: -1, scope: 'server', topicConfig: 'retention.bytes', doc: 'Default retention.bytes: largest size of a partition before old data is deleted (-1: no limit).' },
+  'log.cleanup.policy': {
+    type: 'enum', values: ['delete', 'compact', 'compact,delete', 'delete,compact'], default: 'delete', scope: 'server', topicConfig: 'cleanup.policy',
+    doc: 'Default cleanup.policy: delete old data, compact by key, or both.',
+  },
+  'log.cleaner.delete.retention.ms': { type: 'int', default: 86_400_000, min: 0, scope: 'server', topicConfig: 'delete.retention.ms', doc: 'Default delete.retention.ms: how long tombstones survive compaction.' },
+  'message.max.bytes': { type: 'int', default: 1_048_588, min: 0, scope: 'server', topicConfig: 'max.message.bytes', doc: 'Default max.message.bytes: largest record batch a topic accepts.' },
+  'min.insync.replicas': { type: 'int', default: 1, min: 1, max: 32, scope: 'server', topicConfig: 'min.insync.replicas', doc: 'Default min.insync.replicas: replicas that must have a write before acks=all succeeds.' },
+  'compression.type': {
+    type: 'enum', values: ['producer'], default: 'producer', scope: 'server', topicConfig: 'compression.type',
+    doc: 'Default compression.type. Only producer (keep each batch as the producer compressed it): the broker never re-encodes batches.',
+  },
+  'log.message.timestamp.type': {
+    type: 'enum', values: ['CreateTime', 'LogAppendTime'], default: 'CreateTime', scope: 'server', topicConfig: 'message.timestamp.type',
+    doc: 'Default message.timestamp.type: keep the producer\'s timestamps or stamp the append time.',
+  },
+  'unclean.leader.election.enable': { type: 'boolean', default: false, scope: 'server', topicConfig: 'unclean.leader.election.enable', doc: 'Default unclean.leader.election.enable: elect an out-of-sync replica rather than stay unavailable (loses data).' },
+
+  // ---- The command-line client.
+  brokers: {
+    type: 'list', items: 'host-port', default: ['127.0.0.1:9093'], scope: 'client', aliases: ['bootstrap.servers'], flag: 'brokers',
+    doc: 'Brokers the command line bootstraps from (native protocol), comma-separated host:port.',
+  },
+  'client.id': { type: 'string', default: 'streambus-cli', scope: 'client', doc: 'Client id the command line sends to brokers.' },
+  'request.timeout.ms': { type: 'int', default: 30_000, min: 1, max: 3_600_000, scope: 'client', doc: 'How long the command line waits for one response.' },
+} as const satisfies Record<string, SettingSpec>;
+
+export type Settings = typeof settings;
+export type SettingKey = keyof Settings;
+
+type ValueOfSpec<S> = S extends { readonly type: 'int' }
+  ? number
+  : S extends { readonly type: 'boolean' }
+    ? boolean
+    : S extends { readonly type: 'enum'; readonly values: readonly (infer V)[] }
+      ? V
+      : S extends { readonly type: 'list' }
+        ? readonly string[]
+        : S extends { readonly default: null }
+          ? string | null
+          : string;
+
+/** The effective value of every setting, typed per setting. */
+export type ConfigValues = { readonly [K in SettingKey]: ValueOfSpec<Settings[K]> };
+
+/** Every declared key, in declaration order. */
+export const settingKeys = Object.keys(settings) as SettingKey[];
+
+/** The spec of a key, as the general SettingSpec type. */
+export function specOf(key: SettingKey): SettingSpec {
+  return settings[key];
+}
+
+/** The environment variable derived from a key: STREAMBUS_ + upper case, '.' → '_'. */
+export function envNameOf(key: string): string {
+  return `STREAMBUS_${key.toUpperCase().replace(/\./g, '_')}`;
+}
+
+/** Every environment variable name a key is read from, the derived one first. */
+export function envNamesOf(key: SettingKey): readonly string[] {
+  const spec = specOf(key);
+  return [envNameOf(key), ...(spec.envAliases ?? [])];
+}
+
+/** The broker-wide defaults of topic configs, keyed by topic-level config name (retention.ms → value). */
+export function topicConfigDefaults(values: ConfigValues): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of settingKeys) {
+    const spec = specOf(key);
+    if (spec.topicConfig === undefined) continue;
+    out[spec.topicConfig] = String(values[key]);
+  }
+  return out;
+}
+
+const wildcardHosts = new Set(['0.0.0.0', '::', '[::]', '']);
+
+/**
+ * The host a listener advertises: its advertised.host when set, else its bind host, else (for a
+ * wildcard bind address) the machine's host name, which the caller passes in.
+ */
+export function advertisedHost(values: ConfigValues, listener: 'native' | 'kafka' | 'admin', hostname: string): string {
+  const advertised = values[`${listener}.advertised.host`];
+  if (advertised !== null && advertised !== '') return advertised;
+  const host = values[`${listener}.host`];
+  return wildcardHosts.has(host) ? hostname : host;
+}
