@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { ApiName, RequestOf, ResponseOf } from '../../proto/api.js';
 import type * as M from '../../proto/messages.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, validateBatches } from '../../proto/record-batch/index.js';
+import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, patchPartitionLeaderEpoch, validateBatches } from '../../proto/record-batch/index.js';
 import type { LogConfig, LogStore, PartitionLog } from '../log/index.js';
 import type { Handler, RequestContext } from '../network/server.js';
 import { supportedApiVersions } from '../../proto/api.js';
@@ -287,6 +287,11 @@ export class Broker implements Handler {
         throw new StreamBusError(ErrorCode.INVALID_RECORD, 'clients may not produce control batches (transaction markers)');
       }
       if (config.cleanupCompact) await requireKeys(request.records, topicName);
+      // Stamp the leader epoch the batches were written under (outside the CRC): the truncation
+      // logic of replication compares it with the leader epoch history.
+      for (let position = 0, i = 0; i < headers.length; position += headers[i]!.sizeBytes, i += 1) {
+        patchPartitionLeaderEpoch(request.records, position, topic.partitions[request.partition]!.leaderEpoch);
+      }
       const appended = await log.append(request.records, { nowMs: this.#nowMs() });
       let records = 0;
       for (const header of headers) records += header.recordCount;
@@ -307,7 +312,8 @@ export class Broker implements Handler {
   async #fetch(body: M.FetchRequest, ctx: RequestContext): Promise<M.FetchResponse> {
     const maxWaitMs = Math.min(body.maxWaitMs, this.#options.fetchMaxWaitMs ?? 30_000);
     const deadline = this.#nowMs() + maxWaitMs;
-    const minBytes = Math.max(1, body.minBytes);
+    // min_bytes 0 means "answer at once", as in Kafka.
+    const minBytes = body.minBytes;
     const logs: PartitionLog[] = [];
     for (const topic of body.topics) {
       for (const p of topic.partitions) {

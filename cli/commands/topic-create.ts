@@ -53,7 +53,7 @@ export const command = defineCommand({
     }
     ctx.out.line(
       created
-        ? `Created topic ${name} (${partitionCount ?? '?'} partitions, replication factor ${replicas ?? '?'}).`
+        ? `Created topic ${name} (${partitionCount ?? '?'} ${partitionCount === 1 ? 'partition' : 'partitions'}, replication factor ${replicas ?? '?'}).`
         : `Topic ${name} already exists; nothing changed.`,
     );
   },

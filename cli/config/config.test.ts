@@ -233,7 +233,7 @@ describe('config > validation', () => {
       throw new Error('expected a failure');
     })();
     expect(error.message).toMatch(/^2 configuration problems:\n {2}- invalid value "x" for node\.id \(from file a\.properties:1\)/);
-    expect(error.message).toMatch(/num\.partitions \(from file a\.properties:2\): expected an integer from 1 to 100000/);
+    expect(error.message).toMatch(/num\.partitions \(from file a\.properties:2\): expected an integer from 1 to 10000/);
   });
 
   it('suggests the closest key for an unknown one', () => {

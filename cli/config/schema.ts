@@ -117,17 +117,17 @@ export const settings = {
   // ---- Durability and limits.
   durability: {
     type: 'enum', values: ['group', 'sync', 'interval'], default: 'group', scope: 'server',
-    doc: 'When writes reach the disk: sync (fsync each write before acknowledging), group (one fsync covers the writes that arrived meanwhile; nothing is acknowledged before it), interval (fsync every durability.interval.ms; a crash can lose acknowledged writes).',
+    doc: 'When writes reach the disk: sync (fsync each write before acknowledging), group (one fsync covers the writes that arrived meanwhile; nothing is acknowledged before it), interval (writes are acknowledged before fsync, which runs every durability.interval.ms: a killed process loses nothing, but power loss or an OS crash can lose the last interval of acknowledged writes).',
   },
   'durability.interval.ms': { type: 'int', default: 1000, min: 1, max: 3_600_000, scope: 'server', doc: 'Fsync period when durability=interval.' },
   'max.frame.bytes': { type: 'int', default: 64 * MIB + 1024, min: 1024, max: 1024 * MIB, scope: 'server', doc: 'Largest native-protocol frame the server accepts; larger frames close the connection with FRAME_TOO_LARGE.' },
-  'max.in.flight.per.connection': { type: 'int', default: 32, min: 1, max: 10_000, scope: 'server', doc: 'Requests a connection may have outstanding; more get TOO_MANY_IN_FLIGHT.' },
+  'max.in.flight.per.connection': { type: 'int', default: 32, min: 1, max: 10_000, scope: 'server', doc: 'Requests a connection may have outstanding; beyond this the server stops reading from that connection until responses go out (backpressure, not an error).' },
   'retention.check.interval.ms': { type: 'int', default: 300_000, min: 1000, scope: 'server', aliases: ['log.retention.check.interval.ms'], doc: 'How often retention deletes expired data.' },
 
   // ---- Topic creation defaults.
-  'num.partitions': { type: 'int', default: 1, min: 1, max: 100_000, scope: 'server', doc: 'Partitions of a topic created without a partition count (and of auto-created topics).' },
+  'num.partitions': { type: 'int', default: 1, min: 1, max: 10_000, scope: 'server', doc: 'Partitions of a topic created without a partition count (and of auto-created topics).' },
   'default.replication.factor': { type: 'int', default: 1, min: 1, max: 32, scope: 'server', doc: 'Replication factor of a topic created without one.' },
-  'auto.create.topics.enable': { type: 'boolean', default: true, scope: 'server', doc: 'Create a topic on first produce or metadata request for it.' },
+  'auto.create.topics.enable': { type: 'boolean', default: true, scope: 'server', doc: 'Let a producer create a topic the first time it writes to one that does not exist (with num.partitions partitions). Admin tools and consumers never create topics.' },
 
   // ---- Broker-wide defaults of topic configs (Kafka's broker names; a topic's own config wins).
   'log.retention.ms': { type: 'int', default: 604_800_000, min: -1, scope: 'server', topicConfig: 'retention.ms', doc: 'Default retention.ms: how long data is kept (-1: forever).' },

@@ -24,6 +24,7 @@ import { createMetrics, startAdminServer, type AdminServer, type BrokerMetrics }
 import { Broker } from '../../broker/server/broker.js';
 import type { ControllerGateway, MetadataView, TopicConfigResolver } from '../../broker/server/metadata-view.js';
 import type * as M from '../../proto/messages.js';
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { ConfigSource, advertisedHost, settingKeys, specOf, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
 
@@ -230,6 +231,16 @@ function metadataView(cache: MetadataCache, controllerId: number): MetadataView 
   };
 }
 
+/** A wire config op (0 set, 1 delete); any other op number is refused, naming the key. */
+function configOp(op: M.ConfigOp): ConfigOp {
+  if (op.op === 1) return { op: 'delete', key: op.name };
+  if (op.op === 0 && op.value !== undefined) return { op: 'set', key: op.name, value: op.value };
+  throw new StreamBusError(
+    ErrorCode.INVALID_REQUEST,
+    op.op === 0 ? `config op 'set' of ${op.name} has no value` : `config op ${op.op} of ${op.name} is unknown: use 0 (set) or 1 (delete)`,
+  );
+}
+
 /** Admin requests from the native protocol, handed to the in-process coordinator. */
 function controllerGateway(coordinator: Coordinator): ControllerGateway {
   const wire = (result: { name: string; errorCode: number; errorMessage: string | null; topicId?: string }): M.TopicResult => ({
@@ -260,7 +271,7 @@ function controllerGateway(coordinator: Coordinator): ControllerGateway {
       const outcome = await coordinator.alterConfigs(
         request.topics.map((topic) => ({
           name: topic.name,
-          ops: topic.ops.map((op): ConfigOp => (op.op === 1 ? { op: 'delete', key: op.name } : { op: 'set', key: op.name, value: op.value ?? '' })),
+          ops: topic.ops.map((op): ConfigOp => configOp(op)),
         })),
         { validateOnly: request.validateOnly },
       );

@@ -44,6 +44,9 @@ export interface ClusterOptions {
 }
 
 /** Topic errors that mean "ask again soon": the topic is being created or a leader is moving. */
+/** Sent in ApiVersions so operators can tell client libraries apart. */
+const CLIENT_SOFTWARE = 'streambus-js';
+
 const RETRIABLE_METADATA_ERRORS: ReadonlySet<number> = new Set([
   ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
   ErrorCode.LEADER_NOT_AVAILABLE,
@@ -353,6 +356,12 @@ export class Cluster {
           void connection.close();
           throw new StreamBusError(ErrorCode.NETWORK_EXCEPTION, 'the client is closed');
         }
+        // The first request on a connection names the client, so the broker's logs and request
+        // contexts carry its id. It is pipelined, not awaited: requests queued behind it reach the
+        // broker after it, and nothing depends on its answer yet.
+        connection
+          .request('API_VERSIONS', { clientId: this.#options.clientId, clientSoftware: CLIENT_SOFTWARE })
+          .catch(() => undefined);
         return connection;
       },
       (error: unknown) => {

@@ -522,12 +522,17 @@ export class Consumer implements AsyncIterable<Message> {
     if (wakeMs !== Number.POSITIVE_INFINITY) this.#armTimer(wakeMs);
   }
 
+  #fetchRotation = 0;
+
   async #fetch(nodeId: number, states: PartitionState[]): Promise<void> {
     const { maxWaitMs, minBytes, maxBytes, maxPartitionBytes, isolationLevel, requestTimeoutMs } = this.#options;
     this.#busyNodes.add(nodeId);
     const sent = new Map<PartitionState, { epoch: number; offset: number }>();
     const byTopic = new Map<string, RequestOf<'FETCH'>['topics'][number]['partitions']>();
-    for (const state of states) {
+    // The broker lets only the first partition with data exceed the size limits, so a fixed order
+    // could starve a later partition whose next batch is large. Rotating the start fixes that.
+    const start = states.length === 0 ? 0 : this.#fetchRotation++ % states.length;
+    for (const state of [...states.slice(start), ...states.slice(0, start)]) {
       state.fetching = true;
       sent.set(state, { epoch: state.epoch, offset: state.fetchOffset });
       let partitions = byTopic.get(state.topic);

@@ -154,7 +154,7 @@ describe('producer > errors', () => {
   });
 
   it('gives up on a retriable error once deliveryTimeoutMs has passed', async () => {
-    const { broker, producer } = setup({ deliveryTimeoutMs: 150 });
+    const { broker, producer } = setup({ deliveryTimeoutMs: 600, retryBackoffMs: 20, retryBackoffMaxMs: 40 });
     broker.faults.push({ api: 'PRODUCE', topic: 't', partition: 0, errorCode: ErrorCode.NOT_ENOUGH_REPLICAS, times: 1_000 });
     const started = Date.now();
     const error = await rejectionOf(producer.send({ topic: 't', value: 'x' }));
