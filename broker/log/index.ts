@@ -1,0 +1,16 @@
+/**
+ * Partition log storage on LevelDB: the broker's public entry to it.
+ * See ./layout.ts for the storage layout and ./types.ts for the durability modes.
+ */
+export { LogStore, DEFAULT_LEVELDB_TUNING, type LevelDbTuning, type LogStoreOptions } from './log-store.js';
+export { PartitionLog, ListOffsetTimestamp } from './partition-log.js';
+export type { CommitterStats } from './committer.js';
+export type { TailCheck } from './recovery.js';
+export type {
+  AppendResult,
+  DurabilityConfig,
+  DurabilityMode,
+  LogConfig,
+  MaintenanceReport,
+  ReadResult,
+} from './types.js';
