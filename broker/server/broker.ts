@@ -148,6 +148,13 @@ export class Broker implements Handler {
       await logs.deleteTopic(topicId);
       this.#log.info({ topic: name, topicId }, 'deleted topic data');
     }
+    // Data of topics the metadata no longer has: a delete committed while this broker was down, or
+    // one it crashed in the middle of carrying out.
+    const orphans = new Set(logs.storedPartitions().map((stored) => stored.topicId).filter((topicId) => !live.has(topicId)));
+    for (const topicId of orphans) {
+      await logs.deleteTopic(topicId);
+      this.#log.info({ topicId }, 'deleted data of a topic that no longer exists');
+    }
   }
 
   #logConfig(topic: TopicView): LogConfig {

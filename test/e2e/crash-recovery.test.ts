@@ -117,3 +117,32 @@ describe('single node > crash recovery', () => {
     }
   }, 90_000);
 });
+
+describe('single node > restart', () => {
+  it('removes the data of a topic deleted before a kill -9 and keeps the others', async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'streambus-restart-'));
+    server = await startDevServer({ dataDir });
+    let client = new StreamBus({ brokers: [server.bootstrap] });
+    await client.admin().createTopics([{ topic: 'kept', partitions: 1 }, { topic: 'dropped', partitions: 1 }]);
+    const producer = client.producer({ lingerMs: 0 });
+    await producer.send({ topic: 'kept', partition: 0, value: 'stays' });
+    await producer.send({ topic: 'dropped', partition: 0, value: 'goes' });
+    await producer.close();
+    await client.admin().deleteTopics(['dropped']);
+    await client.close();
+    await server.crash();
+
+    server = await startDevServer({ dataDir });
+    client = new StreamBus({ brokers: [server.bootstrap] });
+    try {
+      expect(await client.admin().listTopics()).toEqual(['kept']);
+      const [end] = await client.admin().listOffsets([{ topic: 'kept', partition: 0, at: 'latest' }]);
+      expect(end!.offset).toBe(1);
+      await client.admin().createTopics([{ topic: 'dropped', partitions: 1 }]);
+      const [fresh] = await client.admin().listOffsets([{ topic: 'dropped', partition: 0, at: 'latest' }]);
+      expect(fresh!.offset).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+});
