@@ -194,7 +194,8 @@ export class LogStore {
     }
     const clean = (await db.get(storeKey(StoreKey.cleanShutdown))) !== undefined;
     const tail = clean ? CLEAN_TAIL_CHECK : (options.crashTailCheck ?? DEFAULT_CRASH_TAIL_CHECK);
-    if (!clean) logger.info('the log store was not closed cleanly; verifying partition tails');
+    // A database without a format marker is new: nothing was written, so nothing can be torn.
+    if (!clean && format !== undefined) logger.warn('the log store was not closed cleanly; verifying partition tails');
 
     // Deletions a crash interrupted: the marker outlived the state keys, so finish the job.
     const markers = await db.keys({ gte: Buffer.of(KeyTag.topicDeletion), lt: Buffer.of(KeyTag.topicDeletion + 1) }).all();
