@@ -7,14 +7,29 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const cliPath = path.join(root, 'dist/cli/main.js');
+/**
+ * The package root: the nearest folder above this file whose package.json names streambus. This
+ * file runs from source (test/support/) under vitest and compiled (dist/test/support/) under the
+ * benchmarks, at different depths.
+ */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'streambus') return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('cannot find the streambus package root above test/support/dev-server');
+    dir = parent;
+  }
+}
+
+export const cliPath = path.join(packageRoot(), 'dist/cli/main.js');
 
 export interface Listener {
   readonly host: string;
@@ -27,6 +42,10 @@ export interface DevServerOptions {
   /** Extra settings, passed as --set key=value. */
   readonly settings?: Readonly<Record<string, string | number | boolean>>;
   readonly startTimeoutMs?: number;
+  /** Arguments for node itself, before the script (e.g. --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
+  /** Extra environment variables for the server process. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export class DevServer {
@@ -91,9 +110,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     'log.level': 'info',
     ...options.settings,
   };
-  const args = [cliPath, 'dev', '--data-dir', dataDir];
+  const args = [...(options.nodeArgs ?? []), cliPath, 'dev', '--data-dir', dataDir];
   for (const [key, value] of Object.entries(settings)) args.push('--set', `${key}=${String(value)}`);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, STREAMBUS_DATA_DIR: '' } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env, STREAMBUS_DATA_DIR: '' } });
   const logLines: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
