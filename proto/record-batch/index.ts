@@ -4,19 +4,17 @@
  */
 export * from './header.js';
 export { crc32c, type Crc32c } from './crc32c.js';
-export {
-  decodeRecordBatches,
-  decodeRecordBatchesSync,
-  encodeRecordBatch,
-  encodeRecordBatchSync,
-  validateBatches,
-  type DecodeRecordBatchesOptions,
-  type DecodedBatch,
-  type DecodedRecord,
-  type EncodeRecordBatchOptions,
-  type RecordHeader,
-  type RecordInput,
-  type ValidateBatchesOptions,
-} from './codec.js';
+export { encodeRecordBatch, encodeRecordBatchSync } from './encode.js';
+export { decodeRecordBatches, decodeRecordBatchesSync } from './decode.js';
+export { validateBatches } from './validate.js';
+export type {
+  DecodeRecordBatchesOptions,
+  DecodedBatch,
+  DecodedRecord,
+  EncodeRecordBatchOptions,
+  RecordHeader,
+  RecordInput,
+  ValidateBatchesOptions,
+} from './types.js';
 export { Reader, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
 export type { Codecs } from '../compression/codecs.js';
