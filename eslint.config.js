@@ -3,7 +3,23 @@ import tseslint from 'typescript-eslint';
 
 // Pure cores (codecs, offset math, the metadata state machine, assignors, retry policy) must not
 // reach for Node's I/O: the layering rule below keeps them testable with injected clocks and disks.
-const pureCore = ['proto/record-batch/**/*.ts', 'proto/errors.ts', 'coordinator/metadata/**/*.ts', 'client/policy/**/*.ts'];
+const pureCore = [
+  'proto/record-batch/**/*.ts',
+  'proto/errors.ts',
+  'proto/api.ts',
+  'proto/framing.ts',
+  'broker/log/layout.ts',
+  'broker/log/retention.ts',
+  'broker/log/compaction.ts',
+  'coordinator/metadata/**/*.ts',
+  'coordinator/raft/**/*.ts',
+  'client/policy/**/*.ts',
+  'client/producer/accumulator.ts',
+  'client/producer/byte-budget.ts',
+  'cli/config/resolve.ts',
+  'cli/config/properties.ts',
+  'cli/config/suggest.ts',
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.cjs', 'vitest.config.ts'] },
