@@ -43,3 +43,13 @@ export function median(values: readonly number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
+
+/**
+ * Nearest-rank quantiles (each in 0..1; 1 is the maximum) of the first `count` values of
+ * `samples`, sorted in place; NaN for each when count is 0. For percentile curves in plots.
+ */
+export function quantilesOf(samples: Float64Array, count: number, quantiles: readonly number[]): number[] {
+  if (count === 0) return quantiles.map(() => Number.NaN);
+  const sorted = samples.subarray(0, count).sort();
+  return quantiles.map((q) => nearestRank(sorted, q));
+}

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Admin, StreamBus } from '../../client/index.js';
+import { paceSends } from './pacing.js';
 import { summarizeLatencies, type LatencySummary } from './stats.js';
 
 /** A record not acknowledged within this fails, so no run waits on a silent server for long. */
@@ -46,7 +47,8 @@ export async function createTopic(admin: Admin, topic: string, partitions: numbe
   await admin.createTopics([{ topic, partitions, replicationFactor: 1 }]);
 }
 
-function throughput(messages: number, bytes: number, seconds: number, errors: number, firstError: unknown): ThroughputFigures {
+/** Throughput figures from counts and elapsed seconds (MB = 10^6 bytes). */
+export function throughput(messages: number, bytes: number, seconds: number, errors: number, firstError: unknown): ThroughputFigures {
   return {
     messages,
     bytes,
@@ -200,7 +202,7 @@ export interface LatencyFigures {
 }
 
 /** Wall-clock ms since the epoch with sub-ms precision, comparable across processes on one machine. */
-function nowEpochMs(): number {
+export function nowEpochMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
@@ -214,7 +216,6 @@ function nowEpochMs(): number {
 export async function runLatency(bus: StreamBus, spec: LatencySpec): Promise<LatencyFigures> {
   const producer = bus.producer({ acks: 'all', lingerMs: spec.lingerMs, deliveryTimeoutMs: DELIVERY_TIMEOUT_MS });
   const total = Math.max(1, Math.round(spec.ratePerSecond * spec.seconds));
-  const intervalMs = 1000 / spec.ratePerSecond;
   const template = randomBytes(spec.valueBytes);
   const ackLatencies = new Float64Array(total);
   const endToEnd = new Float64Array(total);
@@ -263,35 +264,22 @@ export async function runLatency(bus: StreamBus, spec: LatencySpec): Promise<Lat
   const epochOffset = performance.timeOrigin;
   let next = 0;
   let lastAckAt = startMono;
-  const paced = new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const now = performance.now();
-      while (next < total && startMono + next * intervalMs <= now) {
-        const intended = startMono + next * intervalMs;
-        const value = Buffer.from(template);
-        value.writeDoubleLE(epochOffset + intended, 0);
-        sendLag[next] = performance.now() - intended;
-        next++;
-        producer.send({ topic: spec.topic, value }).then(
-          () => {
-            lastAckAt = performance.now();
-            ackLatencies[acked++] = lastAckAt - intended;
-          },
-          (error: unknown) => {
-            errors++;
-            firstError ??= error;
-          },
-        );
-      }
-      if (next >= total) {
-        resolve();
-        return;
-      }
-      setTimeout(tick, Math.max(0, startMono + next * intervalMs - performance.now()));
-    };
-    setTimeout(tick, Math.max(0, startMono - performance.now()));
+  await paceSends({ total, ratePerSecond: spec.ratePerSecond, startMs: startMono }, (index, intended) => {
+    const value = Buffer.from(template);
+    value.writeDoubleLE(epochOffset + intended, 0);
+    sendLag[index] = performance.now() - intended;
+    next = index + 1;
+    producer.send({ topic: spec.topic, value }).then(
+      () => {
+        lastAckAt = performance.now();
+        ackLatencies[acked++] = lastAckAt - intended;
+      },
+      (error: unknown) => {
+        errors++;
+        firstError ??= error;
+      },
+    );
   });
-  await paced;
   await withDeadline(producer.flush(), spec.drainSeconds * 1000, 'the producer did not drain').catch((error: unknown) => {
     errors++;
     firstError ??= error;
@@ -319,11 +307,13 @@ export async function runLatency(bus: StreamBus, spec: LatencySpec): Promise<Lat
   };
 }
 
-function describeError(error: unknown): string {
+/** One line for a report: the error's name and message. */
+export function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : JSON.stringify(error);
 }
 
-async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+/** Resolves as `promise` does, or rejects with `message` after timeoutMs. */
+export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${message} within ${timeoutMs} ms`)), timeoutMs);
