@@ -8,6 +8,11 @@
  *   is copied five times or more. Here a measuring pass computes every length first, then one
  *   exact-size buffer is written front to back: each `bytes` field is copied exactly once, and the
  *   caller may reserve headroom at the front for the frame header, so the frame needs no concat.
+ * - Zero-copy: encodeChunks() writes the same bytes as a list of Buffers instead of one, leaving each
+ *   large `bytes` value (or piece of one) out of the copy: the list holds the caller's own Buffer
+ *   there, so a socket can send stored record batches without copying them into a new frame.
+ *   Any `bytes` field may also be given as a list of pieces (BytesPieces), encoded as one field
+ *   whose content is the pieces in order, so a fetch response need not concatenate its batches.
  * - Decoding: the result is a plain object with every proto3 default present (no prototype
  *   defaults, no frozen shared arrays, no `$unknowns`), int64 as JS numbers without touching
  *   protobufjs's process-wide Long setting (which other protobufjs users, such as the schema
@@ -127,6 +132,41 @@ interface MessagePlan {
 
 type Message = Record<string, unknown>;
 
+/**
+ * A `bytes` value given in pieces: it is encoded as ONE `bytes` field whose length is the sum of
+ * the pieces' lengths and whose content is the pieces in order, byte-identical to encoding their
+ * concatenation. Decoding always yields one Buffer.
+ */
+export type BytesPieces = readonly Uint8Array[];
+
+/**
+ * `T` as the encoders accept it: wherever `T` holds a Buffer (a `bytes` field), a BytesPieces list
+ * is accepted too. Every `T` is an `Encodable<T>`.
+ */
+export type Encodable<T> = T extends Uint8Array
+  ? T | BytesPieces
+  : T extends (infer U)[]
+    ? Encodable<U>[]
+    : T extends readonly (infer U)[]
+      ? readonly Encodable<U>[]
+      : T extends object
+        ? { [K in keyof T]: Encodable<T[K]> }
+        : T;
+
+export interface EncodeChunksOptions {
+  /** Bytes left free at the front of the first chunk for the caller (a frame header). Default 0. */
+  readonly headroomBytes?: number;
+  /**
+   * A `bytes` value, or a piece of one, at least this long is put in the list as it is instead of
+   * being copied. Smaller ones are copied: one iovec per few bytes would cost more than the copy.
+   * Default DEFAULT_ZERO_COPY_MIN_BYTES.
+   */
+  readonly zeroCopyMinBytes?: number;
+}
+
+/** The default size from which encodeChunks() passes a `bytes` value through instead of copying it. */
+export const DEFAULT_ZERO_COPY_MIN_BYTES = 16 * 1024;
+
 /** A codec for one message type. */
 export interface MessageCodec<T> {
   /** The fully qualified type name, for messages. */
@@ -137,7 +177,16 @@ export interface MessageCodec<T> {
    * `bytes` field once. Throws StreamBusError(INVALID_REQUEST) for a value that does not fit its
    * field (a non-integer int32, an int64 beyond 2^53, a string where bytes belong, ...).
    */
-  encode(value: T, headroomBytes?: number): Buffer;
+  encode(value: T | Encodable<T>, headroomBytes?: number): Buffer;
+  /**
+   * Encodes `value` into a list of Buffers whose concatenation is exactly what
+   * `encode(value, headroomBytes)` returns (headroom included, in the first chunk, which always
+   * exists). Each `bytes` value or piece of at least `zeroCopyMinBytes` is in the list as the
+   * caller's own Buffer (a Uint8Array piece becomes a Buffer view of the same memory), not a copy:
+   * the caller must not modify those until the chunks have been consumed. Everything else sits in
+   * views of one new allocation. Throws as encode() does.
+   */
+  encodeChunks(value: T | Encodable<T>, options?: EncodeChunksOptions): Buffer[];
   /**
    * Decodes one message. `bytes` fields are views into `bytes`, not copies. Throws
    * StreamBusError(MALFORMED_FRAME) for input that is not a valid encoding of the type.
@@ -155,14 +204,30 @@ export function buildMessageCodec<T>(type: Type): MessageCodec<T> {
   const typeName = type.fullName.replace(/^\./, '');
   return {
     typeName,
-    encode(value: T, headroomBytes = 0): Buffer {
-      const sizes: number[] = [];
-      const length = measureMessage(plan, value as Message, sizes, 0);
+    encode(value: T | Encodable<T>, headroomBytes = 0): Buffer {
+      const m: MeasureState = { sizes: [], zeroCopyMinBytes: Number.POSITIVE_INFINITY, zeroCopyBytes: 0 };
+      const length = measureMessage(plan, value as Message, m, 0);
       const buf = Buffer.allocUnsafe(headroomBytes + length);
-      const w: WriteState = { buf, pos: headroomBytes, sizes, next: 0 };
+      const w: WriteState = { buf, pos: headroomBytes, sizes: m.sizes, next: 0, chunks: undefined, chunkStart: 0, zeroCopyMinBytes: m.zeroCopyMinBytes };
       writeMessage(plan, value as Message, w);
       if (w.pos !== buf.length) throw new Error(`${typeName}: encoder wrote ${w.pos - headroomBytes} bytes, measured ${length}`);
       return buf;
+    },
+    encodeChunks(value: T | Encodable<T>, options: EncodeChunksOptions = {}): Buffer[] {
+      const headroomBytes = options.headroomBytes ?? 0;
+      const zeroCopyMinBytes = options.zeroCopyMinBytes ?? DEFAULT_ZERO_COPY_MIN_BYTES;
+      // At least 1, so an empty piece is never a chunk of its own.
+      if (!(zeroCopyMinBytes >= 1)) throw new RangeError(`zeroCopyMinBytes must be at least 1, got ${zeroCopyMinBytes}`);
+      const m: MeasureState = { sizes: [], zeroCopyMinBytes, zeroCopyBytes: 0 };
+      const length = measureMessage(plan, value as Message, m, 0);
+      // One allocation for everything that is copied: the bytes between the passed-through values.
+      const buf = Buffer.allocUnsafe(headroomBytes + length - m.zeroCopyBytes);
+      const chunks: Buffer[] = [];
+      const w: WriteState = { buf, pos: headroomBytes, sizes: m.sizes, next: 0, chunks, chunkStart: 0, zeroCopyMinBytes };
+      writeMessage(plan, value as Message, w);
+      if (w.pos > w.chunkStart || chunks.length === 0) chunks.push(buf.subarray(w.chunkStart, w.pos));
+      if (w.pos !== buf.length) throw new Error(`${typeName}: encoder copied ${w.pos - headroomBytes} bytes, measured ${length - m.zeroCopyBytes}`);
+      return chunks;
     },
     decode(bytes: Uint8Array): T {
       const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -230,8 +295,16 @@ function planField(type: Type, field: Field): [FieldPlan, Type | undefined] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Encoding, pass 1: measure. Every nested length (message, packed run, map entry) and every
-// string's UTF-8 length is pushed onto `sizes` in the order pass 2 will need it.
+// Encoding, pass 1: measure. Every nested length (message, packed run, map entry), every string's
+// UTF-8 length and every BytesPieces total is pushed onto `sizes` in the order pass 2 will need it.
+
+interface MeasureState {
+  readonly sizes: number[];
+  /** Bytes values (and pieces) at least this long are passed through by encodeChunks(). */
+  readonly zeroCopyMinBytes: number;
+  /** The sum of those: bytes the encoder will not copy. */
+  zeroCopyBytes: number;
+}
 
 function invalid(plan: MessagePlan, field: FieldPlan, expected: string, value: unknown): StreamBusError {
   let shown: string;
@@ -247,7 +320,9 @@ function isDefault(kind: Kind, value: unknown): boolean {
     case Kind.STRING:
       return value === '';
     case Kind.BYTES:
-      return value instanceof Uint8Array && value.length === 0;
+      if (value instanceof Uint8Array) return value.length === 0;
+      // Pieces adding up to nothing are the default too, as their concatenation would be.
+      return Array.isArray(value) && value.every((piece) => piece instanceof Uint8Array && piece.length === 0);
     case Kind.BOOL:
       return value === false;
     case Kind.DOUBLE:
@@ -258,7 +333,7 @@ function isDefault(kind: Kind, value: unknown): boolean {
   }
 }
 
-function measureMessage(plan: MessagePlan, value: Message, sizes: number[], depth: number): number {
+function measureMessage(plan: MessagePlan, value: Message, m: MeasureState, depth: number): number {
   if (typeof value !== 'object' || value === null) {
     throw new StreamBusError(ErrorCode.INVALID_REQUEST, `${plan.name} must be an object, got ${value === null ? 'null' : typeof value}`);
   }
@@ -270,14 +345,14 @@ function measureMessage(plan: MessagePlan, value: Message, sizes: number[], dept
     switch (field.shape) {
       case Shape.IMPLICIT:
         if (isDefault(field.kind, v)) break;
-        total += field.tagBytes + measureValue(plan, field, field.kind, v, sizes, depth);
+        total += field.tagBytes + measureValue(plan, field, field.kind, v, m, depth);
         break;
       case Shape.PRESENCE:
-        total += field.tagBytes + measureValue(plan, field, field.kind, v, sizes, depth);
+        total += field.tagBytes + measureValue(plan, field, field.kind, v, m, depth);
         break;
       case Shape.REPEATED: {
         if (!Array.isArray(v)) throw invalid(plan, field, 'an array', v);
-        for (const item of v as unknown[]) total += field.tagBytes + measureValue(plan, field, field.kind, item, sizes, depth);
+        for (const item of v as unknown[]) total += field.tagBytes + measureValue(plan, field, field.kind, item, m, depth);
         break;
       }
       case Shape.PACKED: {
@@ -285,20 +360,20 @@ function measureMessage(plan: MessagePlan, value: Message, sizes: number[], dept
         const items = v as unknown[];
         if (items.length === 0) break;
         let run = 0;
-        for (const item of items) run += measureScalar(plan, field, field.kind, item, sizes);
-        sizes.push(run);
+        for (const item of items) run += measureScalar(plan, field, field.kind, item, m);
+        m.sizes.push(run);
         total += field.tagBytes + varint32Size(run) + run;
         break;
       }
       case Shape.MAP: {
         if (typeof v !== 'object' || Array.isArray(v)) throw invalid(plan, field, 'an object', v);
         for (const [key, item] of Object.entries(v as Record<string, unknown>)) {
-          const slot = sizes.length;
-          sizes.push(0);
+          const slot = m.sizes.length;
+          m.sizes.push(0);
           // Entry fields are tags 1 and 2, one byte each.
           const entry =
-            1 + measureScalar(plan, field, field.keyKind, mapKeyValue(plan, field, key), sizes) + 1 + measureValue(plan, field, field.kind, item, sizes, depth);
-          sizes[slot] = entry;
+            1 + measureScalar(plan, field, field.keyKind, mapKeyValue(plan, field, key), m) + 1 + measureValue(plan, field, field.kind, item, m, depth);
+          m.sizes[slot] = entry;
           total += field.tagBytes + varint32Size(entry) + entry;
         }
         break;
@@ -308,13 +383,13 @@ function measureMessage(plan: MessagePlan, value: Message, sizes: number[], dept
   return total;
 }
 
-function measureValue(plan: MessagePlan, field: FieldPlan, kind: Kind, v: unknown, sizes: number[], depth: number): number {
-  if (kind !== Kind.MESSAGE) return measureScalar(plan, field, kind, v, sizes);
+function measureValue(plan: MessagePlan, field: FieldPlan, kind: Kind, v: unknown, m: MeasureState, depth: number): number {
+  if (kind !== Kind.MESSAGE) return measureScalar(plan, field, kind, v, m);
   const nested = field.message as MessagePlan;
-  const slot = sizes.length;
-  sizes.push(0);
-  const length = measureMessage(nested, v as Message, sizes, depth + 1);
-  sizes[slot] = length;
+  const slot = m.sizes.length;
+  m.sizes.push(0);
+  const length = measureMessage(nested, v as Message, m, depth + 1);
+  m.sizes[slot] = length;
   return varint32Size(length) + length;
 }
 
@@ -329,7 +404,7 @@ function isSafeInteger(v: unknown): v is number {
 }
 
 /** The encoded size of one scalar (with its length prefix, for strings and bytes), after checking its type. */
-function measureScalar(plan: MessagePlan, field: FieldPlan, kind: Kind, v: unknown, sizes: number[]): number {
+function measureScalar(plan: MessagePlan, field: FieldPlan, kind: Kind, v: unknown, m: MeasureState): number {
   switch (kind) {
     case Kind.INT32:
       if (!isInt32(v)) throw invalid(plan, field, 'an int32', v);
@@ -373,12 +448,26 @@ function measureScalar(plan: MessagePlan, field: FieldPlan, kind: Kind, v: unkno
     case Kind.STRING: {
       if (typeof v !== 'string') throw invalid(plan, field, 'a string', v);
       const length = Buffer.byteLength(v, 'utf8');
-      sizes.push(length);
+      m.sizes.push(length);
       return varint32Size(length) + length;
     }
-    case Kind.BYTES:
-      if (!(v instanceof Uint8Array)) throw invalid(plan, field, 'a Buffer', v);
-      return varint32Size(v.length) + v.length;
+    case Kind.BYTES: {
+      if (v instanceof Uint8Array) {
+        if (v.length >= m.zeroCopyMinBytes) m.zeroCopyBytes += v.length;
+        return varint32Size(v.length) + v.length;
+      }
+      if (!Array.isArray(v)) throw invalid(plan, field, 'a Buffer or a list of Buffers', v);
+      let length = 0;
+      for (const piece of v as unknown[]) {
+        if (!(piece instanceof Uint8Array)) throw invalid(plan, field, 'a Buffer or a list of Buffers', v);
+        length += piece.length;
+        if (piece.length >= m.zeroCopyMinBytes) m.zeroCopyBytes += piece.length;
+      }
+      // A length prefix is a varint32; no frame comes near this, but a wrong prefix would be silent.
+      if (length > 0xffffffff) throw invalid(plan, field, 'at most 4 GiB in all', v);
+      m.sizes.push(length);
+      return varint32Size(length) + length;
+    }
     default:
       throw new Error(`unreachable kind ${kind}`);
   }
@@ -402,10 +491,15 @@ function mapKeyValue(plan: MessagePlan, field: FieldPlan, key: string): unknown 
 // Encoding, pass 2: write front to back into the exact-size buffer.
 
 interface WriteState {
+  /** Where copied bytes go (everything, for encode()). */
   buf: Buffer;
   pos: number;
   sizes: number[];
   next: number;
+  /** encodeChunks() only: the list being built; `buf` from chunkStart to pos is not in it yet. */
+  chunks: Buffer[] | undefined;
+  chunkStart: number;
+  zeroCopyMinBytes: number;
 }
 
 function writeMessage(plan: MessagePlan, value: Message, w: WriteState): void {
@@ -513,15 +607,30 @@ function writeScalar(kind: Kind, v: unknown, w: WriteState): void {
       return;
     }
     case Kind.BYTES: {
-      const bytes = v as Uint8Array;
-      writeVarint32(w, bytes.length);
-      w.buf.set(bytes, w.pos);
-      w.pos += bytes.length;
+      if (v instanceof Uint8Array) {
+        writeVarint32(w, v.length);
+        writeBytes(w, v);
+      } else {
+        writeVarint32(w, w.sizes[w.next++] as number);
+        for (const piece of v as BytesPieces) writeBytes(w, piece);
+      }
       return;
     }
     default:
       throw new Error(`unreachable kind ${kind}`);
   }
+}
+
+/** Copies `bytes` into the buffer, or (encodeChunks, large enough) ends the chunk and passes them through. */
+function writeBytes(w: WriteState, bytes: Uint8Array): void {
+  if (w.chunks !== undefined && bytes.length >= w.zeroCopyMinBytes) {
+    if (w.pos > w.chunkStart) w.chunks.push(w.buf.subarray(w.chunkStart, w.pos));
+    w.chunks.push(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    w.chunkStart = w.pos;
+    return;
+  }
+  w.buf.set(bytes, w.pos);
+  w.pos += bytes.length;
 }
 
 function varint32Size(v: number): number {

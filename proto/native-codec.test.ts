@@ -14,9 +14,12 @@ import {
   encodeRequestFrame,
   encodeResponse,
   encodeResponseFrame,
+  encodeResponseFrameChunks,
   errorFromResponse,
   schemaUrl,
+  type EncodableResponseOf,
 } from './native-codec.js';
+import { DEFAULT_ZERO_COPY_MIN_BYTES, type BytesPieces } from './message-codec.js';
 
 const records = (n: number, seed = 1): Buffer => {
   const b = Buffer.allocUnsafe(n);
@@ -222,6 +225,17 @@ describe('proto > native codec > round trip', () => {
     expect(view.equals(records(100))).toBe(true);
   });
 
+  it('returns fetched records as a view into the response frame, not a copy', () => {
+    const frame = encodeResponseFrame(1, 'FETCH', responses.FETCH);
+    const decoder = new FrameDecoder();
+    decoder.push(frame);
+    const body = decoder.next()!.body;
+    const view = decodeResponse('FETCH', body).topics[0]!.partitions[0]!.records;
+    expect(view.buffer).toBe(frame.buffer);
+    expect(view.byteOffset).toBeGreaterThan(frame.byteOffset);
+    expect(view.equals(records(300, 4))).toBe(true);
+  });
+
   it('leaves an absent optional field out and keeps an empty one', () => {
     const entries = decodeResponse('DESCRIBE_CONFIGS', encodeResponse('DESCRIBE_CONFIGS', responses.DESCRIBE_CONFIGS)).topics[0]!.entries;
     expect('value' in entries[1]!).toBe(false);
@@ -267,6 +281,106 @@ describe('proto > native codec > frames', () => {
   it('reads an ErrorResponse with an unknown code as UNKNOWN_SERVER_ERROR', () => {
     expect(errorFromResponse(encodeErrorResponse({ errorCode: 4242, errorMessage: 'new' })).code).toBe(ErrorCode.UNKNOWN_SERVER_ERROR);
     expect(decodeErrorResponse(encodeErrorResponse({ errorCode: -1, errorMessage: 'x' }))).toEqual({ errorCode: -1, errorMessage: 'x' });
+  });
+});
+
+/** A FetchResponse of two partitions whose records are given as `pieces` and `more`. */
+function fetchOf(pieces: Buffer | BytesPieces, more: Buffer | BytesPieces = records(5, 8)): EncodableResponseOf<'FETCH'> {
+  const partition = { errorCode: 0, errorMessage: '', highWatermark: 2 ** 40, lastStableOffset: 2 ** 40, logStartOffset: 0 };
+  return {
+    topics: [
+      { name: 'orders', partitions: [{ partition: 0, ...partition, records: pieces }] },
+      { name: 'payments', partitions: [{ partition: 7, ...partition, records: more }] },
+    ],
+    throttleMs: 0,
+  };
+}
+
+const concatOf = (pieces: BytesPieces): Buffer => Buffer.concat(pieces);
+
+describe('proto > native codec > chunked response frames', () => {
+  it.each(apiNames)('writes %s responses as chunks whose concatenation is the single-buffer frame', (api) => {
+    const whole = encodeResponseFrame(9, api, responses[api]);
+    for (const zeroCopyMinBytes of [1, 64, DEFAULT_ZERO_COPY_MIN_BYTES]) {
+      const chunks = encodeResponseFrameChunks(9, api, responses[api], { zeroCopyMinBytes });
+      expect(Buffer.concat(chunks).equals(whole)).toBe(true);
+    }
+  });
+
+  it('encodes records given as pieces byte-identical to their concatenation, both ways', () => {
+    const pieces = [records(20_000, 1), records(3, 2), Buffer.alloc(0), records(70_000, 3), records(16 * 1024, 4), records(16 * 1024 - 1, 5)];
+    const whole = encodeResponseFrame(5, 'FETCH', fetchOf(concatOf(pieces)));
+    expect(encodeResponseFrame(5, 'FETCH', fetchOf(pieces)).equals(whole)).toBe(true);
+    expect(Buffer.concat(encodeResponseFrameChunks(5, 'FETCH', fetchOf(pieces))).equals(whole)).toBe(true);
+    const type = reference('FetchResponse');
+    const theirs = Buffer.from(type.encode(type.fromObject(fetchOf(concatOf(pieces)) as unknown as Record<string, unknown>)).finish());
+    expect(whole.subarray(12).equals(theirs)).toBe(true);
+  });
+
+  it('passes large pieces through as the same Buffers and copies the small ones', () => {
+    const big = records(DEFAULT_ZERO_COPY_MIN_BYTES, 1);
+    const bigger = records(100_000, 2);
+    const small = records(DEFAULT_ZERO_COPY_MIN_BYTES - 1, 3);
+    const chunks = encodeResponseFrameChunks(1, 'FETCH', fetchOf([big, small, bigger], bigger));
+    expect(chunks.filter((chunk) => chunk === big)).toHaveLength(1);
+    expect(chunks.filter((chunk) => chunk === bigger)).toHaveLength(2);
+    expect(chunks.some((chunk) => chunk.buffer === small.buffer)).toBe(false);
+    // Everything else shares one new allocation: header, field tags, lengths and small pieces.
+    const copied = chunks.filter((chunk) => chunk !== big && chunk !== bigger);
+    expect(new Set(copied.map((chunk) => chunk.buffer)).size).toBe(1);
+    expect(copied.reduce((sum, chunk) => sum + chunk.length, 0)).toBeLessThan(small.length + 200);
+  });
+
+  it('passes a large plain Uint8Array through as a Buffer view of the same memory', () => {
+    const bytes = new Uint8Array(records(50_000, 6));
+    const chunks = encodeResponseFrameChunks(1, 'FETCH', fetchOf([bytes]));
+    const passed = chunks.find((chunk) => chunk.length === bytes.length)!;
+    expect(Buffer.isBuffer(passed)).toBe(true);
+    expect(passed.buffer).toBe(bytes.buffer);
+    expect(Buffer.concat(chunks).equals(encodeResponseFrame(1, 'FETCH', fetchOf(Buffer.from(bytes))))).toBe(true);
+  });
+
+  it('puts the frame header in the first chunk, with the length of the whole frame', () => {
+    const pieces = [records(40_000, 1), records(40_000, 2)];
+    const chunks = encodeResponseFrameChunks(0xfffffffe, 'FETCH', fetchOf(pieces));
+    expect(chunks.length).toBeGreaterThan(2);
+    const decoder = new FrameDecoder();
+    for (const chunk of chunks) decoder.push(chunk);
+    const frame = decoder.next()!;
+    expect(frame).toMatchObject({ correlationId: 0xfffffffe, api: Api.FETCH, versionOrStatus: 0 });
+    expect(decoder.next()).toBeUndefined();
+    expect(decoder.bufferedBytes).toBe(0);
+    const decoded = decodeResponse('FETCH', frame.body);
+    expect(decoded.topics[0]!.partitions[0]!.records.equals(concatOf(pieces))).toBe(true);
+    expect(decoded.topics[1]!.partitions[0]!.records.equals(records(5, 8))).toBe(true);
+  });
+
+  it('treats an empty list of pieces like an empty Buffer: the field is left out', () => {
+    const empty = encodeResponseFrame(3, 'FETCH', fetchOf(Buffer.alloc(0)));
+    expect(encodeResponseFrame(3, 'FETCH', fetchOf([])).equals(empty)).toBe(true);
+    expect(Buffer.concat(encodeResponseFrameChunks(3, 'FETCH', fetchOf([Buffer.alloc(0), Buffer.alloc(0)]))).equals(empty)).toBe(true);
+  });
+
+  it('matches the single-buffer frame for random pieces and thresholds (seeded)', () => {
+    const seed = 4_000_417;
+    const random = seeded(seed);
+    for (let i = 0; i < 200; i++) {
+      const sizes = Array.from({ length: Math.floor(random() * 6) }, () => (random() < 0.3 ? Math.floor(random() * 3) : Math.floor(random() * 40_000)));
+      const pieces = sizes.map((size, j) => records(size, i + j));
+      const other = random() < 0.5 ? records(Math.floor(random() * 30_000), i) : [records(Math.floor(random() * 30_000), i + 1)];
+      const zeroCopyMinBytes = 1 + Math.floor(random() * 40_000);
+      const whole = encodeResponseFrame(i, 'FETCH', fetchOf(concatOf(pieces), Buffer.isBuffer(other) ? other : concatOf(other)));
+      const chunks = encodeResponseFrameChunks(i, 'FETCH', fetchOf(pieces, other), { zeroCopyMinBytes });
+      if (!Buffer.concat(chunks).equals(whole)) throw new Error(`seed ${seed} case ${i}: chunks differ from the single-buffer frame`);
+      if (chunks.some((chunk) => chunk.length === 0) && chunks.length > 1) throw new Error(`seed ${seed} case ${i}: an empty chunk`);
+    }
+  });
+
+  it('refuses a list holding something other than bytes, and a threshold below 1', () => {
+    const bad = fetchOf([records(10), 'abc' as unknown as Buffer]);
+    expect(codeOf(() => encodeResponseFrameChunks(1, 'FETCH', bad))).toBe(ErrorCode.INVALID_REQUEST);
+    expect(codeOf(() => encodeResponseFrame(1, 'FETCH', bad))).toBe(ErrorCode.INVALID_REQUEST);
+    expect(() => encodeResponseFrameChunks(1, 'FETCH', fetchOf([]), { zeroCopyMinBytes: 0 })).toThrow(RangeError);
   });
 });
 

@@ -10,11 +10,17 @@ import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { Api, apiDescriptors, type ApiName, type RequestOf, type ResponseOf } from './api.js';
 import { ErrorCode, StreamBusError, errorFromCode, errorInfo, type ErrorName } from './errors.js';
-import { FRAME_HEADER_BYTES, FrameStatus, writeFrameHeader } from './framing.js';
-import { buildMessageCodec, type MessageCodec } from './message-codec.js';
+import { FRAME_HEADER_BYTES, FRAME_LENGTH_BYTES, FrameStatus, writeFrameHeader } from './framing.js';
+import { DEFAULT_ZERO_COPY_MIN_BYTES, buildMessageCodec, type Encodable, type MessageCodec } from './message-codec.js';
 import type { ErrorResponse } from './messages.js';
 
 const PACKAGE = 'streambus.v1';
+
+/**
+ * A response body as the encoders accept it: any `bytes` field (a fetch's `records`) may be a list
+ * of Buffers (BytesPieces) instead of one, sent as one field holding their concatenation.
+ */
+export type EncodableResponseOf<A extends ApiName> = Encodable<ResponseOf<A>>;
 
 /** Where the schema is read from: beside this module, in proto/ and in dist/proto/ alike. */
 export const schemaUrl = new URL('./streambus.proto', import.meta.url);
@@ -78,7 +84,7 @@ export function decodeRequest<A extends ApiName>(api: A, bytes: Uint8Array): Req
 }
 
 /** Encodes a response body. Throws StreamBusError(INVALID_REQUEST) for a field of the wrong type. */
-export function encodeResponse<A extends ApiName>(api: A, body: ResponseOf<A>): Buffer {
+export function encodeResponse<A extends ApiName>(api: A, body: ResponseOf<A> | EncodableResponseOf<A>): Buffer {
   return codecsOf(api).response.encode(body);
 }
 
@@ -133,11 +139,46 @@ export function encodeRequestFrame<A extends ApiName>(correlationId: number, api
   return frame;
 }
 
-/** A complete response frame (status OK). */
-export function encodeResponseFrame<A extends ApiName>(correlationId: number, api: A, body: ResponseOf<A>): Buffer {
+/** A complete response frame (status OK), in one new buffer: `bytes` fields are copied into it. */
+export function encodeResponseFrame<A extends ApiName>(correlationId: number, api: A, body: ResponseOf<A> | EncodableResponseOf<A>): Buffer {
   const frame = codecsOf(api).response.encode(body, FRAME_HEADER_BYTES);
   writeFrameHeader(frame, { correlationId, api: apiDescriptors[api].key, versionOrStatus: FrameStatus.OK });
   return frame;
+}
+
+export interface ResponseFrameChunksOptions {
+  /** `bytes` values and pieces at least this long are passed through, not copied. Default 16 KiB. */
+  readonly zeroCopyMinBytes?: number;
+}
+
+/**
+ * A complete response frame (status OK) as a list of Buffers for a gathered write (socket.cork(),
+ * write() each, uncork(): one writev). Their concatenation is byte for byte what
+ * encodeResponseFrame() returns; the first chunk holds the frame header. Large `bytes` values and
+ * pieces (stored record batches) are in the list as the caller's own Buffers, not copies, so they
+ * must stay unmodified until the socket has written them; the rest is copied into one allocation.
+ * Throws as encodeResponseFrame() does.
+ */
+export function encodeResponseFrameChunks<A extends ApiName>(
+  correlationId: number,
+  api: A,
+  body: ResponseOf<A> | EncodableResponseOf<A>,
+  options: ResponseFrameChunksOptions = {},
+): Buffer[] {
+  const chunks = codecsOf(api).response.encodeChunks(body, {
+    headroomBytes: FRAME_HEADER_BYTES,
+    zeroCopyMinBytes: options.zeroCopyMinBytes ?? DEFAULT_ZERO_COPY_MIN_BYTES,
+  });
+  let frameBytes = 0;
+  for (const chunk of chunks) frameBytes += chunk.length;
+  if (frameBytes - FRAME_LENGTH_BYTES > 0xffffffff) throw new StreamBusError(ErrorCode.FRAME_TOO_LARGE, `a frame of ${frameBytes} bytes`);
+  // The header sits in the headroom of the first chunk. writeFrameHeader() checks the fields and
+  // takes the length from the buffer it is given, which here is the header alone, so the length
+  // field is then set to that of the whole frame.
+  const first = chunks[0] as Buffer;
+  writeFrameHeader(first.subarray(0, FRAME_HEADER_BYTES), { correlationId, api: apiDescriptors[api].key, versionOrStatus: FrameStatus.OK });
+  first.writeUInt32BE(frameBytes - FRAME_LENGTH_BYTES, 0);
+  return chunks;
 }
 
 /**

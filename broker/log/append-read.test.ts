@@ -173,6 +173,26 @@ describe('log > fetch', () => {
     expect(await errorName(log.read(0, -1))).toBe('INVALID_FETCH_SIZE');
   });
 
+  it('gives readChunks the batches read returns, one Buffer per stored batch, not concatenated', async () => {
+    const log = await store.openPartition('t1', 0, logConfig());
+    for (let i = 0; i < 4; i++) await log.append(batch([sized(1000 + i)]), { nowMs: NOW_MS });
+    const one = (await log.read(0, 1 << 20)).records.length / 4;
+    for (const [offset, maxBytes] of [
+      [0, 1 << 20],
+      [1, Math.floor(one * 2.5)],
+      [3, 1],
+      [4, 1 << 20],
+    ] as const) {
+      const read = await log.read(offset, maxBytes);
+      const { chunks, bytes, ...bounds } = await log.readChunks(offset, maxBytes);
+      expect(Buffer.concat(chunks).equals(read.records)).toBe(true);
+      expect(bytes).toBe(read.records.length);
+      expect(chunks.map((chunk) => batchRanges(chunk).length)).toEqual(chunks.map(() => 1));
+      expect(bounds).toEqual({ highWatermark: read.highWatermark, logStartOffset: read.logStartOffset, logEndOffset: read.logEndOffset });
+    }
+    expect(await errorName(log.readChunks(5, 100))).toBe('OFFSET_OUT_OF_RANGE');
+  });
+
   it('reads an empty new partition as empty at offset 0', async () => {
     const log = await store.openPartition('t1', 0, logConfig());
     const read = await log.read(0, 100);

@@ -8,6 +8,7 @@ export type { CommitterStats } from './committer.js';
 export type { TailCheck } from './recovery.js';
 export type {
   AppendResult,
+  ChunkedReadResult,
   DurabilityConfig,
   DurabilityMode,
   LogConfig,

@@ -43,7 +43,7 @@ import {
 } from './layout.js';
 import { compactPartition, type BatchChange, type CompactionFinish, type CompactionResult } from './compaction.js';
 import { RetentionPlanner } from './retention.js';
-import { checkLogConfig, type AppendResult, type LogConfig, type MaintenanceReport, type ReadResult } from './types.js';
+import { checkLogConfig, type AppendResult, type ChunkedReadResult, type LogConfig, type MaintenanceReport, type ReadResult } from './types.js';
 
 /** What a partition needs from its store. */
 export interface LogContext {
@@ -231,6 +231,16 @@ export class PartitionLog {
    * batch does not match its key (it is never returned).
    */
   async read(offset: number, maxBytes: number, options?: { maxOffset?: number }): Promise<ReadResult> {
+    const { chunks, bytes, ...result } = await this.readChunks(offset, maxBytes, options);
+    return { records: chunks.length === 0 ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes), ...result };
+  }
+
+  /**
+   * read(), without the concatenation: the stored batches as LevelDB returned them, one Buffer per
+   * batch, in offset order. For callers that pass them on as they are (a fetch response written
+   * with writev) and so save a copy of every byte. Same guarantees and errors as read().
+   */
+  async readChunks(offset: number, maxBytes: number, options?: { maxOffset?: number }): Promise<ChunkedReadResult> {
     const refused = this.#refusal();
     if (refused !== undefined) throw refused;
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
@@ -251,7 +261,7 @@ export class PartitionLog {
     }
     const maxOffset = Math.min(options?.maxOffset ?? highWatermark, logEndOffset);
     const result = { highWatermark, logStartOffset, logEndOffset };
-    if (offset >= maxOffset) return { records: EMPTY, ...result };
+    if (offset >= maxOffset) return { chunks: [], bytes: 0, ...result };
     const iterator = this.#ctx.db.iterator({
       gte: this.#keys.batch(offset),
       lt: this.#keys.batch(maxOffset),
@@ -281,7 +291,7 @@ export class PartitionLog {
     } finally {
       await iterator.close();
     }
-    return { records: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, totalBytes), ...result };
+    return { chunks, bytes: totalBytes, ...result };
   }
 
   /**

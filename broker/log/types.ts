@@ -58,6 +58,17 @@ export interface ReadResult {
   readonly logEndOffset: number;
 }
 
+/** What PartitionLog.readChunks() returns: ReadResult's batches, not concatenated. */
+export interface ChunkedReadResult {
+  /** Whole stored batches, one Buffer each, in offset order; their concatenation is ReadResult.records. */
+  readonly chunks: readonly Buffer[];
+  /** The sum of the chunks' lengths. */
+  readonly bytes: number;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+}
+
 /** What one retention and compaction pass did, summed over the partitions. */
 export interface MaintenanceReport {
   partitions: number;

@@ -4,10 +4,10 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../client/network/connection.js';
 import type { Connection, ConnectionOptions } from '../../client/network/types.js';
-import { Api, type ApiName, type RequestOf, type ResponseOf } from '../../proto/api.js';
+import { Api, type ApiName, type RequestOf } from '../../proto/api.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { FrameDecoder, FrameStatus, encodeFrame, type Frame } from '../../proto/framing.js';
-import { decodeErrorResponse, decodeResponse, encodeRequest } from '../../proto/native-codec.js';
+import { decodeErrorResponse, decodeResponse, encodeRequest, type EncodableResponseOf } from '../../proto/native-codec.js';
 import type { MetadataResponse } from '../../proto/messages.js';
 import { NativeServer, type Handler, type NativeServerOptions, type RequestContext } from './server.js';
 
@@ -37,12 +37,28 @@ async function rejection(promise: Promise<unknown>): Promise<StreamBusError> {
   throw new Error('expected the promise to reject');
 }
 
+/** The byte at `index` of the records the toy FETCH returns. */
+const toyRecordByte = (index: number): number => (index * 7) & 0xff;
+
+/** Splits `bytes` into pieces of sizes cycling through small, empty and large (views, not copies). */
+function piecesOf(bytes: Buffer): Buffer[] {
+  const sizes = [3, 20_000, 0, 1, 70_000, 16 * 1024];
+  const pieces: Buffer[] = [];
+  for (let at = 0, i = 0; at < bytes.length; i++) {
+    const size = Math.min(sizes[i % sizes.length]!, bytes.length - at);
+    pieces.push(bytes.subarray(at, at + size));
+    at += size;
+  }
+  return pieces;
+}
+
 const metadataOf = (clusterId: string): MetadataResponse => ({ clusterId, controllerId: 1, brokers: [], topics: [], metadataOffset: 0 });
 
 /**
  * A toy handler. METADATA echoes its first topic as clusterId; a topic 'gate:<name>' waits until
  * release(name). PRODUCE reports the record bytes' length and checksum; FETCH returns maxBytes
- * bytes; DELETE_TOPICS throws what its first name asks for.
+ * bytes (of toyRecordByte), as a list of pieces of mixed sizes when its first topic is 'pieces';
+ * DELETE_TOPICS throws what its first name asks for.
  */
 class ToyHandler implements Handler {
   active = 0;
@@ -70,11 +86,11 @@ class ToyHandler implements Handler {
     this.#gates.clear();
   }
 
-  async handle<A extends ApiName>(api: A, _version: number, body: RequestOf<A>, ctx: RequestContext): Promise<ResponseOf<A>> {
+  async handle<A extends ApiName>(api: A, _version: number, body: RequestOf<A>, ctx: RequestContext): Promise<EncodableResponseOf<A>> {
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
     try {
-      return (await this.#serve(api, body, ctx)) as ResponseOf<A>;
+      return (await this.#serve(api, body, ctx)) as EncodableResponseOf<A>;
     } finally {
       this.active--;
     }
@@ -107,9 +123,11 @@ class ToyHandler implements Handler {
         return { throttleMs: 0, topics: [{ name: 'sum', partitions: [{ partition: 0, errorCode: 0, errorMessage: '', baseOffset: records.length, logAppendTimeMs: sum, logStartOffset: 0 }] }] };
       }
       case 'FETCH': {
-        const size = (body as RequestOf<'FETCH'>).maxBytes;
-        const records = Buffer.allocUnsafe(size);
-        for (let i = 0; i < size; i++) records[i] = (i * 7) & 0xff;
+        const request = body as RequestOf<'FETCH'>;
+        const size = request.maxBytes;
+        const bytes = Buffer.allocUnsafe(size);
+        for (let i = 0; i < size; i++) bytes[i] = toyRecordByte(i);
+        const records = request.topics[0]?.name === 'pieces' ? piecesOf(bytes) : bytes;
         return { throttleMs: 0, topics: [{ name: 't', partitions: [{ partition: 0, errorCode: 0, errorMessage: '', highWatermark: 1, lastStableOffset: 1, logStartOffset: 0, records }] }] };
       }
       case 'DELETE_TOPICS': {
@@ -369,6 +387,51 @@ describe('broker > network > native server', () => {
     peer.socket.resume();
     await waitFor('all 60 responses', () => peer.frames.length === 60, 20_000);
     expect(peer.frames.every((frame) => frame.versionOrStatus === FrameStatus.OK && frame.body.length > 1024 * 1024)).toBe(true);
+    peer.destroy();
+  });
+
+  it('sends records a handler returns as a list of Buffers as one bytes field holding them in order', async () => {
+    const client = await f.connect();
+    const size = 1024 * 1024 + 17;
+    const fetched = await client.request('FETCH', { maxWaitMs: 0, minBytes: 0, maxBytes: size, isolationLevel: 0, topics: [{ name: 'pieces', partitions: [] }] });
+    const bytes = fetched.topics[0]!.partitions[0]!.records;
+    expect(bytes.length).toBe(size);
+    let wrong = 0;
+    for (let i = 0; i < size; i++) if (bytes[i] !== toyRecordByte(i)) wrong++;
+    expect(wrong).toBe(0);
+    expect(client.connected).toBe(true);
+  });
+
+  it('writes chunked responses whole and in order while the client reads slowly', async () => {
+    const peer = await RawPeer.open(f.server.port);
+    peer.socket.pause();
+    const size = 512 * 1024 + 3;
+    const fetch = encodeRequest('FETCH', { maxWaitMs: 0, minBytes: 0, maxBytes: size, isolationLevel: 0, topics: [{ name: 'pieces', partitions: [] }] });
+    const metadataBody = encodeRequest('METADATA', metadata('between'));
+    // Fetches interleaved with small responses, so frames of both kinds queue behind 'drain'.
+    for (let id = 1; id <= 40; id++) peer.send(id, id % 4 === 0 ? Api.METADATA : Api.FETCH, 0, id % 4 === 0 ? metadataBody : fetch);
+    // Wait until the server has stopped writing (the count holds still for 20 polls) with
+    // responses still unwritten: it is waiting for 'drain' in the middle of the stream.
+    const counting = f.done.length;
+    let calls = 0;
+    let stable = 0;
+    await waitFor('the server to stop writing', () => {
+      const now = f.done.length - counting;
+      stable = now === calls && now > 0 ? stable + 1 : 0;
+      calls = now;
+      return stable >= 20;
+    });
+    expect(calls).toBeLessThan(40);
+    peer.socket.resume();
+    await waitFor('all 40 responses', () => peer.frames.length === 40, 20_000);
+    const expected = Buffer.allocUnsafe(size);
+    for (let i = 0; i < size; i++) expected[i] = toyRecordByte(i);
+    for (const frame of peer.frames) {
+      expect(frame.versionOrStatus).toBe(FrameStatus.OK);
+      if (frame.correlationId % 4 === 0) expect(decodeResponse('METADATA', frame.body).clusterId).toBe('between');
+      else expect(decodeResponse('FETCH', frame.body).topics[0]!.partitions[0]!.records.equals(expected)).toBe(true);
+    }
+    expect(new Set(peer.frames.map((frame) => frame.correlationId)).size).toBe(40);
     peer.destroy();
   });
 

@@ -12,6 +12,9 @@
  *   until 'drain', and no new request is dispatched meanwhile. A request keeps its in-flight slot
  *   until its response has been handed to the socket, so the queue never holds more than
  *   maxInFlightPerConnection responses.
+ * - Zero-copy responses: a response is encoded as a list of Buffers (encodeResponseFrameChunks)
+ *   in which large `bytes` values, such as the stored record batches of a fetch, are the handler's
+ *   own Buffers rather than copies; the list is written corked, so it leaves in one writev.
  * - Faults: a request the server cannot serve (unknown API, unsupported version, a body that does
  *   not decode, a handler error) gets an ErrorResponse and the connection carries on. A broken
  *   length prefix (too large, too small) loses the framing: the server answers with an
@@ -23,7 +26,7 @@ import { apiDescriptors, apiNameOf, isVersionSupported, type ApiName, type Reque
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, type Frame, type FrameError } from '../../proto/framing.js';
 import type { ApiVersionsRequest, ErrorResponse } from '../../proto/messages.js';
-import { decodeRequest, encodeErrorFrame, encodeResponseFrame, errorResponseOf } from '../../proto/native-codec.js';
+import { decodeRequest, encodeErrorFrame, encodeResponseFrameChunks, errorResponseOf, type EncodableResponseOf } from '../../proto/native-codec.js';
 
 export interface RequestContext {
   readonly connectionId: number;
@@ -34,9 +37,13 @@ export interface RequestContext {
   readonly signal: AbortSignal;
 }
 
-/** What serves the requests. Throw StreamBusError for a typed failure of the whole request. */
+/**
+ * What serves the requests. Throw StreamBusError for a typed failure of the whole request.
+ * A response's `bytes` fields may be lists of Buffers (EncodableResponseOf), sent as one field;
+ * the server writes large ones as they are, so the handler must not modify a Buffer it returned.
+ */
 export interface Handler {
-  handle<A extends ApiName>(api: A, version: number, body: RequestOf<A>, ctx: RequestContext): Promise<ResponseOf<A>>;
+  handle<A extends ApiName>(api: A, version: number, body: RequestOf<A>, ctx: RequestContext): Promise<ResponseOf<A> | EncodableResponseOf<A>>;
 }
 
 export interface NativeServerOptions {
@@ -201,8 +208,8 @@ class ServerConnection {
   #inFlight = 0;
   /** No more requests are dispatched: shutting down, the framing is lost, or the peer has gone. */
   #stopping = false;
-  /** Responses waiting for 'drain'; each still holds its in-flight slot. */
-  #queued: Buffer[] = [];
+  /** Responses (each a frame's chunks) waiting for 'drain'; each still holds its in-flight slot. */
+  #queued: (readonly Buffer[])[] = [];
   #awaitingDrain = false;
   #corked = false;
 
@@ -281,7 +288,7 @@ class ServerConnection {
     this.#stopping = true;
     this.#abortAll(err);
     const body: ErrorResponse = errorResponseOf(err);
-    this.#write(encodeErrorFrame(err.correlationId ?? 0, err.api ?? 0, body));
+    this.#write([encodeErrorFrame(err.correlationId ?? 0, err.api ?? 0, body)]);
     // Keep reading (and discarding) until the peer closes: destroying a socket with unread input
     // sends a reset, which can make the peer drop our ErrorResponse before reading it.
     this.#socket.resume();
@@ -296,21 +303,22 @@ class ServerConnection {
     const controller = new AbortController();
     if (this.#abortReason !== undefined) controller.abort(this.#abortReason);
     this.#requests.add(controller);
-    let response: Buffer;
+    let response: readonly Buffer[];
     let errorCode: ErrorCode = ErrorCode.NONE;
     try {
       response = await this.#respond(api, frame, controller.signal);
     } catch (err) {
       const error = this.#toWireError(api, frame, err, controller.signal);
       errorCode = error.code;
-      response = encodeErrorFrame(frame.correlationId, frame.api, errorResponseOf(error));
+      response = [encodeErrorFrame(frame.correlationId, frame.api, errorResponseOf(error))];
     }
     this.#requests.delete(controller);
     this.#reportDone(api, performance.now() - startedMs, errorCode);
     this.#complete(response);
   }
 
-  async #respond(api: ApiName | undefined, frame: Frame, signal: AbortSignal): Promise<Buffer> {
+  /** The response frame as chunks to write in order (see encodeResponseFrameChunks). */
+  async #respond(api: ApiName | undefined, frame: Frame, signal: AbortSignal): Promise<Buffer[]> {
     if (api === undefined) throw new StreamBusError(ErrorCode.UNKNOWN_API, `API key ${frame.api} is unknown to this server`);
     const version = frame.versionOrStatus;
     if (!isVersionSupported(api, version)) {
@@ -322,7 +330,7 @@ class ServerConnection {
     const ctx: RequestContext = { connectionId: this.#id, clientId: this.#clientId, remoteAddress: this.#remoteAddress, signal };
     const result = await this.#options.handler.handle(api, version, body, ctx);
     try {
-      return encodeResponseFrame(frame.correlationId, api, result);
+      return encodeResponseFrameChunks(frame.correlationId, api, result);
     } catch (err) {
       // The handler returned a value that does not fit the schema: a server bug, not the client's.
       throw new HandlerBug(`${api} handler returned a response that does not encode`, err);
@@ -349,7 +357,7 @@ class ServerConnection {
   }
 
   /** A response is ready: write it (releasing its slot) or queue it behind a pending 'drain'. */
-  #complete(response: Buffer): void {
+  #complete(response: readonly Buffer[]): void {
     if (this.#socket.destroyed || !this.#socket.writable) {
       this.#inFlight--;
       this.#endIfIdle();
@@ -367,7 +375,7 @@ class ServerConnection {
   #onDrain(): void {
     this.#awaitingDrain = false;
     while (this.#queued.length > 0 && !this.#awaitingDrain) {
-      this.#write(this.#queued.shift() as Buffer);
+      this.#write(this.#queued.shift() as readonly Buffer[]);
       this.#inFlight--;
     }
     this.#afterSlotFreed();
@@ -383,10 +391,13 @@ class ServerConnection {
   }
 
   /**
-   * Writes one frame. Writes issued in the same tick are corked together so they leave in one
-   * syscall (writev) instead of one per small response.
+   * Writes one frame, given as chunks. Writes issued in the same tick (every chunk of this frame,
+   * and other responses finished meanwhile) are corked together so they leave in one writev
+   * syscall, without being copied into one buffer. A frame is always written whole, even when
+   * write() reports a full buffer part-way: the stream keeps the chunks (the socket holds them
+   * by reference), and what follows waits for 'drain'.
    */
-  #write(frame: Buffer): void {
+  #write(frame: readonly Buffer[]): void {
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
@@ -395,7 +406,9 @@ class ServerConnection {
         this.#socket.uncork();
       });
     }
-    if (!this.#socket.write(frame)) this.#awaitingDrain = true;
+    let flowing = true;
+    for (const chunk of frame) flowing = this.#socket.write(chunk) && flowing;
+    if (!flowing) this.#awaitingDrain = true;
   }
 }
 

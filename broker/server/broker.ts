@@ -4,11 +4,14 @@
  *
  * Hot paths: produce validates each batch's framing and CRC once (no record decoding unless the
  * topic is compacted, where keys are required), then hands the bytes to the log, which patches
- * the base offset in place and stores them. Fetch returns stored bytes untouched.
+ * the base offset in place and stores them. Fetch returns stored bytes untouched and uncopied:
+ * each partition's `records` is the list of stored batch Buffers (BytesPieces), which the server
+ * encodes as one `bytes` field and writes with writev.
  */
 import type { Logger } from 'pino';
 import type { ApiName, RequestOf, ResponseOf } from '../../proto/api.js';
 import type * as M from '../../proto/messages.js';
+import type { EncodableResponseOf } from '../../proto/native-codec.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, patchPartitionLeaderEpoch, validateBatches } from '../../proto/record-batch/index.js';
 import type { LogConfig, LogStore, PartitionLog } from '../log/index.js';
@@ -47,7 +50,17 @@ const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
 const DEFAULT_PARTITION_FETCH_BYTES = 1024 * 1024;
 const METADATA_WAIT_MS = 10_000;
 
-type Handlers = { [A in ApiName]: (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A>> };
+type Handlers = { [A in ApiName]: (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A> | EncodableResponseOf<A>> };
+
+/**
+ * A fetch answer as the broker builds it: each `records` is the list of stored batches, not one
+ * copy. The FETCH entry of the handler table checks that it encodes as a FetchResponse.
+ */
+type FetchPartitionAnswer = Omit<M.FetchPartitionResult, 'records'> & { records: readonly Buffer[] };
+interface FetchAnswer {
+  throttleMs: number;
+  topics: { name: string; partitions: FetchPartitionAnswer[] }[];
+}
 
 export class Broker implements Handler {
   readonly #options: BrokerOptions;
@@ -94,8 +107,8 @@ export class Broker implements Handler {
     await this.#reconciling;
   }
 
-  handle<A extends ApiName>(api: A, _version: number, body: RequestOf<A>, ctx: RequestContext): Promise<ResponseOf<A>> {
-    const handler = this.#handlers[api] as (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A>>;
+  handle<A extends ApiName>(api: A, _version: number, body: RequestOf<A>, ctx: RequestContext): Promise<ResponseOf<A> | EncodableResponseOf<A>> {
+    const handler = this.#handlers[api] as (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A> | EncodableResponseOf<A>>;
     return handler(body, ctx);
   }
 
@@ -316,7 +329,7 @@ export class Broker implements Handler {
     }
   }
 
-  async #fetch(body: M.FetchRequest, ctx: RequestContext): Promise<M.FetchResponse> {
+  async #fetch(body: M.FetchRequest, ctx: RequestContext): Promise<FetchAnswer> {
     const maxWaitMs = Math.min(body.maxWaitMs, this.#options.fetchMaxWaitMs ?? 30_000);
     const deadline = this.#nowMs() + maxWaitMs;
     // min_bytes 0 means "answer at once", as in Kafka.
@@ -349,13 +362,13 @@ export class Broker implements Handler {
     }
   }
 
-  async #readFetch(body: M.FetchRequest): Promise<{ response: M.FetchResponse; bytes: number; failed: boolean }> {
+  async #readFetch(body: M.FetchRequest): Promise<{ response: FetchAnswer; bytes: number; failed: boolean }> {
     let remaining = body.maxBytes > 0 ? body.maxBytes : DEFAULT_FETCH_MAX_BYTES;
     let bytes = 0;
     let failed = false;
-    const topics: M.FetchTopicResult[] = [];
+    const topics: FetchAnswer['topics'] = [];
     for (const topic of body.topics) {
-      const partitions: M.FetchPartitionResult[] = [];
+      const partitions: FetchPartitionAnswer[] = [];
       for (const p of topic.partitions) {
         const found = this.#partitionLog(topic.name, p.partition);
         if (found instanceof StreamBusError) {
@@ -368,11 +381,15 @@ export class Broker implements Handler {
         try {
           // Only the first partition that returns data may exceed the limits (so one oversized
           // batch can always make progress); later ones stop at what is left of max_bytes.
-          const read = limit > 0 || bytes === 0 ? await log.read(p.fetchOffset, Math.max(limit, 1)) : undefined;
-          let records = read?.records ?? EMPTY;
-          if (bytes > 0 && records.length > limit) records = EMPTY;
-          bytes += records.length;
-          remaining = Math.max(0, remaining - records.length);
+          const read = limit > 0 || bytes === 0 ? await log.readChunks(p.fetchOffset, Math.max(limit, 1)) : undefined;
+          let records = read?.chunks ?? NO_BATCHES;
+          let recordsBytes = read?.bytes ?? 0;
+          if (bytes > 0 && recordsBytes > limit) {
+            records = NO_BATCHES;
+            recordsBytes = 0;
+          }
+          bytes += recordsBytes;
+          remaining = Math.max(0, remaining - recordsBytes);
           partitions.push({
             partition: p.partition,
             errorCode: ErrorCode.NONE,
@@ -392,15 +409,17 @@ export class Broker implements Handler {
     return { response: { topics, throttleMs: 0 }, bytes, failed };
   }
 
-  #countFetched(response: M.FetchResponse): void {
+  #countFetched(response: FetchAnswer): void {
     const traffic = this.#options.traffic;
     if (traffic === undefined) return;
     for (const topic of response.topics) {
       let records = 0;
       let bytes = 0;
       for (const p of topic.partitions) {
-        bytes += p.records.length;
-        records += countRecords(p.records);
+        for (const batches of p.records) {
+          bytes += batches.length;
+          records += countRecords(batches);
+        }
       }
       if (bytes > 0) traffic.fetched(topic.name, records, bytes);
     }
@@ -510,7 +529,7 @@ export class Broker implements Handler {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
+const NO_BATCHES: readonly Buffer[] = [];
 
 function sameConfig(a: LogConfig, b: LogConfig): boolean {
   return (Object.keys(a) as (keyof LogConfig)[]).every((key) => a[key] === b[key]);
@@ -551,7 +570,7 @@ function produceError(partition: number, error: StreamBusError): M.ProducePartit
   return { partition, errorCode: error.code, errorMessage: error.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
 }
 
-function fetchError(partition: number, error: StreamBusError, log?: PartitionLog): M.FetchPartitionResult {
+function fetchError(partition: number, error: StreamBusError, log?: PartitionLog): FetchPartitionAnswer {
   return {
     partition,
     errorCode: error.code,
@@ -559,6 +578,6 @@ function fetchError(partition: number, error: StreamBusError, log?: PartitionLog
     highWatermark: log?.highWatermark ?? -1,
     lastStableOffset: log?.highWatermark ?? -1,
     logStartOffset: log?.logStartOffset ?? -1,
-    records: EMPTY,
+    records: NO_BATCHES,
   };
 }

@@ -38,7 +38,14 @@ export interface ConsumerOptions {
   readonly minBytes?: number;
   /** Most bytes one fetch response carries. Default 50 MiB. */
   readonly maxBytes?: number;
-  /** Most bytes per partition in one fetch (at least one whole batch is always returned). Default 1 MiB. */
+  /**
+   * Most bytes per partition in one fetch (at least one whole batch is always returned). Default
+   * 4 MiB, not Kafka's 1 MiB: the broker returns whole stored batches, often 1 MiB each, and
+   * several per fetch amortize the round trip and the broker's per-fetch cost (+40-60 % MB/s for
+   * 1 KiB records in the native benchmark). A response is decoded in one go, so with small
+   * records (~100 B) a smaller value costs the client less GC. Buffered data stays bounded by
+   * maxBufferedBytes and maxBufferedRecords (soft by one response) and by maxBytes.
+   */
   readonly maxPartitionBytes?: number;
   /** Records buffered ahead of the application before fetching pauses. Default 10 000. */
   readonly maxBufferedRecords?: number;
@@ -790,6 +797,9 @@ function checkOffset(offset: number, tp: TopicPartition): void {
   }
 }
 
+/** See ConsumerOptions.maxPartitionBytes for why 4 MiB and not Kafka's 1 MiB. */
+const DEFAULT_MAX_PARTITION_BYTES = 4 * 1024 * 1024;
+
 function resolveOptions(options: ConsumerOptions, clientRequestTimeoutMs: number): Resolved {
   const autoOffsetReset = options.autoOffsetReset ?? 'latest';
   if (autoOffsetReset !== 'earliest' && autoOffsetReset !== 'latest' && autoOffsetReset !== 'none') {
@@ -807,7 +817,7 @@ function resolveOptions(options: ConsumerOptions, clientRequestTimeoutMs: number
     maxWaitMs: number('maxWaitMs', options.maxWaitMs, 500, 0),
     minBytes: number('minBytes', options.minBytes, 1, 0),
     maxBytes: number('maxBytes', options.maxBytes, 50 * 1024 * 1024, 1),
-    maxPartitionBytes: number('maxPartitionBytes', options.maxPartitionBytes, 1024 * 1024, 1),
+    maxPartitionBytes: number('maxPartitionBytes', options.maxPartitionBytes, DEFAULT_MAX_PARTITION_BYTES, 1),
     maxBufferedRecords: number('maxBufferedRecords', options.maxBufferedRecords, 10_000, 1),
     maxBufferedBytes: number('maxBufferedBytes', options.maxBufferedBytes, 64 * 1024 * 1024, 1),
     verifyCrc: options.verifyCrc ?? true,
