@@ -16,11 +16,19 @@ export {
   encodeRequestFrame,
   encodeResponse,
   encodeResponseFrame,
+  encodeResponseFrameChunks,
   errorFromResponse,
   errorResponseFor,
   errorResponseOf,
   schemaUrl,
+  type EncodableResponseOf,
 } from './native-codec.js';
-export { MAX_DECODED_OBJECTS, type MessageCodec } from './message-codec.js';
+export {
+  DEFAULT_ZERO_COPY_MIN_BYTES,
+  MAX_DECODED_OBJECTS,
+  type BytesPieces,
+  type Encodable,
+  type MessageCodec,
+} from './message-codec.js';
 export * from './record-batch/index.js';
 export * from './compression/index.js';
