@@ -17,7 +17,7 @@ import type { ErrorResponse } from './messages.js';
 const PACKAGE = 'streambus.v1';
 
 /**
- * A response body as the encoders accept it: any `bytes` field (a fetch's `records`) may be a list
+ * A response body as the encoders accept it: each `bytes` field (a fetch's `records`) may be given as a list
  * of Buffers (BytesPieces) instead of one, sent as one field holding their concatenation.
  */
 export type EncodableResponseOf<A extends ApiName> = Encodable<ResponseOf<A>>;

@@ -82,7 +82,7 @@ export const settings = {
 
   // ---- Listeners. Each has a bind host and port and the host it advertises to clients.
   'native.host': { type: 'string', default: '127.0.0.1', scope: 'server', doc: 'Bind address of the native protocol listener.' },
-  'native.port': { type: 'int', default: 9093, ...PORT, scope: 'server', doc: 'Port of the native protocol listener (0: any free port).' },
+  'native.port': { type: 'int', default: 9093, ...PORT, scope: 'server', doc: 'Port of the native protocol listener (0 picks a free port).' },
   'native.advertised.host': {
     type: 'string', default: null, scope: 'server',
     doc: 'Host clients are told to connect to for the native listener. Unset: native.host, or this machine\'s host name when that is a wildcard address.',
@@ -94,7 +94,7 @@ export const settings = {
     doc: 'Host Kafka clients are told to connect to. Unset: kafka.host, or the host name for a wildcard address.',
   },
   'admin.host': { type: 'string', default: '127.0.0.1', scope: 'server', doc: 'Bind address of the HTTP admin server (/metrics, /livez, /readyz). Keep it on localhost unless admin.auth.token is set.' },
-  'admin.port': { type: 'int', default: 9644, ...PORT, scope: 'server', doc: 'Port of the HTTP admin server (0: any free port).' },
+  'admin.port': { type: 'int', default: 9644, ...PORT, scope: 'server', doc: 'Port of the HTTP admin server (0 picks a free port).' },
   'admin.advertised.host': {
     type: 'string', default: null, scope: 'server',
     doc: 'Host printed for the admin server. Unset: admin.host, or the host name for a wildcard address.',

@@ -34,7 +34,7 @@ export interface ConsumerOptions {
   readonly autoOffsetReset?: OffsetReset;
   /** Longest the broker holds a fetch waiting for minBytes. Default 500. */
   readonly maxWaitMs?: number;
-  /** Default 1: answer as soon as any record is there. */
+  /** Default 1: answer as soon as a record is there. */
   readonly minBytes?: number;
   /** Most bytes one fetch response carries. Default 50 MiB. */
   readonly maxBytes?: number;
