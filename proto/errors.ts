@@ -36,8 +36,11 @@ export const ErrorCode = {
   POLICY_VIOLATION: 44,
   KAFKA_STORAGE_ERROR: 56,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
+  STALE_BROKER_EPOCH: 77,
   INVALID_RECORD: 87,
   THROTTLING_QUOTA_EXCEEDED: 89,
+  BROKER_ID_NOT_REGISTERED: 102,
+  INCONSISTENT_CLUSTER_ID: 104,
   // StreamBus-only conditions.
   MALFORMED_FRAME: 1000,
   FRAME_TOO_LARGE: 1001,
@@ -83,8 +86,11 @@ export const errorInfo: Readonly<Record<ErrorName, ErrorInfo>> = {
   POLICY_VIOLATION: { retriable: false, message: 'the request violates a cluster policy' },
   KAFKA_STORAGE_ERROR: { retriable: true, message: 'the broker could not read or write its storage' },
   UNSUPPORTED_COMPRESSION_TYPE: { retriable: false, message: 'the compression codec is not supported' },
+  STALE_BROKER_EPOCH: { retriable: false, message: 'the broker epoch is older than the registered one' },
   INVALID_RECORD: { retriable: false, message: 'a record is invalid' },
   THROTTLING_QUOTA_EXCEEDED: { retriable: true, message: 'a quota was exceeded' },
+  BROKER_ID_NOT_REGISTERED: { retriable: true, message: 'the broker is not registered with the coordinator' },
+  INCONSISTENT_CLUSTER_ID: { retriable: false, message: 'the peer belongs to another cluster' },
   MALFORMED_FRAME: { retriable: false, message: 'the frame could not be decoded' },
   FRAME_TOO_LARGE: { retriable: false, message: 'the frame is larger than the server accepts' },
   UNKNOWN_API: { retriable: false, message: 'the API key is unknown' },
@@ -105,6 +111,8 @@ export interface StreamBusErrorContext {
   readonly topic?: string;
   readonly partition?: number;
   readonly broker?: string;
+  /** NOT_CONTROLLER: the coordinator node this one believes leads (a redirect hint), when known. */
+  readonly leaderId?: number;
 }
 
 /**
