@@ -11,28 +11,33 @@ interface Write {
   readonly settle: (error?: Error) => void;
 }
 
-/** A stand-in for the LevelDB handle whose writes complete when the test says so. */
-function fakeDb(): { db: LogDatabase; writes: Write[] } {
+/**
+ * A stand-in for the LevelDB handle whose writes complete when the test says so. `onBatch` runs
+ * synchronously inside each db.batch() call, where classic-level copies the values.
+ */
+function fakeDb(onBatch: () => void = () => {}): { db: LogDatabase; writes: Write[] } {
   const writes: Write[] = [];
   const db = {
-    batch: (ops: WriteOp[], options: { sync: boolean }) =>
-      new Promise<void>((resolve, reject) => {
+    batch: (ops: WriteOp[], options: { sync: boolean }) => {
+      onBatch();
+      return new Promise<void>((resolve, reject) => {
         writes.push({
           keys: ops.map((op) => op.key.toString()),
           sync: options.sync,
           settle: (error) => (error === undefined ? resolve() : reject(error)),
         });
-      }),
+      });
+    },
   };
   return { db: db as unknown as LogDatabase, writes };
 }
 
-function committer(mode: DurabilityMode, db: LogDatabase, maxQueuedBytes = 1 << 20): Committer {
+function committer(mode: DurabilityMode, db: LogDatabase, maxQueuedBytes = 1 << 20, maxGroupBytes = 1 << 20): Committer {
   return new Committer({
     db,
     durability: mode === 'interval' ? { mode, intervalMs: 10 } : { mode },
     logger: pino({ enabled: false }),
-    maxGroupBytes: 1 << 20,
+    maxGroupBytes,
     maxQueuedBytes,
   });
 }
@@ -63,7 +68,48 @@ describe('log > committer', () => {
     writes[1]!.settle();
     await c.whenIdle();
     expect(done).toEqual(['a', 'b', 'c', 'd']);
-    expect(c.stats).toEqual({ entries: 4, writes: 2, syncedWrites: 2 });
+    expect(c.stats).toEqual({ entries: 4, writes: 2, syncedWrites: 2, bytes: 40 });
+  });
+
+  it('group mode: caps a group at maxGroupBytes and sends a larger entry alone, in submission order', async () => {
+    const { db, writes } = fakeDb();
+    const c = committer('group', db, 1 << 20, 100);
+    const all = Promise.all([c.submit(10, entry('a', undefined))]);
+    await waitFor(() => writes.length === 1, 1000, 'the first write');
+    const rest = Promise.all([
+      c.submit(40, entry('b', undefined, () => {}, 40)),
+      c.submit(40, entry('c', undefined, () => {}, 40)),
+      c.submit(40, entry('d', undefined, () => {}, 40)),
+      c.submit(250, entry('big', undefined, () => {}, 250)),
+      c.submit(10, entry('e', undefined)),
+    ]);
+    for (let i = 0; i < 4; i++) {
+      writes[i]!.settle();
+      await waitFor(() => writes.length === i + 2, 1000, `write ${i + 2}`);
+    }
+    writes[4]!.settle();
+    expect(await all).toEqual(['a']);
+    expect(await rest).toEqual(['b', 'c', 'd', 'big', 'e']);
+    expect(writes.map((w) => w.keys)).toEqual([['a'], ['b', 'c'], ['d'], ['big'], ['e']]);
+    expect(c.stats).toMatchObject({ entries: 6, writes: 5, bytes: 390 });
+  });
+
+  it("group mode: a group's submitters see their result before the next group's write begins", async () => {
+    const done: string[] = [];
+    const seenAtWrite: string[][] = [];
+    const { db, writes } = fakeDb(() => seenAtWrite.push([...done]));
+    const c = committer('group', db);
+    const track = (p: Promise<string>) => void p.then((key) => done.push(key));
+    track(c.submit(10, entry('a', undefined)));
+    await waitFor(() => writes.length === 1, 1000, 'the first write');
+    track(c.submit(10, entry('b', undefined)));
+    writes[0]!.settle();
+    await waitFor(() => writes.length === 2, 1000, 'the second write');
+    // The acknowledgement of 'a' is not held up by the synchronous part of the write of 'b'.
+    expect(seenAtWrite).toEqual([[], ['a']]);
+    writes[1]!.settle();
+    await c.whenIdle();
+    expect(done).toEqual(['a', 'b']);
   });
 
   it('sync mode: one synced write per entry, in order within a lane, lanes in parallel', async () => {

@@ -14,6 +14,16 @@
  * - 'sync': one lane per partition, one entry per synced write. Partitions still write
  *   concurrently (LevelDB may merge concurrent synced writers into one fsync, as it may).
  *
+ * Why groups are capped far below the queue limit: db.batch() is partly synchronous. classic-level
+ * copies every key and value into a native WriteBatch on the calling thread (twice, into freshly
+ * allocated memory) before the write goes to the thread pool, so a 16 MiB group held the event
+ * loop for tens of milliseconds on the benchmark VM (about 2-4 ms per MiB there), and every
+ * produce, fetch and timer of the broker waited behind it. A cap of a few MiB bounds that pause
+ * while a busy broker still puts tens of appends behind each fsync (one larger entry still goes
+ * out alone). After a write completes, its entries are resolved and the lane yields to the event
+ * loop once (setImmediate) before it starts the next write, so their acknowledgements are sent
+ * before the next group's synchronous copy; socket input that arrived meanwhile joins that group.
+ *
  * Ordering rule: entries of one partition are written in the order they were built. In 'group'
  * and 'interval' there is one FIFO lane; in 'sync' a partition's entries share its lane. The
  * partition's state checkpoint inside each entry therefore never goes backwards on disk.
@@ -57,6 +67,8 @@ export interface CommitterStats {
   writes: number;
   /** db.batch calls with sync: true. */
   syncedWrites: number;
+  /** Entry bytes (as counted against the group limit) written by those calls. */
+  bytes: number;
 }
 
 export interface CommitterOptions {
@@ -86,6 +98,11 @@ interface Lane {
   writing: boolean;
 }
 
+/** Resolves in the event loop's check phase: after pending microtasks and the current I/O callbacks. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export class Committer {
   readonly #db: LogDatabase;
   readonly #logger: Logger;
@@ -103,7 +120,7 @@ export class Committer {
   #syncCounter = 0;
   #failure: StreamBusError | undefined;
   #closed = false;
-  readonly stats: CommitterStats = { entries: 0, writes: 0, syncedWrites: 0 };
+  readonly stats: CommitterStats = { entries: 0, writes: 0, syncedWrites: 0, bytes: 0 };
 
   constructor(options: CommitterOptions) {
     this.#db = options.db;
@@ -214,6 +231,7 @@ export class Committer {
         if (ops.length > 0) {
           await this.#db.batch(ops, { sync });
           this.stats.writes++;
+          this.stats.bytes += bytes;
           if (sync) this.stats.syncedWrites++;
           // A synced write syncs the whole write-ahead log, so it covers earlier unsynced writes.
           this.#unsyncedWrites = !sync;
@@ -235,6 +253,9 @@ export class Committer {
         queued.resolve();
       }
       this.#admitWaiters();
+      // The acknowledgements of this group (microtasks queued by resolve()) go out before the
+      // next group's db.batch() copies its values synchronously; see the header comment.
+      if (lane.queue.length > 0 && this.#failure === undefined) await yieldToEventLoop();
     }
     lane.writing = false;
     if (lane.queue.length === 0) this.#lanes.delete(laneKey);
