@@ -22,6 +22,8 @@ export interface AccumulatorOptions {
 
 export interface AppendResult {
   readonly batch: ProducerBatch;
+  /** The record's position in the batch (for ProducerBatch.recordPromise). */
+  readonly position: number;
   /** The record started a new batch (the producer arms the linger timer). */
   readonly newBatch: boolean;
   /** A batch of this partition was closed by this append (it is ready now). */
@@ -66,14 +68,15 @@ export class RecordAccumulator {
   /**
    * Adds a record to its partition's open batch, or opens a new one when it would not fit in
    * `maxBatchBytes`. A record alone larger than maxBatchBytes still gets a batch of its own: the
-   * caller has already rejected records that exceed the topic's hard limit.
+   * caller has already rejected records that exceed the topic's hard limit. Without a sink, the
+   * caller takes the record's promise from the batch (ProducerBatch.recordPromise).
    */
   append(
     topic: string,
     partition: number,
     record: RecordInput,
     recordBytes: number,
-    sink: RecordSink,
+    sink: RecordSink | undefined,
     index: number,
     maxBatchBytes: number,
     nowMs: number,
@@ -84,27 +87,27 @@ export class RecordAccumulator {
     let closedBatch = false;
     if (last !== undefined && !last.closed) {
       if (last.sizeBytes + recordBytes <= maxBatchBytes) {
-        last.add(record, recordBytes, sink, index);
+        const position = last.add(record, recordBytes, sink, index);
         // Close as soon as another record of this size would not fit, so a full batch leaves now
         // rather than after lingerMs or with the next record.
         if (last.sizeBytes + recordBytes > maxBatchBytes) {
           last.closed = true;
           closedBatch = true;
         }
-        return { batch: last, newBatch: false, closedBatch };
+        return { batch: last, position, newBatch: false, closedBatch };
       }
       last.closed = true;
       closedBatch = true;
     }
     const batch = new ProducerBatch(topic, partition, nowMs, this.#deliveryTimeoutMs);
-    batch.add(record, recordBytes, sink, index);
+    const position = batch.add(record, recordBytes, sink, index);
     if (BATCH_OVERHEAD_BYTES + 2 * recordBytes > maxBatchBytes) {
       batch.closed = true;
       closedBatch = true;
     }
     batches.push(batch);
     this.#batchCount++;
-    return { batch, newBatch: true, closedBatch };
+    return { batch, position, newBatch: true, closedBatch };
   }
 
   /** Puts a batch that failed retriably back at the head of its queue, to be sent at retryAtMs. */

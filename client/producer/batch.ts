@@ -1,10 +1,21 @@
 /**
  * One producer batch: the records bound for one partition that will travel as one RecordBatch.
  *
- * Records keep a (sink, index) pair instead of a callback each, so `send()` allocates no closure
- * per record and `sendBatch()` shares one sink among all its records.
+ * Memory per record matters here: a busy producer holds every record from send() to its ack, a
+ * few milliseconds to seconds, so whatever a record keeps alive survives young-generation GCs and
+ * is copied (then promoted) by each of them. Hence:
+ * - a record sent with send() keeps no callback and no promise of its own inside the batch. Its
+ *   promise is derived from the batch's one outcome promise with a reaction function shared by
+ *   every record at the same position (see `recordPromise`), so it costs the derived promise and
+ *   its reaction only;
+ * - records of sendBatch() (and sends that had to wait) report through a RecordSink, a (sink,
+ *   index) pair that one sendBatch() shares among all its records;
+ * - once the batch is encoded the record objects (and with them the caller's key and value
+ *   Buffers) are dropped: a retry resends the encoded bytes, and an ack needs only each record's
+ *   timestamp, kept as a plain number.
  */
 import type { RecordInput } from '../../proto/record-batch/index.js';
+import type { RecordMetadata } from '../types.js';
 
 /** Where a record's outcome goes. Called exactly once per record. */
 export interface RecordSink {
@@ -12,8 +23,50 @@ export interface RecordSink {
   failed(index: number, error: unknown): void;
 }
 
+/** What a batch's outcome promise resolves with: enough to derive each record's metadata. */
+export interface BatchOutcome {
+  readonly topic: string;
+  readonly partition: number;
+  /** Offset of the first record, or -1 when the producer does not wait for acks. */
+  readonly baseOffset: number;
+  /** The broker's append time when it set one, else -1 (each record keeps its create time). */
+  readonly logAppendTimeMs: number;
+  /** Each record's create time, by position in the batch. */
+  readonly timestamps: readonly number[];
+}
+
 /** The fixed RecordBatch v2 header: 61 bytes. */
 export const BATCH_OVERHEAD_BYTES = 61;
+
+/**
+ * Positions below this share one cached reaction function each (created on first use, kept for
+ * the process's life); a batch of more records makes a fresh one for the positions beyond, so the
+ * cache stays bounded whatever the batch size.
+ */
+const CACHED_POSITIONS = 1 << 16;
+const metadataAt: ((outcome: BatchOutcome) => RecordMetadata)[] = [];
+
+function makeMetadataAt(position: number): (outcome: BatchOutcome) => RecordMetadata {
+  return (outcome) => ({
+    topic: outcome.topic,
+    partition: outcome.partition,
+    offset: outcome.baseOffset < 0 ? -1 : outcome.baseOffset + position,
+    timestamp: outcome.logAppendTimeMs >= 0 ? outcome.logAppendTimeMs : outcome.timestamps[position]!,
+  });
+}
+
+/** The reaction that turns a batch outcome into the metadata of the record at `position`. */
+function metadataReaction(position: number): (outcome: BatchOutcome) => RecordMetadata {
+  if (position >= CACHED_POSITIONS) return makeMetadataAt(position);
+  let reaction = metadataAt[position];
+  if (reaction === undefined) {
+    reaction = makeMetadataAt(position);
+    metadataAt[position] = reaction;
+  }
+  return reaction;
+}
+
+function ignore(): void {}
 
 let nextSequence = 0;
 
@@ -25,9 +78,8 @@ export class ProducerBatch {
   readonly deadlineMs: number;
   /** Creation order, for fairness and for tests. */
   readonly sequence = nextSequence++;
+  /** The records to encode; emptied once `encoded` is set (see markEncoded). */
   readonly records: RecordInput[] = [];
-  readonly sinks: RecordSink[] = [];
-  readonly sinkIndexes: number[] = [];
   /** Estimated wire size: header plus each record's upper-bound size. Never below the real size. */
   sizeBytes = BATCH_OVERHEAD_BYTES;
   /** Buffer-budget bytes held by the records, released when the batch completes. */
@@ -37,8 +89,16 @@ export class ProducerBatch {
   retriesDone = 0;
   /** Not sent again before this time (retry backoff). */
   retryAtMs = 0;
-  /** The encoded bytes, kept so a retry resends exactly what was sent before. */
-  encoded: Buffer | undefined;
+  #encoded: Buffer | undefined;
+  /** Create time of each record, by position. Outlives the records: acks report it. */
+  #timestamps: number[] = [];
+  /** Sinks of the records that report through one (sendBatch, waited sends), with their index. */
+  #sinks: RecordSink[] = [];
+  #sinkIndexes: number[] = [];
+  #sinkPositions: number[] = [];
+  #outcome: Promise<BatchOutcome> | undefined;
+  #resolveOutcome: ((outcome: BatchOutcome) => void) | undefined;
+  #rejectOutcome: ((error: unknown) => void) | undefined;
   #completed = false;
   #done: Promise<void> | undefined;
   #resolveDone: (() => void) | undefined;
@@ -51,19 +111,64 @@ export class ProducerBatch {
   }
 
   get recordCount(): number {
-    return this.records.length;
+    return this.#timestamps.length;
   }
 
   get completed(): boolean {
     return this.#completed;
   }
 
-  add(record: RecordInput, recordBytes: number, sink: RecordSink, index: number): void {
+  /** The encoded RecordBatch, kept so a retry resends exactly what was sent before. */
+  get encoded(): Buffer | undefined {
+    return this.#encoded;
+  }
+
+  /**
+   * Records the encoded bytes and drops the record objects: from here on the batch holds its
+   * payload once, as bytes, and the caller's key and value Buffers can be collected.
+   */
+  markEncoded(encoded: Buffer): void {
+    this.#encoded = encoded;
+    this.records.length = 0;
+  }
+
+  /**
+   * Adds a record and returns its position in the batch. With a sink, the record's outcome goes to
+   * `sink` under `index`; without one, the caller takes its promise from recordPromise(position).
+   */
+  add(record: RecordInput, recordBytes: number, sink: RecordSink | undefined, index: number): number {
+    const position = this.#timestamps.length;
     this.records.push(record);
-    this.sinks.push(sink);
-    this.sinkIndexes.push(index);
+    this.#timestamps.push(record.timestamp ?? this.createdMs);
+    if (sink !== undefined) {
+      this.#sinks.push(sink);
+      this.#sinkIndexes.push(index);
+      this.#sinkPositions.push(position);
+    }
     this.sizeBytes += recordBytes;
     this.reservedBytes += recordBytes;
+    return position;
+  }
+
+  /**
+   * The promise of the record at `position` (added without a sink): resolves with its metadata when
+   * the batch succeeds, rejects with the batch's error when it fails.
+   */
+  recordPromise(position: number): Promise<RecordMetadata> {
+    return this.#outcomePromise().then(metadataReaction(position));
+  }
+
+  #outcomePromise(): Promise<BatchOutcome> {
+    if (this.#outcome === undefined) {
+      this.#outcome = new Promise<BatchOutcome>((resolve, reject) => {
+        this.#resolveOutcome = resolve;
+        this.#rejectOutcome = reject;
+      });
+      // The records' derived promises carry a failure to their callers; this one must not also
+      // surface as an unhandled rejection.
+      this.#outcome.catch(ignore);
+    }
+    return this.#outcome;
   }
 
   /**
@@ -73,12 +178,18 @@ export class ProducerBatch {
   succeed(baseOffset: number, logAppendTimeMs: number): void {
     if (this.#completed) return;
     this.#completed = true;
-    const { records, sinks, sinkIndexes, topic, partition } = this;
-    for (let i = 0; i < records.length; i++) {
-      const offset = baseOffset < 0 ? -1 : baseOffset + i;
-      const timestamp = logAppendTimeMs >= 0 ? logAppendTimeMs : (records[i]!.timestamp ?? this.createdMs);
+    const { topic, partition } = this;
+    const timestamps = this.#timestamps;
+    const sinks = this.#sinks;
+    const sinkIndexes = this.#sinkIndexes;
+    const positions = this.#sinkPositions;
+    for (let i = 0; i < sinks.length; i++) {
+      const position = positions[i]!;
+      const offset = baseOffset < 0 ? -1 : baseOffset + position;
+      const timestamp = logAppendTimeMs >= 0 ? logAppendTimeMs : timestamps[position]!;
       sinks[i]!.succeeded(sinkIndexes[i]!, topic, partition, offset, timestamp);
     }
+    this.#resolveOutcome?.({ topic, partition, baseOffset, logAppendTimeMs, timestamps });
     this.#finish();
   }
 
@@ -86,8 +197,10 @@ export class ProducerBatch {
   fail(error: Error): void {
     if (this.#completed) return;
     this.#completed = true;
-    const { sinks, sinkIndexes } = this;
+    const sinks = this.#sinks;
+    const sinkIndexes = this.#sinkIndexes;
     for (let i = 0; i < sinks.length; i++) sinks[i]!.failed(sinkIndexes[i]!, error);
+    this.#rejectOutcome?.(error);
     this.#finish();
   }
 
@@ -101,11 +214,16 @@ export class ProducerBatch {
   }
 
   #finish(): void {
-    // Drop references so a completed batch held by a slow flush() waiter frees its payloads.
+    // Drop references so a completed batch held by a slow flush() waiter frees its payloads. The
+    // timestamps array now belongs to the outcome the records' reactions read.
     this.records.length = 0;
-    this.sinks.length = 0;
-    this.sinkIndexes.length = 0;
-    this.encoded = undefined;
+    this.#timestamps = [];
+    this.#sinks = [];
+    this.#sinkIndexes = [];
+    this.#sinkPositions = [];
+    this.#encoded = undefined;
+    this.#resolveOutcome = undefined;
+    this.#rejectOutcome = undefined;
     this.#resolveDone?.();
   }
 }

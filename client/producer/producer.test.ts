@@ -103,6 +103,20 @@ describe('producer > send', () => {
     ]);
   });
 
+  it('gives records of send() and sendBatch() that share a batch consecutive offsets in call order', async () => {
+    const { broker, producer } = setup({ lingerMs: 20 });
+    await producer.send({ topic: 't', value: 'warm-up' });
+    const first = producer.send({ topic: 't', value: 'a' });
+    const middle = producer.sendBatch([
+      { topic: 't', value: 'b' },
+      { topic: 't', value: 'c' },
+    ]);
+    const last = producer.send({ topic: 't', value: 'd' });
+    expect([(await first).offset, ...(await middle).map((m) => m.offset), (await last).offset]).toEqual([1, 2, 3, 4]);
+    expect(produceRequests(broker)).toBe(2);
+    expect(broker.records('t', 0).map((r) => r.value)).toEqual(['warm-up', 'a', 'b', 'c', 'd']);
+  });
+
   it('stores keys, values and headers as given', async () => {
     const { broker, producer } = setup();
     await producer.send({ topic: 't', key: Buffer.from('k'), value: new Uint8Array([104, 105]), headers: { h: 'v' } });

@@ -24,7 +24,7 @@ import type { Random } from '../policy/random.js';
 import { decideRetry, resolveRetryOptions, type ResolvedRetryOptions } from '../policy/retry.js';
 import { abortReason, raceSignal } from '../signal.js';
 import type { CallOptions, ProducerRecord, RecordMetadata } from '../types.js';
-import { RecordAccumulator } from './accumulator.js';
+import { RecordAccumulator, type AppendResult } from './accumulator.js';
 import { BATCH_OVERHEAD_BYTES, type ProducerBatch, type RecordSink } from './batch.js';
 import { ByteBudget } from './byte-budget.js';
 import { prepareRecord, type PreparedRecord } from './record.js';
@@ -91,7 +91,7 @@ export interface ProducerDeps {
   readonly requestTimeoutMs: number;
 }
 
-/** One promise per send(): the sink for a single record. */
+/** The sink of one send() that had to wait (slow path) before its record could join a batch. */
 class RecordPromise implements RecordSink {
   readonly promise: Promise<RecordMetadata>;
   #resolve!: (metadata: RecordMetadata) => void;
@@ -216,9 +216,9 @@ export class Producer {
    * be written.
    */
   send(record: ProducerRecord, options: CallOptions = {}): Promise<RecordMetadata> {
-    const sink = new RecordPromise();
-    this.#submit(record, sink, 0, options.signal);
-    return withSignal(sink.promise, options.signal);
+    // Without a sink #submit always returns the record's promise.
+    const promise = this.#submit(record, undefined, 0, options.signal)!;
+    return withSignal(promise, options.signal);
   }
 
   /**
@@ -228,7 +228,7 @@ export class Producer {
    */
   sendBatch(records: readonly ProducerRecord[], options: CallOptions = {}): Promise<RecordMetadata[]> {
     const sink = new BatchPromise(records.length);
-    for (let i = 0; i < records.length; i++) this.#submit(records[i]!, sink, i, options.signal);
+    for (let i = 0; i < records.length; i++) void this.#submit(records[i]!, sink, i, options.signal);
     return withSignal(sink.promise, options.signal);
   }
 
@@ -279,22 +279,21 @@ export class Producer {
     await Promise.all(pending);
   }
 
-  #submit(record: ProducerRecord, sink: RecordSink, index: number, signal: AbortSignal | undefined): void {
-    if (this.#closing) {
-      sink.failed(index, new StreamBusError(ErrorCode.INVALID_REQUEST, 'send() after the producer was closed'));
-      return;
-    }
-    if (signal?.aborted === true) {
-      sink.failed(index, abortReason(signal));
-      return;
-    }
+  /**
+   * Checks a record and adds it to its partition's batch: at once when metadata, topic limits and
+   * buffer space are at hand, else after waiting for them. With a sink the outcome goes there and
+   * this returns undefined; without one (send()) this returns the record's promise.
+   */
+  #submit(record: ProducerRecord, sink: RecordSink | undefined, index: number, signal: AbortSignal | undefined): Promise<RecordMetadata> | undefined {
+    if (this.#closing) return refuse(sink, index, new StreamBusError(ErrorCode.INVALID_REQUEST, 'send() after the producer was closed'));
+    if (signal?.aborted === true) return refuse(sink, index, abortReason(signal));
     let prepared: PreparedRecord;
     const nowMs = this.#now();
     try {
       prepared = prepareRecord(record, nowMs);
     } catch (error) {
-      sink.failed(index, error);
-      return;
+      // prepareRecord throws only StreamBusErrors; anything else is wrapped rather than lost.
+      return refuse(sink, index, error instanceof Error ? error : new StreamBusError(ErrorCode.INVALID_RECORD, String(error), { cause: error }));
     }
     const topic = record.topic;
     const limits = this.#limits.get(topic);
@@ -304,16 +303,26 @@ export class Producer {
       const partition = this.#partitioner.choose({ topic, key: prepared.keyBytes, partition: record.partition }, metadata.partitions.length, metadata.available);
       // An explicit partition beyond the cached count takes the slow path, which re-reads metadata.
       if (partition < metadata.partitions.length) {
-        if (!this.#checkSize(prepared, limits, sink, index, topic)) return;
+        const tooLarge = this.#sizeError(prepared, limits, topic);
+        if (tooLarge !== undefined) return refuse(sink, index, tooLarge);
         if (this.#budget.tryAcquire(prepared.sizeBytes)) {
-          this.#append(topic, partition, prepared, limits, sink, index, nowMs);
-          return;
+          const appended = this.#append(topic, partition, prepared, limits, sink, index, nowMs);
+          return sink === undefined ? appended.batch.recordPromise(appended.position) : undefined;
         }
       }
     }
-    const slow = this.#submitSlow(record, prepared, sink, index, signal);
+    // The slow path waits before the record has a batch, so a send() needs a promise of its own.
+    let slowSink = sink;
+    let promise: Promise<RecordMetadata> | undefined;
+    if (slowSink === undefined) {
+      const deferred = new RecordPromise();
+      slowSink = deferred;
+      promise = deferred.promise;
+    }
+    const slow = this.#submitSlow(record, prepared, slowSink, index, signal);
     this.#slow.add(slow);
     void slow.finally(() => this.#slow.delete(slow));
+    return promise;
   }
 
   async #submitSlow(record: ProducerRecord, prepared: PreparedRecord, sink: RecordSink, index: number, signal: AbortSignal | undefined): Promise<void> {
@@ -334,7 +343,11 @@ export class Producer {
           );
         }
       }
-      if (!this.#checkSize(prepared, limits, sink, index, topic)) return;
+      const tooLarge = this.#sizeError(prepared, limits, topic);
+      if (tooLarge !== undefined) {
+        sink.failed(index, tooLarge);
+        return;
+      }
       await this.#budget.acquire(prepared.sizeBytes, Math.max(0, deadlineMs - this.#now()), signal);
       // Submitted before close(), but close() gave up waiting (its signal aborted) meanwhile.
       if (this.#stopped) {
@@ -350,33 +363,33 @@ export class Producer {
     }
   }
 
-  /** Rejects a record that can never be sent. Returns false (after failing the sink) if too large. */
-  #checkSize(prepared: PreparedRecord, limits: TopicLimits, sink: RecordSink, index: number, topic: string): boolean {
+  /** The error for a record that can never be sent (too large), or undefined. */
+  #sizeError(prepared: PreparedRecord, limits: TopicLimits, topic: string): StreamBusError | undefined {
     const batchBytes = BATCH_OVERHEAD_BYTES + prepared.sizeBytes;
     if (batchBytes > limits.maxMessageBytes) {
-      sink.failed(
-        index,
-        new StreamBusError(
-          ErrorCode.MESSAGE_TOO_LARGE,
-          `the record needs up to ${batchBytes} bytes as a batch, more than topic "${topic}" accepts (max.message.bytes ${limits.maxMessageBytes})`,
-          { context: { topic } },
-        ),
+      return new StreamBusError(
+        ErrorCode.MESSAGE_TOO_LARGE,
+        `the record needs up to ${batchBytes} bytes as a batch, more than topic "${topic}" accepts (max.message.bytes ${limits.maxMessageBytes})`,
+        { context: { topic } },
       );
-      return false;
     }
     if (prepared.sizeBytes > this.#options.bufferBytes) {
-      sink.failed(
-        index,
-        new StreamBusError(ErrorCode.MESSAGE_TOO_LARGE, `the record needs up to ${prepared.sizeBytes} bytes, more than bufferBytes (${this.#options.bufferBytes})`, {
-          context: { topic },
-        }),
-      );
-      return false;
+      return new StreamBusError(ErrorCode.MESSAGE_TOO_LARGE, `the record needs up to ${prepared.sizeBytes} bytes, more than bufferBytes (${this.#options.bufferBytes})`, {
+        context: { topic },
+      });
     }
-    return true;
+    return undefined;
   }
 
-  #append(topic: string, partition: number, prepared: PreparedRecord, limits: TopicLimits, sink: RecordSink, index: number, nowMs: number): void {
+  #append(
+    topic: string,
+    partition: number,
+    prepared: PreparedRecord,
+    limits: TopicLimits,
+    sink: RecordSink | undefined,
+    index: number,
+    nowMs: number,
+  ): AppendResult {
     const maxBatchBytes = Math.min(this.#options.batchBytes, limits.maxMessageBytes);
     const result = this.#accumulator.append(topic, partition, prepared.input, prepared.sizeBytes, sink, index, maxBatchBytes, nowMs);
     if (result.newBatch) this.#incomplete.add(result.batch);
@@ -387,6 +400,7 @@ export class Producer {
     } else if (result.newBatch) {
       this.#armTimer(this.#accumulator.flushing ? nowMs : nowMs + this.#options.lingerMs);
     }
+    return result;
   }
 
   /** max.message.bytes of a topic, read once per topic. Unreadable config falls back to Kafka's default. */
@@ -516,16 +530,18 @@ export class Producer {
     const nowMs = this.#now();
     const byTopic = new Map<string, { partition: number; records: Buffer }[]>();
     for (const batch of batches) {
-      if (batch.encoded === undefined) {
+      let encoded = batch.encoded;
+      if (encoded === undefined) {
         const options = { records: batch.records, nowMs, compression };
-        batch.encoded = compression === 'none' ? encodeRecordBatchSync(options) : await encodeRecordBatch(options);
+        encoded = compression === 'none' ? encodeRecordBatchSync(options) : await encodeRecordBatch(options);
+        batch.markEncoded(encoded);
       }
       let partitions = byTopic.get(batch.topic);
       if (partitions === undefined) {
         partitions = [];
         byTopic.set(batch.topic, partitions);
       }
-      partitions.push({ partition: batch.partition, records: batch.encoded });
+      partitions.push({ partition: batch.partition, records: encoded });
     }
     const topics: { name: string; partitions: { partition: number; records: Buffer }[] }[] = [];
     for (const [name, partitions] of byTopic) topics.push({ name, partitions });
@@ -590,6 +606,13 @@ export class Producer {
     this.#incomplete.delete(batch);
     this.#budget.release(reserved);
   }
+}
+
+/** Fails a record that never joined a batch: through its sink, or as a rejected promise for send(). */
+function refuse(sink: RecordSink | undefined, index: number, error: Error): Promise<RecordMetadata> | undefined {
+  if (sink === undefined) return Promise.reject(error);
+  sink.failed(index, error);
+  return undefined;
 }
 
 /**
