@@ -29,10 +29,33 @@ export const apiDescriptors = {
   ALTER_CONFIGS: { key: 8, requestType: 'AlterConfigsRequest', responseType: 'AlterConfigsResponse', minVersion: 0, maxVersion: 0 },
   CREATE_PARTITIONS: { key: 9, requestType: 'CreatePartitionsRequest', responseType: 'CreatePartitionsResponse', minVersion: 0, maxVersion: 0 },
   DELETE_RECORDS: { key: 10, requestType: 'DeleteRecordsRequest', responseType: 'DeleteRecordsResponse', minVersion: 0, maxVersion: 0 },
+  COORDINATOR_STATUS: { key: 11, requestType: 'CoordinatorStatusRequest', responseType: 'CoordinatorStatusResponse', minVersion: 0, maxVersion: 0 },
+  FETCH_METADATA: { key: 12, requestType: 'FetchMetadataRequest', responseType: 'FetchMetadataResponse', minVersion: 0, maxVersion: 0 },
+  BROKER_REGISTRATION: { key: 13, requestType: 'BrokerRegistrationRequest', responseType: 'BrokerRegistrationResponse', minVersion: 0, maxVersion: 0 },
+  BROKER_HEARTBEAT: { key: 14, requestType: 'BrokerHeartbeatRequest', responseType: 'BrokerHeartbeatResponse', minVersion: 0, maxVersion: 0 },
+  CHANGE_MEMBERSHIP: { key: 15, requestType: 'ChangeMembershipRequest', responseType: 'ChangeMembershipResponse', minVersion: 0, maxVersion: 0 },
+  TRANSFER_LEADERSHIP: { key: 16, requestType: 'TransferLeadershipRequest', responseType: 'TransferLeadershipResponse', minVersion: 0, maxVersion: 0 },
 } as const satisfies Record<string, ApiDescriptor>;
 
 /** The name of an API, as in the .proto's `Api` enum: 'PRODUCE', 'FETCH', ... */
 export type ApiName = keyof typeof apiDescriptors;
+
+/** The APIs served by coordinator nodes (the Raft group), not by brokers. */
+export const coordinatorApis = [
+  'COORDINATOR_STATUS',
+  'FETCH_METADATA',
+  'BROKER_REGISTRATION',
+  'BROKER_HEARTBEAT',
+  'CHANGE_MEMBERSHIP',
+  'TRANSFER_LEADERSHIP',
+] as const satisfies readonly ApiName[];
+export type CoordinatorApiName = (typeof coordinatorApis)[number];
+/** The APIs a broker serves. */
+export type BrokerApiName = Exclude<ApiName, CoordinatorApiName>;
+
+export function isCoordinatorApi(api: ApiName): api is CoordinatorApiName {
+  return (coordinatorApis as readonly ApiName[]).includes(api);
+}
 
 /** API names to wire keys, e.g. `Api.PRODUCE === 2`. */
 export const Api = Object.fromEntries(
@@ -53,6 +76,12 @@ interface ApiMessages {
   ALTER_CONFIGS: { request: M.AlterConfigsRequest; response: M.AlterConfigsResponse };
   CREATE_PARTITIONS: { request: M.CreatePartitionsRequest; response: M.CreatePartitionsResponse };
   DELETE_RECORDS: { request: M.DeleteRecordsRequest; response: M.DeleteRecordsResponse };
+  COORDINATOR_STATUS: { request: M.CoordinatorStatusRequest; response: M.CoordinatorStatusResponse };
+  FETCH_METADATA: { request: M.FetchMetadataRequest; response: M.FetchMetadataResponse };
+  BROKER_REGISTRATION: { request: M.BrokerRegistrationRequest; response: M.BrokerRegistrationResponse };
+  BROKER_HEARTBEAT: { request: M.BrokerHeartbeatRequest; response: M.BrokerHeartbeatResponse };
+  CHANGE_MEMBERSHIP: { request: M.ChangeMembershipRequest; response: M.ChangeMembershipResponse };
+  TRANSFER_LEADERSHIP: { request: M.TransferLeadershipRequest; response: M.TransferLeadershipResponse };
 }
 // A compile error here means a row of apiDescriptors has no entry in ApiMessages, or the reverse.
 type _SameKeys = [ApiName] extends [keyof ApiMessages] ? ([keyof ApiMessages] extends [ApiName] ? true : never) : never;

@@ -207,6 +207,8 @@ export interface TopicResult {
 }
 export interface CreateTopicsResponse {
   topics: TopicResult[];
+  /** The metadata offset from which the change is visible. */
+  metadataOffset: number;
 }
 
 export interface DeleteTopicsRequest {
@@ -215,6 +217,8 @@ export interface DeleteTopicsRequest {
 }
 export interface DeleteTopicsResponse {
   topics: TopicResult[];
+  /** The metadata offset from which the change is visible. */
+  metadataOffset: number;
 }
 
 export interface DescribeConfigsRequest {
@@ -256,6 +260,8 @@ export interface ConfigOp {
 }
 export interface AlterConfigsResponse {
   topics: TopicResult[];
+  /** The metadata offset from which the change is visible. */
+  metadataOffset: number;
 }
 
 export interface CreatePartitionsRequest {
@@ -270,6 +276,8 @@ export interface PartitionCount {
 }
 export interface CreatePartitionsResponse {
   topics: TopicResult[];
+  /** The metadata offset from which the change is visible. */
+  metadataOffset: number;
 }
 
 export interface DeleteRecordsRequest {
@@ -297,4 +305,126 @@ export interface DeleteRecordsPartitionResult {
   errorCode: number;
   errorMessage: string;
   lowWatermark: number;
+}
+
+// ---- Coordinator APIs
+
+export type CoordinatorStatusRequest = Record<string, never>;
+export interface CoordinatorMember {
+  nodeId: number;
+  raftHost: string;
+  raftPort: number;
+  /** Empty when not yet known. */
+  apiHost: string;
+  apiPort: number;
+  voter: boolean;
+  /** Leader's view; -1 when unknown. */
+  matchIndex: number;
+  /** Leader's view: lastIndex - matchIndex; -1 when unknown. */
+  lag: number;
+  /** Leader's view: heard from within the last election timeout. */
+  active: boolean;
+}
+export interface CoordinatorStatusResponse {
+  errorCode: number;
+  errorMessage: string;
+  clusterId: string;
+  nodeId: number;
+  /** 'leader' | 'follower' | 'candidate' | 'pre-candidate'. */
+  role: string;
+  /** 0 when no leader is known. */
+  leaderId: number;
+  leaderApiHost: string;
+  leaderApiPort: number;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  metadataOffset: number;
+  members: CoordinatorMember[];
+}
+
+export interface FetchMetadataRequest {
+  fromOffset: number;
+  maxRecords: number;
+  maxWaitMs: number;
+  /** -1 for a tool. */
+  brokerId: number;
+}
+export interface MetadataRecordData {
+  offset: number;
+  /** The command's canonical encoding (coordinator/metadata/commands.ts). */
+  command: Buffer;
+}
+export interface FetchMetadataResponse {
+  errorCode: number;
+  errorMessage: string;
+  startOffset: number;
+  committedOffset: number;
+  records: MetadataRecordData[];
+  hasSnapshot: boolean;
+  snapshotOffset: number;
+  /** JSON of the MetadataSnapshot at snapshotOffset. */
+  snapshot: Buffer;
+}
+
+export interface BrokerListenerInfo {
+  name: string;
+  host: string;
+  port: number;
+}
+export interface BrokerRegistrationRequest {
+  nodeId: number;
+  incarnationId: string;
+  clusterId: string;
+  host: string;
+  port: number;
+  /** Empty: no rack. */
+  rack: string;
+  listeners: BrokerListenerInfo[];
+}
+export interface BrokerRegistrationResponse {
+  errorCode: number;
+  errorMessage: string;
+  brokerEpoch: number;
+  metadataOffset: number;
+}
+export interface BrokerHeartbeatRequest {
+  nodeId: number;
+  brokerEpoch: number;
+  metadataOffset: number;
+  wantFence: boolean;
+  wantShutDown: boolean;
+}
+export interface BrokerHeartbeatResponse {
+  errorCode: number;
+  errorMessage: string;
+  fenced: boolean;
+  metadataOffset: number;
+}
+
+export interface ChangeMembershipRequest {
+  /** 'add' | 'remove'. */
+  op: string;
+  nodeId: number;
+  raftHost: string;
+  raftPort: number;
+  apiHost: string;
+  apiPort: number;
+}
+export interface ChangeMembershipResponse {
+  errorCode: number;
+  errorMessage: string;
+  voters: number[];
+}
+
+export interface TransferLeadershipRequest {
+  toNodeId: number;
+}
+export interface TransferLeadershipResponse {
+  errorCode: number;
+  errorMessage: string;
+  leaderId: number;
+  term: number;
 }

@@ -57,6 +57,20 @@ const requests: { [A in ApiName]: RequestOf<A> } = {
   },
   CREATE_PARTITIONS: { topics: [{ name: 'x', count: 12 }], timeoutMs: 9, validateOnly: true },
   DELETE_RECORDS: { topics: [{ name: 'x', partitions: [{ partition: 2, offset: -1 }] }], timeoutMs: 3 },
+  COORDINATOR_STATUS: {},
+  FETCH_METADATA: { fromOffset: 2 ** 40 + 1, maxRecords: 500, maxWaitMs: 250, brokerId: -1 },
+  BROKER_REGISTRATION: {
+    nodeId: 3,
+    incarnationId: 'inc-1',
+    clusterId: 'c1',
+    host: '127.0.0.3',
+    port: 9093,
+    rack: 'r1',
+    listeners: [{ name: 'native', host: '127.0.0.3', port: 9093 }],
+  },
+  BROKER_HEARTBEAT: { nodeId: 3, brokerEpoch: 17, metadataOffset: 40, wantFence: true, wantShutDown: true },
+  CHANGE_MEMBERSHIP: { op: 'add', nodeId: 4, raftHost: '127.0.0.4', raftPort: 9095, apiHost: '127.0.0.4', apiPort: 9094 },
+  TRANSFER_LEADERSHIP: { toNodeId: 2 },
 };
 
 const responses: { [A in ApiName]: ResponseOf<A> } = {
@@ -106,8 +120,8 @@ const responses: { [A in ApiName]: ResponseOf<A> } = {
     throttleMs: 1,
   },
   LIST_OFFSETS: { topics: [{ name: 't', partitions: [{ partition: 0, errorCode: 3, errorMessage: 'gone', offset: -1, timestamp: -1 }] }] },
-  CREATE_TOPICS: { topics: [{ name: 'new', errorCode: 36, errorMessage: 'exists', topicId: 'tid' }] },
-  DELETE_TOPICS: { topics: [{ name: 'a', errorCode: 3, errorMessage: 'no', topicId: 'x' }] },
+  CREATE_TOPICS: { topics: [{ name: 'new', errorCode: 36, errorMessage: 'exists', topicId: 'tid' }], metadataOffset: 12 },
+  DELETE_TOPICS: { topics: [{ name: 'a', errorCode: 3, errorMessage: 'no', topicId: 'x' }], metadataOffset: 13 },
   DESCRIBE_CONFIGS: {
     topics: [
       {
@@ -122,9 +136,42 @@ const responses: { [A in ApiName]: ResponseOf<A> } = {
       },
     ],
   },
-  ALTER_CONFIGS: { topics: [{ name: 'x', errorCode: 40, errorMessage: 'bad', topicId: 'x' }] },
-  CREATE_PARTITIONS: { topics: [{ name: 'x', errorCode: 37, errorMessage: 'fewer', topicId: 'x' }] },
+  ALTER_CONFIGS: { topics: [{ name: 'x', errorCode: 40, errorMessage: 'bad', topicId: 'x' }], metadataOffset: 14 },
+  CREATE_PARTITIONS: { topics: [{ name: 'x', errorCode: 37, errorMessage: 'fewer', topicId: 'x' }], metadataOffset: 15 },
   DELETE_RECORDS: { topics: [{ name: 'x', partitions: [{ partition: 2, errorCode: 1, errorMessage: 'below', lowWatermark: 77 }] }] },
+  COORDINATOR_STATUS: {
+    errorCode: 0,
+    errorMessage: 'ok',
+    clusterId: 'c1',
+    nodeId: 2,
+    role: 'follower',
+    leaderId: 1,
+    leaderApiHost: '127.0.0.1',
+    leaderApiPort: 9094,
+    term: 7,
+    commitIndex: 2 ** 33,
+    appliedIndex: 2 ** 33 - 1,
+    lastIndex: 2 ** 33 + 2,
+    snapshotIndex: 1000,
+    metadataOffset: 2 ** 33 - 2,
+    members: [
+      { nodeId: 1, raftHost: '127.0.0.1', raftPort: 9095, apiHost: '127.0.0.1', apiPort: 9094, voter: true, matchIndex: -1, lag: -1, active: true },
+    ],
+  },
+  FETCH_METADATA: {
+    errorCode: 0,
+    errorMessage: 'x',
+    startOffset: 5,
+    committedOffset: 9,
+    records: [{ offset: 6, command: records(20, 2) }],
+    hasSnapshot: true,
+    snapshotOffset: 4,
+    snapshot: records(50, 3),
+  },
+  BROKER_REGISTRATION: { errorCode: 0, errorMessage: 'y', brokerEpoch: 33, metadataOffset: 33 },
+  BROKER_HEARTBEAT: { errorCode: 77, errorMessage: 'stale', fenced: true, metadataOffset: 34 },
+  CHANGE_MEMBERSHIP: { errorCode: 41, errorMessage: 'not leader', voters: [1, 2, 3] },
+  TRANSFER_LEADERSHIP: { errorCode: 0, errorMessage: 'z', leaderId: 2, term: 8 },
 };
 
 const apiNames = Object.keys(apiDescriptors) as ApiName[];

@@ -9,14 +9,14 @@
  * encodes as one `bytes` field and writes with writev.
  */
 import type { Logger } from 'pino';
-import type { ApiName, RequestOf, ResponseOf } from '../../proto/api.js';
+import type { ApiName, BrokerApiName, RequestOf, ResponseOf } from '../../proto/api.js';
 import type * as M from '../../proto/messages.js';
 import type { EncodableResponseOf } from '../../proto/native-codec.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, patchPartitionLeaderEpoch, validateBatches } from '../../proto/record-batch/index.js';
 import type { LogConfig, LogStore, PartitionLog } from '../log/index.js';
 import type { Handler, RequestContext } from '../network/server.js';
-import { supportedApiVersions } from '../../proto/api.js';
+import { isCoordinatorApi, supportedApiVersions } from '../../proto/api.js';
 import { AppendWaiter } from './append-waiter.js';
 import type { ControllerGateway, MetadataView, TopicConfigResolver, TopicDefaults, TopicView } from './metadata-view.js';
 
@@ -50,7 +50,7 @@ const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
 const DEFAULT_PARTITION_FETCH_BYTES = 1024 * 1024;
 const METADATA_WAIT_MS = 10_000;
 
-type Handlers = { [A in ApiName]: (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A> | EncodableResponseOf<A>> };
+type Handlers = { [A in BrokerApiName]: (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A> | EncodableResponseOf<A>> };
 
 /**
  * A fetch answer as the broker builds it: each `records` is the list of stored batches, not one
@@ -108,7 +108,10 @@ export class Broker implements Handler {
   }
 
   handle<A extends ApiName>(api: A, _version: number, body: RequestOf<A>, ctx: RequestContext): Promise<ResponseOf<A> | EncodableResponseOf<A>> {
-    const handler = this.#handlers[api] as (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A> | EncodableResponseOf<A>>;
+    if (isCoordinatorApi(api)) {
+      return Promise.reject(new StreamBusError(ErrorCode.UNKNOWN_API, `${api} is served by coordinator nodes, not by a broker`));
+    }
+    const handler = this.#handlers[api as BrokerApiName] as (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A> | EncodableResponseOf<A>>;
     return handler(body, ctx);
   }
 
@@ -483,25 +486,25 @@ export class Broker implements Handler {
   async #createTopics(body: M.CreateTopicsRequest): Promise<M.CreateTopicsResponse> {
     const outcome = await this.#options.controller.createTopics(body, this.#options.topicDefaults);
     await this.waitForMetadata(outcome.metadataOffset);
-    return { topics: outcome.results };
+    return { topics: outcome.results, metadataOffset: outcome.metadataOffset };
   }
 
   async #deleteTopics(body: M.DeleteTopicsRequest): Promise<M.DeleteTopicsResponse> {
     const outcome = await this.#options.controller.deleteTopics(body);
     await this.waitForMetadata(outcome.metadataOffset);
-    return { topics: outcome.results };
+    return { topics: outcome.results, metadataOffset: outcome.metadataOffset };
   }
 
   async #alterConfigs(body: M.AlterConfigsRequest): Promise<M.AlterConfigsResponse> {
     const outcome = await this.#options.controller.alterConfigs(body);
     await this.waitForMetadata(outcome.metadataOffset);
-    return { topics: outcome.results };
+    return { topics: outcome.results, metadataOffset: outcome.metadataOffset };
   }
 
   async #createPartitions(body: M.CreatePartitionsRequest): Promise<M.CreatePartitionsResponse> {
     const outcome = await this.#options.controller.createPartitions(body);
     await this.waitForMetadata(outcome.metadataOffset);
-    return { topics: outcome.results };
+    return { topics: outcome.results, metadataOffset: outcome.metadataOffset };
   }
 
   #describeConfigs(body: M.DescribeConfigsRequest): M.DescribeConfigsResponse {

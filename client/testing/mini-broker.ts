@@ -321,6 +321,7 @@ export class MiniBroker {
         if (!body.validateOnly) this.createTopic(t.name, t.partitions === 0 ? 1 : t.partitions, t.configs);
         return { name: t.name, errorCode: 0, errorMessage: '', topicId: this.topics.get(t.name)?.id ?? '' };
       }),
+      metadataOffset: 0,
     };
   }
 
@@ -331,6 +332,7 @@ export class MiniBroker {
         if (existed) this.#metadataOffset++;
         return { name, errorCode: existed ? 0 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: existed ? '' : 'unknown topic', topicId: '' };
       }),
+      metadataOffset: 0,
     };
   }
 
@@ -363,6 +365,7 @@ export class MiniBroker {
         }
         return { name: t.name, errorCode: 0, errorMessage: '', topicId: topic.id };
       }),
+      metadataOffset: 0,
     };
   }
 
@@ -380,6 +383,7 @@ export class MiniBroker {
         }
         return { name: t.name, errorCode: 0, errorMessage: '', topicId: topic.id };
       }),
+      metadataOffset: 0,
     };
   }
 
