@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../proto/errors.js';
-import { Coordinator, MemoryMetadataLog, MetadataCache, type CoordinatorOptions, seededRandomSource } from './index.js';
+import {
+  Coordinator,
+  MemoryMetadataLog,
+  MetadataCache,
+  type CoordinatorOptions,
+  type MetadataCommand,
+  type MetadataLog,
+  seededRandomSource,
+} from './index.js';
 
 let root: string;
 let counter = 0;
@@ -24,11 +32,36 @@ const options = (dir: string, extra: Partial<CoordinatorOptions> = {}): Coordina
 
 const broker = { nodeId: 1, incarnationId: 'inc-1', host: '127.0.0.1', port: 9092, listeners: [{ name: 'kafka', host: '127.0.0.1', port: 9092 }] };
 
+/** Registers `broker` and heartbeats it out of the fence, as a starting broker does. */
+async function registerLive(coordinator: Coordinator, request: typeof broker = broker): Promise<number> {
+  const { brokerEpoch, metadataOffset } = await coordinator.registerBroker(request);
+  const beat = await coordinator.brokerHeartbeat({ nodeId: request.nodeId, brokerEpoch, metadataOffset });
+  expect(beat.fenced).toBe(false);
+  return brokerEpoch;
+}
+
 async function started(extra: Partial<CoordinatorOptions> = {}): Promise<{ coordinator: Coordinator; dir: string }> {
   const dir = join(root, `node-${counter++}`);
   const coordinator = await Coordinator.open(options(dir, extra));
-  await coordinator.registerBroker(broker);
+  await registerLive(coordinator);
   return { coordinator, dir };
+}
+
+/** Resolves with the first committed command of `type`, or rejects after 5 s. */
+function nextCommitted(log: MetadataLog, type: MetadataCommand['type']): Promise<MetadataCommand> {
+  const signal = AbortSignal.timeout(5_000);
+  return new Promise((resolve, reject) => {
+    const unsubscribe = log.onCommit((records) => {
+      const found = records.find((r) => r.command.type === type);
+      if (found === undefined) return;
+      unsubscribe();
+      resolve(found.command);
+    });
+    signal.addEventListener('abort', () => {
+      unsubscribe();
+      reject(new Error(`no ${type} command within 5 s`));
+    });
+  });
 }
 
 describe('coordinator > lifecycle', () => {
@@ -151,10 +184,10 @@ describe('coordinator > admin operations', () => {
   it('runs on any MetadataLog, such as an in-memory one', async () => {
     const log = new MemoryMetadataLog();
     const coordinator = await Coordinator.open(options(join(root, 'unused'), { log, clusterId: 'mem' }));
-    await coordinator.registerBroker(broker);
+    await registerLive(coordinator);
     await coordinator.createTopics([{ name: 'in-memory' }]);
-    expect(log.committedOffset).toBe(2);
-    expect((await log.read(0, 10)).map((r) => r.command.type)).toEqual(['init-cluster', 'register-broker', 'create-topic']);
+    expect(log.committedOffset).toBe(3);
+    expect((await log.read(0, 10)).map((r) => r.command.type)).toEqual(['init-cluster', 'register-broker', 'unfence-broker', 'create-topic']);
     await coordinator.close();
   });
 
@@ -169,5 +202,103 @@ describe('coordinator > admin operations', () => {
       cause: expect.objectContaining({ name: 'MetadataAssertionError' }),
     });
     await coordinator.close();
+  });
+});
+
+describe('coordinator > broker sessions', () => {
+  it('keeps a new registration fenced, so it takes no replicas, until a heartbeat shows it caught up', async () => {
+    const coordinator = await Coordinator.open(options(join(root, `node-${counter++}`)));
+    const { brokerEpoch } = await coordinator.registerBroker(broker);
+    expect(coordinator.state.broker(1)?.fenced).toBe(true);
+    const refused = await coordinator.createTopics([{ name: 'early' }]);
+    expect(refused.results[0]).toMatchObject({
+      errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+      errorMessage: expect.stringContaining('available brokers (0)'),
+    });
+
+    const behind = await coordinator.brokerHeartbeat({ nodeId: 1, brokerEpoch, metadataOffset: brokerEpoch - 1 });
+    expect(behind).toEqual({ fenced: true, metadataOffset: brokerEpoch });
+    const caughtUp = await coordinator.brokerHeartbeat({ nodeId: 1, brokerEpoch, metadataOffset: brokerEpoch });
+    expect(caughtUp).toEqual({ fenced: false, metadataOffset: brokerEpoch + 1 });
+    expect(coordinator.state.broker(1)?.fenced).toBe(false);
+    const again = await coordinator.brokerHeartbeat({ nodeId: 1, brokerEpoch, metadataOffset: brokerEpoch + 1 });
+    expect(again).toEqual({ fenced: false, metadataOffset: brokerEpoch + 1 });
+    expect((await coordinator.createTopics([{ name: 'later' }])).results[0]?.errorCode).toBe(ErrorCode.NONE);
+    await coordinator.close();
+  });
+
+  it('answers heartbeats of unknown brokers and superseded epochs with typed errors', async () => {
+    const { coordinator } = await started();
+    const first = coordinator.state.broker(1)!.brokerEpoch;
+    await expect(coordinator.brokerHeartbeat({ nodeId: 2, brokerEpoch: first, metadataOffset: 10 })).rejects.toMatchObject({
+      code: ErrorCode.BROKER_ID_NOT_REGISTERED,
+    });
+    await coordinator.registerBroker({ ...broker, incarnationId: 'inc-restarted' });
+    await expect(coordinator.brokerHeartbeat({ nodeId: 1, brokerEpoch: first, metadataOffset: 10 })).rejects.toMatchObject({
+      code: ErrorCode.STALE_BROKER_EPOCH,
+    });
+    await expect(coordinator.brokerHeartbeat({ nodeId: 1, brokerEpoch: -3, metadataOffset: 10 })).rejects.toMatchObject({
+      code: ErrorCode.INVALID_REQUEST,
+    });
+    await coordinator.close();
+  });
+
+  it('fences a broker at its request, and unfences it when it heartbeats normally again', async () => {
+    const { coordinator } = await started();
+    const { brokerEpoch } = coordinator.state.broker(1)!;
+    const offset = coordinator.state.lastAppliedOffset;
+    expect(await coordinator.brokerHeartbeat({ nodeId: 1, brokerEpoch, metadataOffset: offset, wantFence: true })).toEqual({
+      fenced: true,
+      metadataOffset: offset + 1,
+    });
+    expect(coordinator.state.broker(1)?.fenced).toBe(true);
+    expect((await coordinator.brokerHeartbeat({ nodeId: 1, brokerEpoch, metadataOffset: offset + 1 })).fenced).toBe(false);
+    await coordinator.close();
+  });
+
+  it('fences a broker whose heartbeats stop, from its own timer, and unfences it when they resume', async () => {
+    let now = 0;
+    const log = new MemoryMetadataLog();
+    const coordinator = await Coordinator.open(options(join(root, 'unused'), { log, clusterId: 'mem', sessionTimeoutMs: 200, nowMs: () => now }));
+    const brokerEpoch = await registerLive(coordinator);
+    now = 150;
+    await coordinator.brokerHeartbeat({ nodeId: 1, brokerEpoch, metadataOffset: coordinator.state.lastAppliedOffset });
+    now = 350;
+    expect(await coordinator.fenceExpiredBrokers()).toEqual([]);
+    const fenced = nextCommitted(log, 'fence-broker');
+    now = 351;
+    expect(await fenced).toEqual({ type: 'fence-broker', nodeId: 1, brokerEpoch });
+    expect(coordinator.state.broker(1)?.fenced).toBe(true);
+    expect(await coordinator.fenceExpiredBrokers()).toEqual([]);
+
+    const back = await coordinator.brokerHeartbeat({ nodeId: 1, brokerEpoch, metadataOffset: coordinator.state.lastAppliedOffset });
+    expect(back.fenced).toBe(false);
+    const fences = (await log.read(0, 100)).filter((r) => r.command.type === 'fence-broker');
+    expect(fences).toHaveLength(1);
+    await coordinator.close();
+  });
+
+  it('gives every broker a fresh session when it opens, so a restart does not fence live brokers at once', async () => {
+    let now = 0;
+    const dir = join(root, `node-${counter++}`);
+    const first = await Coordinator.open(options(dir, { sessionTimeoutMs: 1000, nowMs: () => now }));
+    await registerLive(first);
+    await first.close();
+
+    now = 1_000_000;
+    const reopened = await Coordinator.open(options(dir, { sessionTimeoutMs: 1000, nowMs: () => now }));
+    expect(reopened.state.broker(1)?.fenced).toBe(false);
+    expect(await reopened.fenceExpiredBrokers()).toEqual([]);
+    now = 1_001_001;
+    expect(await reopened.fenceExpiredBrokers()).toEqual([1]);
+    expect(reopened.state.broker(1)?.fenced).toBe(true);
+    await reopened.close();
+  });
+
+  it('refuses a session timeout below 1 ms with INVALID_CONFIG', async () => {
+    await expect(Coordinator.open(options(join(root, 'bad-timeout'), { sessionTimeoutMs: 0 }))).rejects.toMatchObject({
+      code: ErrorCode.INVALID_CONFIG,
+      message: expect.stringContaining('sessionTimeoutMs'),
+    });
   });
 });

@@ -9,22 +9,30 @@
  *
  * The coordinator's own state is a MetadataCache following its log, the same code a broker uses,
  * so a broker's view and the coordinator's can only differ by how far each has read.
+ *
+ * Broker liveness: brokers send heartbeats (brokerHeartbeat); their times are soft state in a
+ * BrokerSessions tracker, and a timer checking every quarter of the session timeout appends a
+ * fence-broker command for each broker not heard from within it. Heartbeats and expiry checks go
+ * through the same one-at-a-time queue as admin operations, so each decides against the state the
+ * previous one left (a broker is never fenced twice for one expiry, nor unfenced by a heartbeat
+ * that was decided before its fence applied).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ErrorCode, StreamBusError } from '../proto/errors.js';
 import { abortReason, asError } from './metadata/abort.js';
+import { BrokerSessions, DEFAULT_BROKER_SESSION_TIMEOUT_MS } from './metadata/broker-sessions.js';
 import { type MetadataFollower, MetadataCache } from './metadata/cache.js';
 import { type MetadataCommand, MetadataCommandType } from './metadata/commands.js';
 import * as controller from './metadata/controller.js';
 import type {
   AlterConfigsRequest,
+  BrokerHeartbeatRequest,
   BrokerRegistrationRequest,
   CreatePartitionsRequest,
   CreateTopicRequest,
   CreateTopicResult,
   DescribeConfigsResult,
-  PlacementBroker,
   TopicDefaults,
   TopicResult,
 } from './metadata/controller.js';
@@ -58,6 +66,13 @@ export interface CoordinatorOptions {
   readonly maxPartitionsPerTopic?: number;
   /** Admin operations waiting for their turn; more fail with THROTTLING_QUOTA_EXCEEDED. Default 256. */
   readonly maxQueuedOperations?: number;
+  /**
+   * Kafka's broker.session.timeout.ms: a broker with no heartbeat for this long is fenced. Checked
+   * every quarter of it. Default 9000.
+   */
+  readonly sessionTimeoutMs?: number;
+  /** A monotonic clock in milliseconds for broker sessions. Default performance.now (tests inject one). */
+  readonly nowMs?: () => number;
 }
 
 export interface AdminOptions {
@@ -87,6 +102,13 @@ export interface BrokerRegistrationOutcome {
   readonly metadataOffset: number;
 }
 
+export interface BrokerHeartbeatResult {
+  /** Whether the broker is fenced (takes no new replicas) after this heartbeat. */
+  readonly fenced: boolean;
+  /** The metadata offset at which that is visible to log followers. */
+  readonly metadataOffset: number;
+}
+
 const CLUSTER_ID_PATTERN = /^[A-Za-z0-9._-]{1,255}$/;
 const REPLAY_BATCH_RECORDS = 1000;
 
@@ -108,6 +130,8 @@ function checkOptions(options: CoordinatorOptions): void {
   if (options.clusterId !== undefined && !CLUSTER_ID_PATTERN.test(options.clusterId)) {
     throw invalidConfig(`clusterId must be 1..255 characters of letters, digits, '.', '_' and '-', got ${JSON.stringify(options.clusterId)}`);
   }
+  const timeout = options.sessionTimeoutMs ?? DEFAULT_BROKER_SESSION_TIMEOUT_MS;
+  if (!Number.isSafeInteger(timeout) || timeout < 1) throw invalidConfig(`sessionTimeoutMs must be a whole number ≥ 1, got ${timeout}`);
 }
 
 export class Coordinator {
@@ -121,6 +145,11 @@ export class Coordinator {
   readonly #logger: Logger;
   readonly #maxPartitionsPerTopic: number | undefined;
   readonly #maxQueuedOperations: number;
+  readonly #sessions: BrokerSessions;
+  readonly #nowMs: () => number;
+  #sessionTimer: ReturnType<typeof setInterval> | undefined;
+  /** An expiry check is queued or running: the timer does not queue another behind it. */
+  #checkingSessions = false;
   #tail: Promise<void> = Promise.resolve();
   #queued = 0;
   #closing: Promise<void> | undefined;
@@ -136,6 +165,8 @@ export class Coordinator {
     this.#logger = options.logger ?? silentLogger;
     this.#maxPartitionsPerTopic = options.maxPartitionsPerTopic;
     this.#maxQueuedOperations = options.maxQueuedOperations ?? 256;
+    this.#sessions = new BrokerSessions(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs });
+    this.#nowMs = options.nowMs ?? (() => performance.now());
     follower.done.catch((error: unknown) => {
       // Applying a committed record failed (a bug) or the log could not be read: stop serving
       // metadata changes rather than validate against a state that no longer matches the log.
@@ -161,6 +192,7 @@ export class Coordinator {
       await follower.caughtUp;
       coordinator = new Coordinator(options, log, cache, follower);
       await coordinator.#initClusterId(options.clusterId);
+      coordinator.#becomeActive();
     } catch (error) {
       follower.stop();
       await log.close().catch(() => undefined);
@@ -193,6 +225,25 @@ export class Coordinator {
     const clusterId = wanted ?? randomClusterId(this.#random);
     await this.#commit([{ type: MetadataCommandType.INIT_CLUSTER, clusterId }], undefined);
     this.#logger.info({ clusterId }, 'initialized a new cluster');
+  }
+
+  /**
+   * Starts broker sessions afresh and the expiry timer. A single node is active from open(); a
+   * replicated coordinator will call this on each election it wins, since the sessions the previous
+   * leader kept died with its leadership.
+   */
+  #becomeActive(): void {
+    this.#sessions.reset(this.state, this.#nowMs());
+    const everyMs = Math.max(1, Math.floor(this.#sessions.sessionTimeoutMs / 4));
+    this.#sessionTimer = setInterval(() => this.#onSessionTimer(), everyMs);
+    this.#sessionTimer.unref();
+  }
+
+  #onSessionTimer(): void {
+    if (this.#checkingSessions || this.#refusal() !== undefined) return;
+    this.fenceExpiredBrokers().catch((error: unknown) => {
+      this.#logger.warn({ err: error }, 'broker session check failed; retrying at the next check');
+    });
   }
 
   /** The latest applied metadata. Read-only; changes only through the operations below. */
@@ -262,6 +313,53 @@ export class Coordinator {
   }
 
   /**
+   * Takes a broker's heartbeat: renews its session and, when its fencing changes, appends the
+   * fence-broker or unfence-broker command and resolves once it is applied. A fenced broker is
+   * unfenced by a heartbeat that shows it caught up (metadataOffset ≥ its broker epoch) and does not
+   * ask to be fenced; `wantFence` fences it (controlled shutdown). Rejects with StreamBusError:
+   * BROKER_ID_NOT_REGISTERED (register first), STALE_BROKER_EPOCH (register again),
+   * INVALID_REQUEST (malformed), and like any operation SHUTTING_DOWN or THROTTLING_QUOTA_EXCEEDED.
+   */
+  brokerHeartbeat(request: BrokerHeartbeatRequest, options: AdminOptions = {}): Promise<BrokerHeartbeatResult> {
+    // The session counts from arrival, not from when the queue reaches the heartbeat: a broker that
+    // spoke in time is alive even if a slow admin operation held its heartbeat up, and an expiry
+    // check queued ahead of it must see that.
+    const receivedMs = this.#nowMs();
+    if (this.#refusal() === undefined) this.#sessions.renew(request.nodeId, request.brokerEpoch, receivedMs);
+    return this.#run(options.signal, async () => {
+      const outcome = this.#sessions.heartbeat(this.state, request, receivedMs);
+      if (outcome.command === null) return { fenced: outcome.fenced, metadataOffset: this.#cache.lastAppliedOffset };
+      const metadataOffset = await this.#commit([outcome.command], options.signal);
+      const fields = { nodeId: request.nodeId, brokerEpoch: request.brokerEpoch, metadataOffset };
+      if (outcome.fenced) this.#logger.info(fields, 'fenced broker at its request');
+      else this.#logger.info(fields, 'unfenced broker: it has caught up with the metadata log');
+      return { fenced: outcome.fenced, metadataOffset };
+    });
+  }
+
+  /**
+   * Fences every unfenced broker whose session expired, now; returns their node ids. The session
+   * timer calls this every quarter of the session timeout; tests call it to avoid waiting.
+   */
+  fenceExpiredBrokers(options: AdminOptions = {}): Promise<number[]> {
+    this.#checkingSessions = true;
+    const run = this.#run(options.signal, async () => {
+      const commands = this.#sessions.expired(this.state, this.#nowMs());
+      if (commands.length === 0) return [];
+      const metadataOffset = await this.#commit(commands, options.signal);
+      const nodeIds = commands.map((c) => c.nodeId);
+      this.#logger.warn(
+        { nodeIds, sessionTimeoutMs: this.#sessions.sessionTimeoutMs, metadataOffset },
+        'fenced brokers whose sessions expired (no heartbeat within the session timeout)',
+      );
+      return nodeIds;
+    });
+    return run.finally(() => {
+      this.#checkingSessions = false;
+    });
+  }
+
+  /**
    * Describes topic configs from the applied state: every committed change whose operation has
    * resolved is visible. Does not wait behind queued operations.
    */
@@ -278,6 +376,7 @@ export class Coordinator {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      clearInterval(this.#sessionTimer);
       await this.#tail;
       this.#follower.stop();
       await this.log.close();
@@ -286,8 +385,8 @@ export class Coordinator {
     return this.#closing;
   }
 
-  #placementBrokers(): PlacementBroker[] {
-    return this.state.brokers().map((b) => ({ nodeId: b.nodeId, rack: b.rack }));
+  #placementBrokers(): controller.PlacementBroker[] {
+    return controller.placementBrokers(this.state);
   }
 
   #limits(): { maxPartitionsPerTopic?: number } {

@@ -7,6 +7,7 @@ export {
   Coordinator,
   type AdminOptions,
   type AdminOutcome,
+  type BrokerHeartbeatResult,
   type BrokerRegistrationOutcome,
   type CoordinatorOptions,
   type CreateTopicsOptions,
@@ -42,12 +43,14 @@ export {
   type CreatePartitionsCommand,
   type CreateTopicCommand,
   type DeleteTopicCommand,
+  type FenceBrokerCommand,
   type InitClusterCommand,
   type MetadataCommand,
   type MetadataRecord,
   type NoOpCommand,
   type PartitionAssignment,
   type RegisterBrokerCommand,
+  type UnfenceBrokerCommand,
 } from './metadata/commands.js';
 export {
   METADATA_SNAPSHOT_VERSION,
@@ -64,13 +67,18 @@ export { type RandomSource, randomClusterId, randomUuid, seededRandomSource } fr
 export {
   DEFAULT_MAX_PARTITIONS_PER_TOPIC,
   alterConfigs,
+  brokerHeartbeat,
   createPartitions,
   createTopics,
   deleteTopics,
   describeConfigs,
+  fenceBroker,
   placeReplicas,
+  placementBrokers,
   registerBroker,
   type AlterConfigsRequest,
+  type BrokerHeartbeatOutcome,
+  type BrokerHeartbeatRequest,
   type BrokerRegistrationRequest,
   type ConfigOp,
   type ControllerOutcome,
@@ -86,6 +94,12 @@ export {
   type TopicResult,
 } from './metadata/controller.js';
 export {
+  BrokerSessions,
+  DEFAULT_BROKER_SESSION_TIMEOUT_MS,
+  type BrokerSession,
+  type BrokerSessionsOptions,
+} from './metadata/broker-sessions.js';
+export {
   MetadataCache,
   type FollowableLog,
   type MetadataFollowOptions,
@@ -93,6 +107,11 @@ export {
   type MetadataUpdate,
 } from './metadata/cache.js';
 
-export { MAX_READ_RECORDS, type MetadataAppendOptions, type MetadataLog } from './metadata-log/metadata-log.js';
+export {
+  MAX_READ_RECORDS,
+  type MetadataAppendOptions,
+  type MetadataLog,
+  type MetadataLogSnapshot,
+} from './metadata-log/metadata-log.js';
 export { LocalMetadataLog, type LocalMetadataLogOptions } from './metadata-log/local-metadata-log.js';
 export { MemoryMetadataLog } from './metadata-log/memory-metadata-log.js';

@@ -111,7 +111,8 @@ export class Broker implements Handler {
     if (isCoordinatorApi(api)) {
       return Promise.reject(new StreamBusError(ErrorCode.UNKNOWN_API, `${api} is served by coordinator nodes, not by a broker`));
     }
-    const handler = this.#handlers[api as BrokerApiName] as (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A> | EncodableResponseOf<A>>;
+    const brokerApi: BrokerApiName = api;
+    const handler = this.#handlers[brokerApi] as (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A> | EncodableResponseOf<A>>;
     return handler(body, ctx);
   }
 

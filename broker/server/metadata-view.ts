@@ -7,7 +7,14 @@
  * RPC client. The broker does not care which.
  */
 import type * as M from '../../proto/messages.js';
-import type { ResolvedTopicConfig, TopicConfigEntry } from '../../coordinator/index.js';
+import type {
+  BrokerHeartbeatRequest,
+  BrokerHeartbeatResult,
+  BrokerRegistrationOutcome,
+  BrokerRegistrationRequest,
+  ResolvedTopicConfig,
+  TopicConfigEntry,
+} from '../../coordinator/index.js';
 
 export interface PartitionView {
   readonly partition: number;
@@ -55,6 +62,16 @@ export interface ControllerGateway {
   deleteTopics(request: M.DeleteTopicsRequest): Promise<AdminResult<M.TopicResult>>;
   alterConfigs(request: M.AlterConfigsRequest): Promise<AdminResult<M.TopicResult>>;
   createPartitions(request: M.CreatePartitionsRequest): Promise<AdminResult<M.TopicResult>>;
+  /**
+   * Registers this broker process (a fresh incarnation id per start) and resolves with its broker
+   * epoch; the registration starts fenced. Rejects with the coordinator's StreamBusError.
+   */
+  registerBroker(request: BrokerRegistrationRequest): Promise<BrokerRegistrationOutcome>;
+  /**
+   * Sends one heartbeat; resolves with whether the broker is now fenced. Rejects with
+   * STALE_BROKER_EPOCH or BROKER_ID_NOT_REGISTERED when the broker must register again.
+   */
+  brokerHeartbeat(request: BrokerHeartbeatRequest): Promise<BrokerHeartbeatResult>;
 }
 
 export interface TopicDefaults {

@@ -52,6 +52,17 @@ describe('config > schema', () => {
     expect(config.values.brokers).toEqual(['127.0.0.1:9093']);
   });
 
+  it('declares broker session settings under Kafka\'s names and defaults', () => {
+    const config = resolveConfig({});
+    expect(config.values['broker.session.timeout.ms']).toBe(9000);
+    expect(config.values['broker.heartbeat.interval.ms']).toBe(2000);
+    const set = resolveConfig({ env: { STREAMBUS_BROKER_SESSION_TIMEOUT_MS: '3000', STREAMBUS_BROKER_HEARTBEAT_INTERVAL_MS: '500' } });
+    expect([set.values['broker.session.timeout.ms'], set.values['broker.heartbeat.interval.ms']]).toEqual([3000, 500]);
+    expect(problemsOf(() => resolveConfig({ flags: [{ key: 'broker.heartbeat.interval.ms', value: '0', origin: '--set' }] }))[0]).toMatchObject({
+      key: 'broker.heartbeat.interval.ms',
+    });
+  });
+
   it('marks the Kafka listener as declared but unused', () => {
     expect(specOf('kafka.port').unused).toMatch(/later/);
   });

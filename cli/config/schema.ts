@@ -124,6 +124,16 @@ export const settings = {
   'max.in.flight.per.connection': { type: 'int', default: 32, min: 1, max: 10_000, scope: 'server', doc: 'Requests a connection may have outstanding; beyond this the server stops reading from that connection until responses go out (backpressure, not an error).' },
   'retention.check.interval.ms': { type: 'int', default: 300_000, min: 1000, scope: 'server', aliases: ['log.retention.check.interval.ms'], doc: 'How often retention deletes expired data.' },
 
+  // ---- Broker sessions with the coordinator (Kafka's names and defaults).
+  'broker.session.timeout.ms': {
+    type: 'int', default: 9000, min: 100, max: 3_600_000, scope: 'server',
+    doc: 'The coordinator fences a broker it has not heard a heartbeat from for this long: the broker takes no new partition replicas until a heartbeat unfences it again. Must be larger than broker.heartbeat.interval.ms.',
+  },
+  'broker.heartbeat.interval.ms': {
+    type: 'int', default: 2000, min: 10, max: 3_600_000, scope: 'server',
+    doc: 'How often a broker sends a heartbeat to the coordinator (more often, at most every 100 ms, while it is fenced).',
+  },
+
   // ---- Topic creation defaults.
   'num.partitions': { type: 'int', default: 1, min: 1, max: 10_000, scope: 'server', doc: 'Partitions of a topic created without a partition count (and of auto-created topics).' },
   'default.replication.factor': { type: 'int', default: 1, min: 1, max: 32, scope: 'server', doc: 'Replication factor of a topic created without one.' },
@@ -153,6 +163,10 @@ export const settings = {
   brokers: {
     type: 'list', items: 'host-port', default: ['127.0.0.1:9093'], scope: 'client', aliases: ['bootstrap.servers'], flag: 'brokers',
     doc: 'Brokers the command line bootstraps from (native protocol), comma-separated host:port.',
+  },
+  coordinators: {
+    type: 'list', items: 'host-port', default: ['127.0.0.1:9093'], scope: 'client', flag: 'coordinators',
+    doc: 'Coordinator API addresses the cluster commands start from, comma-separated host:port; one reachable node is enough.',
   },
   'client.id': { type: 'string', default: 'streambus-cli', scope: 'client', doc: 'Client id the command line sends to brokers.' },
   'request.timeout.ms': { type: 'int', default: 30_000, min: 1, max: 3_600_000, scope: 'client', doc: 'How long the command line waits for one response.' },

@@ -4,7 +4,9 @@
  *
  * The parts talk through the same seams they will use across processes: the broker learns metadata
  * by following the coordinator's committed log from an offset (MetadataCache.follow), and sends
- * admin requests through a ControllerGateway. Here both are in-process calls.
+ * admin requests, its registration and its heartbeats (BrokerLifecycle) through a ControllerGateway.
+ * Here both are in-process calls. Start-up waits until the broker is unfenced, so the node never
+ * reports ready while topic creation would still find no broker to place replicas on.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -22,6 +24,7 @@ import { LogStore } from '../../broker/log/index.js';
 import { NativeServer } from '../../broker/network/index.js';
 import { createMetrics, startAdminServer, type AdminServer, type BrokerMetrics } from '../../broker/observability/index.js';
 import { Broker } from '../../broker/server/broker.js';
+import { BrokerLifecycle } from '../../broker/server/broker-lifecycle.js';
 import type { ControllerGateway, MetadataView, TopicConfigResolver } from '../../broker/server/metadata-view.js';
 import type * as M from '../../proto/messages.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
@@ -45,8 +48,12 @@ export interface SingleNode {
   close(): Promise<void>;
 }
 
+/** How long start-up waits for the coordinator to unfence the broker before it gives up. */
+const UNFENCE_WAIT_MS = 30_000;
+
 export async function startSingleNode(config: ResolvedConfig, logger: Logger): Promise<SingleNode> {
   const values = config.values;
+  checkSessionSettings(config);
   const nodeId = values['node.id'];
   const dataDir = path.resolve(values['data.dir']);
   const brokerDefaults = brokerTopicDefaults(config);
@@ -69,6 +76,7 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       nodeId,
       ...(values['cluster.id'] === null ? {} : { clusterId: values['cluster.id'] }),
       defaults: topicDefaults,
+      sessionTimeoutMs: values['broker.session.timeout.ms'],
       logger: logger.child({ component: 'coordinator' }),
     });
     cleanups.push(() => coordinator.close());
@@ -93,11 +101,12 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       resolve: (overrides) => resolveTopicConfig(overrides, brokerDefaults),
       describe: (overrides) => describeTopicConfigs(overrides, brokerDefaults),
     };
+    const gateway = controllerGateway(coordinator);
     const broker = new Broker({
       nodeId,
       logs,
       metadata: metadataView(cache, nodeId),
-      controller: controllerGateway(coordinator),
+      controller: gateway,
       configs,
       topicDefaults,
       autoCreateTopics: values['auto.create.topics.enable'],
@@ -148,15 +157,25 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
 
     const nativeAdvertised = { host: advertisedHost(values, 'native', hostname()), port: server.port };
     // Registering after the listener is bound means the advertised port is the real one, even when
-    // port 0 was asked for. A re-registration with the same address is a no-op in the state.
-    await coordinator.registerBroker({
-      nodeId,
-      incarnationId: randomUUID(),
-      host: nativeAdvertised.host,
-      port: nativeAdvertised.port,
-      rack: null,
-      listeners: [{ name: 'native', host: nativeAdvertised.host, port: nativeAdvertised.port }],
+    // port 0 was asked for. Each start is a new incarnation, so it gets a new broker epoch.
+    const lifecycle = new BrokerLifecycle({
+      controller: gateway,
+      registration: {
+        nodeId,
+        incarnationId: randomUUID(),
+        host: nativeAdvertised.host,
+        port: nativeAdvertised.port,
+        rack: null,
+        listeners: [{ name: 'native', host: nativeAdvertised.host, port: nativeAdvertised.port }],
+      },
+      metadataOffset: () => cache.lastAppliedOffset,
+      heartbeatIntervalMs: values['broker.heartbeat.interval.ms'],
+      logger: logger.child({ component: 'broker-lifecycle' }),
     });
+    // Closed before the listeners and the coordinator: its last heartbeat asks to be fenced.
+    cleanups.push(() => lifecycle.close());
+    await lifecycle.start();
+    await waitUntilUnfenced(lifecycle);
 
     const admin: AdminServer = await startAdminServer({
       host: values['admin.host'],
@@ -166,7 +185,9 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       authToken: values['admin.auth.token'],
       ready: () => {
         const reasons: string[] = [];
-        if (cache.state.broker(nodeId) === undefined) reasons.push(`broker ${nodeId} is not registered in the metadata yet`);
+        const registered = cache.state.broker(nodeId);
+        if (registered === undefined) reasons.push(`broker ${nodeId} is not registered in the metadata yet`);
+        else if (registered.fenced) reasons.push(`broker ${nodeId} is fenced (its heartbeats are not reaching the coordinator)`);
         return reasons.length === 0 ? { ready: true } : { ready: false, reasons };
       },
     });
@@ -196,6 +217,32 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
   } catch (error) {
     await closeAll();
     throw error;
+  }
+}
+
+/** A heartbeat interval at or above the session timeout would fence a healthy broker now and then. */
+function checkSessionSettings(config: ResolvedConfig): void {
+  const timeoutMs = config.values['broker.session.timeout.ms'];
+  const intervalMs = config.values['broker.heartbeat.interval.ms'];
+  if (intervalMs >= timeoutMs) {
+    throw new StreamBusError(
+      ErrorCode.INVALID_CONFIG,
+      `broker.heartbeat.interval.ms (${intervalMs}) must be smaller than broker.session.timeout.ms (${timeoutMs}); ` +
+        'Kafka\'s defaults are 2000 and 9000',
+    );
+  }
+}
+
+async function waitUntilUnfenced(lifecycle: BrokerLifecycle): Promise<void> {
+  try {
+    await lifecycle.waitUntilUnfenced({ signal: AbortSignal.timeout(UNFENCE_WAIT_MS) });
+  } catch (error) {
+    if (error instanceof StreamBusError) throw error;
+    throw new StreamBusError(
+      ErrorCode.REQUEST_TIMED_OUT,
+      `broker ${lifecycle.nodeId} registered but the coordinator did not unfence it within ${UNFENCE_WAIT_MS} ms`,
+      { cause: error },
+    );
   }
 }
 
@@ -284,5 +331,7 @@ function controllerGateway(coordinator: Coordinator): ControllerGateway {
       );
       return { results: outcome.results.map(wire), metadataOffset: outcome.metadataOffset };
     },
+    registerBroker: (request) => coordinator.registerBroker(request),
+    brokerHeartbeat: (request) => coordinator.brokerHeartbeat(request),
   };
 }

@@ -24,6 +24,18 @@ export class CommitListeners {
 
   notify(records: readonly MetadataRecord[]): void {
     if (records.length === 0) return;
+    this.#each(records);
+  }
+
+  /**
+   * Tells every listener that the log replaced records they were not given with a snapshot (its
+   * startOffset moved past them): they get an empty batch and must load the snapshot.
+   */
+  notifySnapshot(): void {
+    this.#each([]);
+  }
+
+  #each(records: readonly MetadataRecord[]): void {
     // A snapshot of the set: a listener that unsubscribes others mid-notify does not skip anyone.
     for (const listener of [...this.#listeners]) {
       try {

@@ -109,6 +109,16 @@ describe('metadata-log > local > read', () => {
     await expect(log.read(0, 0)).rejects.toMatchObject({ code: ErrorCode.INVALID_REQUEST });
     await log.close();
   });
+
+  it('keeps every record from offset 0 and so offers no snapshot, before and after a reopen', async () => {
+    const dir = newDir();
+    await logWith(dir, ['a', 'b']);
+    const log = await LocalMetadataLog.open({ dir });
+    expect(log.startOffset).toBe(0);
+    expect(await log.snapshot()).toBeUndefined();
+    await log.close();
+    await expect(log.snapshot()).rejects.toMatchObject({ code: ErrorCode.SHUTTING_DOWN });
+  });
 });
 
 describe('metadata-log > local > corruption', () => {

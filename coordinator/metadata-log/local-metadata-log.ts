@@ -18,7 +18,7 @@ import { type MetadataCommand, type MetadataRecord, decodeMetadataCommand, encod
 import { type Logger, silentLogger } from '../logger.js';
 import { abortReason, asError } from '../metadata/abort.js';
 import { CommitListeners } from './commit-listeners.js';
-import { type MetadataAppendOptions, type MetadataLog, MAX_READ_RECORDS } from './metadata-log.js';
+import { type MetadataAppendOptions, type MetadataLog, type MetadataLogSnapshot, MAX_READ_RECORDS } from './metadata-log.js';
 import {
   FORMAT_KEY,
   LOG_FORMAT_VERSION,
@@ -260,6 +260,15 @@ export class LocalMetadataLog implements MetadataLog {
     // The paired check: what comes back must be exactly the committed range asked for.
     if (records.length !== last - fromOffset + 1) throw corrupt(this.dir, fromOffset + records.length, 'record is missing');
     return records;
+  }
+
+  /**
+   * Always undefined: this log keeps every record (startOffset stays 0), so a follower never needs
+   * a snapshot. Rejects with SHUTTING_DOWN after close().
+   */
+  snapshot(): Promise<MetadataLogSnapshot | undefined> {
+    if (this.#closing !== undefined) return Promise.reject(new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the metadata log is closed'));
+    return Promise.resolve(undefined);
   }
 
   onCommit(listener: (records: readonly MetadataRecord[]) => void): () => void {

@@ -5,11 +5,23 @@
  * will implement the same interface, committing once a quorum has the entry; the Coordinator,
  * MetadataState and MetadataCache do not change (DESIGN.md decision 4). Brokers follow the log by
  * reading from an offset and then listening for commits, never by polling.
+ *
+ * A log may compact: replace its oldest records with a snapshot of the state they build, so its
+ * first readable offset (startOffset) grows. A follower that needs records before startOffset loads
+ * snapshot() instead and reads on from the offset after it (MetadataCache.follow does this).
  */
 import type { MetadataCommand, MetadataRecord } from '../metadata/commands.js';
+import type { MetadataSnapshot } from '../metadata/state.js';
 
 /** read() never returns more than this many records, whatever maxRecords says. */
 export const MAX_READ_RECORDS = 10_000;
+
+/** The state after every record up to and including `offset`. */
+export interface MetadataLogSnapshot {
+  /** The last offset the snapshot covers; equal to snapshot.lastAppliedOffset. */
+  readonly offset: number;
+  readonly snapshot: MetadataSnapshot;
+}
 
 export interface MetadataAppendOptions {
   /**
@@ -45,9 +57,23 @@ export interface MetadataLog {
   /** The offset of the last committed record; -1 when empty. Updated before onCommit listeners run. */
   readonly committedOffset: number;
   /**
+   * The first offset read() serves: 0 until the log compacts, then the offset after its snapshot.
+   * Never decreases. May be committedOffset + 1 (everything is in the snapshot).
+   */
+  readonly startOffset: number;
+  /**
+   * The latest snapshot, covering at least every record before startOffset (its offset is
+   * ≥ startOffset − 1), or undefined when the log has never compacted (startOffset 0). The snapshot
+   * is checked by whoever restores it (MetadataState.restore), as it may come from a peer.
+   */
+  snapshot(): Promise<MetadataLogSnapshot | undefined>;
+  /**
    * Calls `listener` synchronously with each newly committed batch of records, in offset order,
-   * with no gaps between calls. Returns a function that unsubscribes. Listeners must not throw
-   * (a throw is a bug: it is logged and rethrown asynchronously, and the other listeners still run).
+   * with no gaps between calls, except when the log replaced records a listener has not been given
+   * with a snapshot (a replicated log installing one from its leader): then the listener gets an
+   * empty batch at once, later batches start at startOffset or after, and the listener must load
+   * snapshot() to close the gap. Returns a function that unsubscribes. Listeners must not throw (a
+   * throw is a bug: it is logged and rethrown asynchronously, and the other listeners still run).
    */
   onCommit(listener: (records: readonly MetadataRecord[]) => void): () => void;
   /** Rejects queued appends with SHUTTING_DOWN, waits for the one being written, then releases the log. Idempotent. */

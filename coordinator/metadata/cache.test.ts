@@ -8,7 +8,7 @@ import { MemoryMetadataLog } from '../metadata-log/memory-metadata-log.js';
 import type { MetadataLog } from '../metadata-log/metadata-log.js';
 import { type FollowableLog, type MetadataUpdate, MetadataCache } from './cache.js';
 import type { MetadataCommand, MetadataRecord, PartitionAssignment } from './commands.js';
-import { MetadataState } from './state.js';
+import { type MetadataSnapshot, MetadataState } from './state.js';
 
 let root: string;
 beforeAll(async () => {
@@ -40,10 +40,14 @@ function counting(log: MetadataLog): FollowableLog & { reads: number } {
     get committedOffset() {
       return log.committedOffset;
     },
+    get startOffset() {
+      return log.startOffset;
+    },
     read(from: number, max: number): Promise<MetadataRecord[]> {
       spy.reads++;
       return log.read(from, max);
     },
+    snapshot: () => log.snapshot(),
     onCommit: (listener: (records: readonly MetadataRecord[]) => void) => log.onCommit(listener),
   };
   return spy;
@@ -132,12 +136,154 @@ describe('metadata > cache > follow', () => {
   it('ends with the read error when the log cannot be read', async () => {
     const failing: FollowableLog = {
       committedOffset: 3,
+      startOffset: 0,
       read: () => Promise.reject(new StreamBusError(ErrorCode.KAFKA_STORAGE_ERROR, 'disk on fire')),
+      snapshot: () => Promise.resolve(undefined),
       onCommit: () => () => undefined,
     };
     const follower = new MetadataCache().follow(failing);
     await expect(follower.caughtUp).rejects.toMatchObject({ message: 'disk on fire' });
     await expect(follower.done).rejects.toMatchObject({ code: ErrorCode.KAFKA_STORAGE_ERROR });
+  });
+});
+
+describe('metadata > cache > follow a compacting log', () => {
+  /** A log of init-cluster plus `count` topics t0..t{count-1}, at offsets 0..count. */
+  async function logWithTopics(count: number): Promise<MemoryMetadataLog> {
+    const log = new MemoryMetadataLog();
+    await log.append([{ type: 'init-cluster', clusterId: 'c1' }, ...Array.from({ length: count }, (_, i) => topic(`t${i}`))]);
+    return log;
+  }
+
+  async function replayOf(log: MemoryMetadataLog, upTo: MetadataCache): Promise<string> {
+    const snapshot = await log.snapshot();
+    const state = snapshot === undefined ? MetadataState.empty() : MetadataState.restore(snapshot.snapshot);
+    if (log.committedOffset >= log.startOffset) {
+      for (const record of await log.read(log.startOffset, 10_000)) state.apply(record);
+    }
+    expect(upTo.lastAppliedOffset).toBe(log.committedOffset);
+    return JSON.stringify(state.snapshot());
+  }
+
+  it('loads the snapshot when the log compacted past its offset, tells subscribers once, then reads on', async () => {
+    const log = await logWithTopics(4);
+    const cache = new MetadataCache();
+    const first = cache.follow(log);
+    await first.caughtUp;
+    first.stop();
+    await log.append([{ type: 'delete-topic', name: 't0', topicId: 'id-t0' }, topic('t0'), topic('u1'), topic('u2')]);
+    log.compact(7);
+    await log.append([topic('u3')]);
+    expect(log.startOffset).toBe(8);
+
+    const updates: MetadataUpdate[] = [];
+    cache.subscribe((update) => updates.push(update));
+    const follower = cache.follow(log);
+    await follower.caughtUp;
+    expect(updates.map((u) => [u.lastAppliedOffset, u.events.map((e) => e.type)])).toEqual([
+      [7, ['snapshot-loaded']],
+      [9, ['topic-created', 'topic-created']],
+    ]);
+    const loaded = updates[0]!.events[0]!;
+    expect(loaded.type === 'snapshot-loaded' && loaded.previous.lastAppliedOffset).toBe(4);
+    expect(loaded.type === 'snapshot-loaded' && loaded.previous.topics.map((t) => t.name)).toEqual(['t0', 't1', 't2', 't3']);
+    expect(cache.state.topics().map((t) => t.name)).toEqual(['t0', 't1', 't2', 't3', 'u1', 'u2', 'u3']);
+    expect(JSON.stringify(cache.state.snapshot())).toBe(await replayOf(log, cache));
+
+    await log.append([topic('live')]);
+    await cache.waitForOffset(10, deadline());
+    expect(cache.state.topic('live')).toBeDefined();
+    follower.stop();
+  });
+
+  it('survives the log compacting between its reads while it catches up in small batches', async () => {
+    const log = await logWithTopics(30);
+    let reads = 0;
+    const compactingOnSecondRead: FollowableLog = {
+      get committedOffset() {
+        return log.committedOffset;
+      },
+      get startOffset() {
+        return log.startOffset;
+      },
+      read(from, max) {
+        if (++reads === 2) log.compact(20);
+        return log.read(from, max);
+      },
+      snapshot: () => log.snapshot(),
+      onCommit: (listener) => log.onCommit(listener),
+    };
+    const cache = new MetadataCache();
+    const follower = cache.follow(compactingOnSecondRead, { batchMaxRecords: 4 });
+    await follower.caughtUp;
+    expect(JSON.stringify(cache.state.snapshot())).toBe(await replayOf(log, cache));
+    follower.stop();
+  });
+
+  it('goes back to catching up when a live log installs a snapshot past what it has seen', async () => {
+    const log = await logWithTopics(2);
+    const cache = new MetadataCache();
+    const events: string[] = [];
+    cache.subscribe((u) => events.push(...u.events.map((e) => `${e.type}@${e.offset}`)));
+    const follower = cache.follow(log);
+    await follower.caughtUp;
+
+    // What a leader built from records this log never held: offsets 3..6.
+    const leader = await logWithTopics(2);
+    await leader.append([topic('x'), topic('y'), topic('z'), topic('w')]);
+    log.installSnapshot(leader.compact(6));
+    await cache.waitForOffset(6, deadline());
+    await log.append([topic('after')]);
+    await cache.waitForOffset(7, deadline());
+
+    expect(events).toEqual(['cluster-initialized@0', 'topic-created@1', 'topic-created@2', 'snapshot-loaded@6', 'topic-created@7']);
+    expect(cache.state.topics().map((t) => t.name)).toEqual(['after', 't0', 't1', 'w', 'x', 'y', 'z']);
+    follower.stop();
+    await follower.done;
+  });
+
+  it('ends with KAFKA_STORAGE_ERROR when the log starts past its offset but has no snapshot', async () => {
+    const log = await logWithTopics(3);
+    const noSnapshot: FollowableLog = {
+      committedOffset: 3,
+      startOffset: 2,
+      read: (from, max) => log.read(from, max),
+      snapshot: () => Promise.resolve(undefined),
+      onCommit: () => () => undefined,
+    };
+    const follower = new MetadataCache().follow(noSnapshot);
+    await expect(follower.done).rejects.toMatchObject({ code: ErrorCode.KAFKA_STORAGE_ERROR, message: expect.stringContaining('has no snapshot') });
+  });
+
+  it('refuses a snapshot of another cluster with INCONSISTENT_CLUSTER_ID', async () => {
+    const mine = await logWithTopics(1);
+    const cache = new MetadataCache();
+    const first = cache.follow(mine);
+    await first.caughtUp;
+    first.stop();
+    const other = new MemoryMetadataLog();
+    await other.append([{ type: 'init-cluster', clusterId: 'someone-else' }, topic('a'), topic('b'), topic('c')]);
+    other.compact(3);
+    const follower = cache.follow(other);
+    await expect(follower.done).rejects.toMatchObject({ code: ErrorCode.INCONSISTENT_CLUSTER_ID });
+    expect(cache.state.clusterId).toBe('c1');
+  });
+
+  it('refuses a corrupt snapshot with CORRUPT_MESSAGE and keeps its state', async () => {
+    const log = await logWithTopics(1);
+    const corrupt: FollowableLog = {
+      committedOffset: 5,
+      startOffset: 5,
+      read: () => Promise.resolve([]),
+      snapshot: () => Promise.resolve({ offset: 4, snapshot: { ...MetadataState.empty().snapshot(), lastAppliedOffset: 4, topics: [{ name: 7 }] } as unknown as MetadataSnapshot }),
+      onCommit: () => () => undefined,
+    };
+    const cache = new MetadataCache();
+    const first = cache.follow(log);
+    await first.caughtUp;
+    first.stop();
+    await expect(cache.follow(corrupt).done).rejects.toMatchObject({ code: ErrorCode.CORRUPT_MESSAGE });
+    expect(cache.state.topic('t0')).toBeDefined();
   });
 });
 

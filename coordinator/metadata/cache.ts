@@ -7,17 +7,28 @@
  * the log announces it. Subscribing before reading means no commit can fall between the two:
  * commits during catch-up are ignored by the listener and picked up by the next read, and the
  * switch to live happens in the same synchronous step as the final "caught up" check.
+ *
+ * A log that compacts (a Raft log) may no longer hold the records after the cache's offset: its
+ * startOffset has moved past them. The follower then loads the log's snapshot in place of those
+ * records (MetadataState.restore, as strict as for any peer's bytes), emits one snapshot-loaded
+ * event instead of the per-record events it cannot produce, and reads on from the snapshot's
+ * offset. The same happens when a live notification skips ahead because the log installed a
+ * snapshot under us: the follower goes back to catching up.
  */
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { abortReason, asError } from './abort.js';
 import { assert } from './assert.js';
 import type { MetadataRecord } from './commands.js';
-import { type MetadataEvent, type MetadataSnapshot, type MetadataStateView, MetadataState } from './state.js';
+import { type MetadataEvent, type MetadataSnapshot, type MetadataStateView, MetadataEventType, MetadataState } from './state.js';
 
 /** The part of a MetadataLog that following needs (MetadataLog satisfies it). */
 export interface FollowableLog {
   readonly committedOffset: number;
+  /** The first offset read() serves; records before it are only in snapshot(). */
+  readonly startOffset: number;
   read(fromOffset: number, maxRecords: number): Promise<MetadataRecord[]>;
+  /** The latest snapshot (offset ≥ startOffset − 1), or undefined if the log never compacted. */
+  snapshot(): Promise<{ readonly offset: number; readonly snapshot: MetadataSnapshot } | undefined>;
   onCommit(listener: (records: readonly MetadataRecord[]) => void): () => void;
 }
 
@@ -57,7 +68,7 @@ interface OffsetWaiter {
 }
 
 export class MetadataCache {
-  readonly #state: MetadataState;
+  #state: MetadataState;
   readonly #listeners = new Set<(update: MetadataUpdate) => void>();
   #waiters: OffsetWaiter[] = [];
   #following = false;
@@ -69,7 +80,10 @@ export class MetadataCache {
     this.#state = options.snapshot === undefined ? MetadataState.empty() : MetadataState.restore(options.snapshot);
   }
 
-  /** The current metadata. Read-only: only committed records change it. */
+  /**
+   * The current metadata. Read-only: only committed records change it. Read it afresh each time:
+   * loading a snapshot replaces the whole object.
+   */
   get state(): MetadataStateView {
     return this.#state;
   }
@@ -185,8 +199,46 @@ export class MetadataCache {
     };
     const onAbort = (): void => finish();
 
+    const catchUp = async (): Promise<void> => {
+      while (!stopped) {
+        const from = this.#state.lastAppliedOffset + 1;
+        if (from < log.startOffset) {
+          await this.#loadSnapshot(log, () => stopped);
+          continue;
+        }
+        if (from > log.committedOffset) {
+          // Synchronous with the check above: no commit can slip between "caught up" and "live".
+          live = true;
+          settleCaughtUp();
+          return;
+        }
+        let records: MetadataRecord[];
+        try {
+          records = await log.read(from, batchMaxRecords);
+        } catch (error) {
+          // The log compacted between the check and the read: go round and load the snapshot.
+          if (error instanceof StreamBusError && error.code === ErrorCode.OFFSET_OUT_OF_RANGE && from < log.startOffset) continue;
+          throw error;
+        }
+        if (stopped) return;
+        assert(records.length > 0, () => `the log committed up to ${log.committedOffset} but a read from ${from} returned nothing`);
+        this.apply(records);
+      }
+    };
+    const startCatchUp = (): void => {
+      catchUp().catch((error: unknown) => finish(error));
+    };
+
     const unsubscribe = log.onCommit((records) => {
       if (!live || stopped) return;
+      if (log.startOffset > this.#state.lastAppliedOffset + 1) {
+        // The log replaced what we had not applied with a snapshot (a replicated log installing
+        // its leader's): these records cannot be applied on top of our state. Catch up again;
+        // notifications are ignored until then and the reads pick these records up.
+        live = false;
+        startCatchUp();
+        return;
+      }
       try {
         this.apply(records);
       } catch (error) {
@@ -195,24 +247,47 @@ export class MetadataCache {
     });
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted === true) finish();
-
-    const catchUp = async (): Promise<void> => {
-      while (!stopped) {
-        const from = this.#state.lastAppliedOffset + 1;
-        if (from > log.committedOffset) {
-          // Synchronous with the check above: no commit can slip between "caught up" and "live".
-          live = true;
-          settleCaughtUp();
-          return;
-        }
-        const records = await log.read(from, batchMaxRecords);
-        if (stopped) return;
-        assert(records.length > 0, () => `the log committed up to ${log.committedOffset} but a read from ${from} returned nothing`);
-        this.apply(records);
-      }
-    };
-    catchUp().catch((error: unknown) => finish(error));
+    startCatchUp();
     return { caughtUp, done, stop: () => finish() };
+  }
+
+  /**
+   * Replaces the state with the log's snapshot and tells subscribers with one snapshot-loaded
+   * event. Fails with KAFKA_STORAGE_ERROR when the log has no snapshot that reaches past this
+   * cache's offset (it broke its contract), CORRUPT_MESSAGE or UNSUPPORTED_VERSION for a snapshot
+   * that does not restore, and INCONSISTENT_CLUSTER_ID for one of another cluster.
+   */
+  async #loadSnapshot(log: FollowableLog, stopped: () => boolean): Promise<void> {
+    const from = this.#state.lastAppliedOffset + 1;
+    const found = await log.snapshot();
+    if (stopped()) return;
+    if (found === undefined || found.offset < from) {
+      throw new StreamBusError(
+        ErrorCode.KAFKA_STORAGE_ERROR,
+        `the metadata log starts at offset ${log.startOffset}, past this follower's next offset ${from}, ` +
+          (found === undefined ? 'but has no snapshot' : `but its snapshot ends at ${found.offset}`),
+      );
+    }
+    const restored = MetadataState.restore(found.snapshot);
+    if (restored.lastAppliedOffset !== found.offset) {
+      throw new StreamBusError(
+        ErrorCode.CORRUPT_MESSAGE,
+        `the metadata log's snapshot at offset ${found.offset} says it covers records up to ${restored.lastAppliedOffset}`,
+      );
+    }
+    const clusterId = this.#state.clusterId;
+    if (clusterId !== null && restored.clusterId !== clusterId) {
+      throw new StreamBusError(
+        ErrorCode.INCONSISTENT_CLUSTER_ID,
+        `the metadata log's snapshot belongs to cluster ${restored.clusterId ?? '(none)'}, but this follower has applied cluster ${clusterId}`,
+      );
+    }
+    const previous = this.#state.snapshot();
+    this.#state = restored;
+    this.#publish({
+      events: [{ type: MetadataEventType.SNAPSHOT_LOADED, offset: found.offset, previous }],
+      lastAppliedOffset: found.offset,
+    });
   }
 
   #publish(update: MetadataUpdate): void {

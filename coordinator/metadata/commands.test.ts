@@ -16,6 +16,8 @@ const samples: MetadataCommand[] = [
     rack: null,
     listeners: [{ name: 'kafka', host: '127.0.0.1', port: 9092 }],
   },
+  { type: 'fence-broker', nodeId: 1, brokerEpoch: 2 },
+  { type: 'unfence-broker', nodeId: 1, brokerEpoch: 2 },
   { type: 'create-topic', name: 'orders', topicId: 'id-1', partitions: [partition], configs: { 'retention.ms': '1000' } },
   { type: 'delete-topic', name: 'orders', topicId: 'id-1' },
   { type: 'alter-topic-configs', name: 'orders', topicId: 'id-1', set: { 'retention.ms': '5' }, delete: ['cleanup.policy'] },
@@ -51,7 +53,7 @@ describe('metadata > commands > encoding', () => {
   });
 
   it('returns frozen commands, so one reader cannot change what another sees', () => {
-    const decoded = decodeMetadataCommand(encodeMetadataCommand(samples[3]!));
+    const decoded = decodeMetadataCommand(encodeMetadataCommand(samples[5]!));
     expect(Object.isFrozen(decoded)).toBe(true);
     expect(decoded.type === 'create-topic' && Object.isFrozen(decoded.partitions[0]!.replicas)).toBe(true);
   });
@@ -80,6 +82,13 @@ describe('metadata > commands > decoding bad input', () => {
     expect(decodeError(bytes('{"v":1,"command":{"type":"launch-rocket"}}')).code).toBe(ErrorCode.UNSUPPORTED_VERSION);
   });
 
+  it('rejects a fence command without a valid broker epoch with CORRUPT_MESSAGE naming the field', () => {
+    const error = decodeError(bytes('{"v":1,"command":{"type":"fence-broker","nodeId":1,"brokerEpoch":-1}}'));
+    expect(error.code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(error.message).toContain('command.brokerEpoch');
+    expect(decodeError(bytes('{"v":1,"command":{"type":"unfence-broker","nodeId":1}}')).message).toContain('command.brokerEpoch');
+  });
+
   it('rejects unknown fields instead of dropping them', () => {
     const error = decodeError(bytes('{"v":1,"command":{"type":"no-op","extra":1}}'));
     expect(error.code).toBe(ErrorCode.CORRUPT_MESSAGE);
@@ -87,7 +96,7 @@ describe('metadata > commands > decoding bad input', () => {
   });
 
   it('rejects every truncation of a valid record cleanly', () => {
-    const full = encodeMetadataCommand(samples[3]!);
+    const full = encodeMetadataCommand(samples[5]!);
     for (let length = 0; length < full.length; length++) {
       expect(() => decodeMetadataCommand(full.subarray(0, length))).toThrow(StreamBusError);
     }

@@ -19,6 +19,8 @@ export const MetadataCommandType = {
   INIT_CLUSTER: 'init-cluster',
   NO_OP: 'no-op',
   REGISTER_BROKER: 'register-broker',
+  FENCE_BROKER: 'fence-broker',
+  UNFENCE_BROKER: 'unfence-broker',
   CREATE_TOPIC: 'create-topic',
   DELETE_TOPIC: 'delete-topic',
   ALTER_TOPIC_CONFIGS: 'alter-topic-configs',
@@ -56,7 +58,10 @@ export interface NoOpCommand {
   readonly type: 'no-op';
 }
 
-/** A broker (re)registers; its broker epoch becomes the offset of this record. */
+/**
+ * A broker (re)registers; its broker epoch becomes the offset of this record. A registration starts
+ * fenced: the broker takes no new replicas until a heartbeat shows it has caught up with the log.
+ */
 export interface RegisterBrokerCommand {
   readonly type: 'register-broker';
   readonly nodeId: number;
@@ -66,6 +71,25 @@ export interface RegisterBrokerCommand {
   readonly port: number;
   readonly rack: string | null;
   readonly listeners: readonly BrokerListener[];
+}
+
+/**
+ * Fences a broker: it takes no new replicas until it is unfenced. Written by the active coordinator
+ * when the broker's session expires or the broker asks (controlled shutdown). Applies only while
+ * `brokerEpoch` is the broker's current registration: a fence decided for an older incarnation
+ * must not fence the new one, so on a mismatch every replica ignores it alike.
+ */
+export interface FenceBrokerCommand {
+  readonly type: 'fence-broker';
+  readonly nodeId: number;
+  readonly brokerEpoch: number;
+}
+
+/** Unfences a broker whose heartbeat showed it caught up; same epoch rule as FenceBrokerCommand. */
+export interface UnfenceBrokerCommand {
+  readonly type: 'unfence-broker';
+  readonly nodeId: number;
+  readonly brokerEpoch: number;
 }
 
 export interface CreateTopicCommand {
@@ -105,6 +129,8 @@ export type MetadataCommand =
   | InitClusterCommand
   | NoOpCommand
   | RegisterBrokerCommand
+  | FenceBrokerCommand
+  | UnfenceBrokerCommand
   | CreateTopicCommand
   | DeleteTopicCommand
   | AlterTopicConfigsCommand
@@ -181,6 +207,16 @@ export function readMetadataCommand(shape: ShapeReader, value: unknown, path = '
         port: shape.integer(c.port, `${path}.port`, 1, 65535),
         rack: shape.nullableString(c.rack, `${path}.rack`, 255),
         listeners: shape.array(c.listeners, `${path}.listeners`, MAX_LISTENERS, (v, at) => readListener(shape, v, at)),
+      };
+    }
+    case MetadataCommandType.FENCE_BROKER:
+    case MetadataCommandType.UNFENCE_BROKER: {
+      const c = shape.object(value, path, ['type', 'nodeId', 'brokerEpoch']);
+      return {
+        type,
+        nodeId: shape.integer(c.nodeId, `${path}.nodeId`, 0, MAX_NODE_ID),
+        // A broker epoch is the offset of a registration record, so it is bounded like offsets.
+        brokerEpoch: shape.integer(c.brokerEpoch, `${path}.brokerEpoch`, 0),
       };
     }
     case MetadataCommandType.CREATE_TOPIC: {

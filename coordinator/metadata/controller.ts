@@ -7,16 +7,20 @@
  * before it runs the controller again: validation is only as good as the state it sees, which is
  * why the Coordinator runs admin operations one at a time.
  *
- * Error codes and rules follow Kafka's CreateTopics, DeleteTopics, IncrementalAlterConfigs and
- * CreatePartitions, so the Kafka listener can pass results through unchanged.
+ * Error codes and rules follow Kafka's CreateTopics, DeleteTopics, IncrementalAlterConfigs,
+ * CreatePartitions and BrokerHeartbeat, so the Kafka listener can pass results through unchanged.
+ * New replicas go only to unfenced brokers (placementBrokers); broker-sessions.ts decides, with
+ * brokerHeartbeat and fenceBroker here, when a broker is fenced or unfenced.
  */
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { assert } from './assert.js';
 import {
   type BrokerListener,
+  type FenceBrokerCommand,
   type MetadataCommand,
   type PartitionAssignment,
   type RegisterBrokerCommand,
+  type UnfenceBrokerCommand,
   MetadataCommandType,
   readMetadataCommand,
 } from './commands.js';
@@ -29,7 +33,7 @@ import { topicCollisionKey, topicNameProblem } from './topic-name.js';
 /** The most partitions one topic may have unless the caller sets another limit. */
 export const DEFAULT_MAX_PARTITIONS_PER_TOPIC = 10_000;
 
-/** What replica placement needs to know about a live broker. */
+/** What replica placement needs to know about a live (registered and unfenced) broker. */
 export interface PlacementBroker {
   readonly nodeId: number;
   readonly rack: string | null;
@@ -83,7 +87,7 @@ export interface TopicDefaults {
 
 export interface CreateTopicsOptions {
   readonly defaults: TopicDefaults;
-  /** The brokers replicas may be placed on. */
+  /** The brokers replicas may be placed on: placementBrokers(state) for a coordinator. */
   readonly brokers: readonly PlacementBroker[];
   readonly random: RandomSource;
   /** Validate and report, but return no commands. */
@@ -109,6 +113,7 @@ export interface CreatePartitionsRequest {
 }
 
 export interface CreatePartitionsOptions {
+  /** The brokers new replicas may be placed on: placementBrokers(state) for a coordinator. */
   readonly brokers: readonly PlacementBroker[];
   readonly random: RandomSource;
   readonly validateOnly?: boolean;
@@ -128,6 +133,24 @@ export type RegisterBrokerOutcome =
   | { readonly command: RegisterBrokerCommand }
   /** The same incarnation registered again with identical details: nothing to log. */
   | { readonly command: null; readonly brokerEpoch: number };
+
+/** A broker's periodic sign of life (Kafka's BrokerHeartbeat). */
+export interface BrokerHeartbeatRequest {
+  readonly nodeId: number;
+  /** The epoch its registration returned. */
+  readonly brokerEpoch: number;
+  /** The offset of the last metadata record the broker has applied; -1 before any. */
+  readonly metadataOffset: number;
+  /** Asks to be fenced (controlled shutdown): the broker stays fenced while it keeps asking. */
+  readonly wantFence?: boolean;
+}
+
+export interface BrokerHeartbeatOutcome {
+  /** The transition to log, or null when the broker's state does not change. */
+  readonly command: FenceBrokerCommand | UnfenceBrokerCommand | null;
+  /** Whether the broker is fenced once `command` is applied. */
+  readonly fenced: boolean;
+}
 
 const NONE = ErrorCode.NONE;
 
@@ -250,10 +273,22 @@ function checkReplicationFactor(rf: number, brokers: readonly PlacementBroker[],
   if (rf > brokers.length) {
     fail(
       ErrorCode.INVALID_REPLICATION_FACTOR,
-      `replication factor ${rf} is larger than the number of registered brokers (${brokers.length})`,
+      `replication factor ${rf} is larger than the number of available brokers (${brokers.length}): ` +
+        'only registered, unfenced brokers take new replicas',
       topic,
     );
   }
+}
+
+/**
+ * The brokers that may take new replicas: registered and unfenced, in node id order. A fenced
+ * broker is starting (not caught up with the metadata yet), shutting down or has stopped sending
+ * heartbeats; a replica placed on it would start under-replicated.
+ */
+export function placementBrokers(state: MetadataStateView): PlacementBroker[] {
+  return state.brokers()
+    .filter((b) => !b.fenced)
+    .map((b) => ({ nodeId: b.nodeId, rack: b.rack }));
 }
 
 function checkPartitionCount(count: number, max: number, topic: string): void {
@@ -492,6 +527,52 @@ export function registerBroker(state: MetadataStateView, request: BrokerRegistra
     return { command: null, brokerEpoch: current.brokerEpoch };
   }
   return { command };
+}
+
+/**
+ * The fence-broker command for the broker's registration with `brokerEpoch`, or null when there is
+ * nothing to fence (not registered, another epoch, or already fenced).
+ */
+export function fenceBroker(state: MetadataStateView, nodeId: number, brokerEpoch: number): FenceBrokerCommand | null {
+  const broker = state.broker(nodeId);
+  if (broker === undefined || broker.brokerEpoch !== brokerEpoch || broker.fenced) return null;
+  return { type: MetadataCommandType.FENCE_BROKER, nodeId, brokerEpoch };
+}
+
+/**
+ * Validates a heartbeat against the registration it names and decides the broker's fencing:
+ * - wantFence: fence it (it is shutting down);
+ * - otherwise a fenced broker is unfenced once it has applied the metadata up to its own
+ *   registration record (its metadataOffset ≥ its broker epoch), so it knows every topic it hosts
+ *   before it is given new ones; until then it stays fenced and keeps heartbeating.
+ * Throws StreamBusError: INVALID_REQUEST for a malformed heartbeat, BROKER_ID_NOT_REGISTERED for a
+ * node id with no registration (the broker registers again), STALE_BROKER_EPOCH for an epoch that
+ * is not the current registration's (an older incarnation, or one this state has not seen).
+ */
+export function brokerHeartbeat(state: MetadataStateView, request: BrokerHeartbeatRequest): BrokerHeartbeatOutcome {
+  const shape = new ShapeReader(ErrorCode.INVALID_REQUEST, 'broker heartbeat');
+  const nodeId = shape.integer(request.nodeId, 'heartbeat.nodeId', 0, 2 ** 31 - 1);
+  const brokerEpoch = shape.integer(request.brokerEpoch, 'heartbeat.brokerEpoch', 0);
+  const metadataOffset = shape.integer(request.metadataOffset, 'heartbeat.metadataOffset', -1);
+  const wantFence: unknown = request.wantFence ?? false;
+  if (typeof wantFence !== 'boolean') shape.fail('heartbeat.wantFence', 'true or false', wantFence);
+  const broker = state.broker(nodeId);
+  if (broker === undefined) {
+    throw new StreamBusError(ErrorCode.BROKER_ID_NOT_REGISTERED, `broker ${nodeId} is not registered; register before sending heartbeats`, {
+      context: { broker: String(nodeId) },
+    });
+  }
+  if (broker.brokerEpoch !== brokerEpoch) {
+    throw new StreamBusError(
+      ErrorCode.STALE_BROKER_EPOCH,
+      `broker ${nodeId} sent epoch ${brokerEpoch}, but its current registration has epoch ${broker.brokerEpoch}; register again`,
+      { context: { broker: String(nodeId) } },
+    );
+  }
+  if (wantFence) return { command: fenceBroker(state, nodeId, brokerEpoch), fenced: true };
+  if (!broker.fenced) return { command: null, fenced: false };
+  if (metadataOffset < brokerEpoch) return { command: null, fenced: true };
+  return { command: { type: MetadataCommandType.UNFENCE_BROKER, nodeId, brokerEpoch }, fenced: false };
 }
 
 /** Describes each topic's configs; UNKNOWN_TOPIC_OR_PARTITION for topics that do not exist. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { ErrorCode } from '../../proto/errors.js';
 import { MetadataAssertionError } from './assert.js';
-import type { MetadataCommand, MetadataRecord, PartitionAssignment } from './commands.js';
+import type { MetadataCommand, MetadataRecord, PartitionAssignment, RegisterBrokerCommand } from './commands.js';
 import { MetadataState } from './state.js';
 
 function part(partition: number, replicas: number[] = [1]): PartitionAssignment {
@@ -143,8 +143,80 @@ describe('metadata > state > determinism and snapshots', () => {
     );
   });
 
-  it('refuses a snapshot of another version', () => {
-    const snapshot = { ...MetadataState.empty().snapshot(), version: 2 };
-    expect(() => MetadataState.restore(snapshot)).toThrow(StreamBusError);
+  it('refuses a snapshot of a newer version with UNSUPPORTED_VERSION', () => {
+    const snapshot = { ...MetadataState.empty().snapshot(), version: 3 };
+    expect(() => MetadataState.restore(snapshot)).toThrow(
+      expect.objectContaining({ code: ErrorCode.UNSUPPORTED_VERSION, message: expect.stringContaining('newer version') }),
+    );
+    expect(() => MetadataState.restore({ ...snapshot, version: 0 })).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_VERSION }));
+  });
+
+  it('carries each broker\'s fencing in the snapshot and refuses a broker without it', () => {
+    const state = MetadataState.empty();
+    applyAll(state, records([...script.slice(0, 3), { type: 'unfence-broker', nodeId: 2, brokerEpoch: 2 }]));
+    const snapshot = JSON.parse(JSON.stringify(state.snapshot())) as { version: number; brokers: Record<string, unknown>[] };
+    expect(snapshot.version).toBe(2);
+    expect(snapshot.brokers.map((b) => b.fenced)).toEqual([true, false]);
+    expect(MetadataState.restore(snapshot).broker(2)?.fenced).toBe(false);
+    delete snapshot.brokers[0]!.fenced;
+    expect(() => MetadataState.restore(snapshot)).toThrow(
+      expect.objectContaining({ code: ErrorCode.CORRUPT_MESSAGE, message: expect.stringContaining('snapshot.brokers[0].fenced') }),
+    );
+    snapshot.brokers[0]!.fenced = 'no';
+    expect(() => MetadataState.restore(snapshot)).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT_MESSAGE }));
+  });
+
+  it('restores a version 1 snapshot with every broker fenced, and refuses one that names fencing', () => {
+    const state = MetadataState.empty();
+    applyAll(state, records([...script.slice(0, 3), { type: 'unfence-broker', nodeId: 2, brokerEpoch: 2 }]));
+    const v2 = JSON.parse(JSON.stringify(state.snapshot())) as { brokers: Record<string, unknown>[] };
+    const v1 = { ...v2, version: 1, brokers: v2.brokers.map(({ fenced: _fenced, ...rest }) => rest) };
+    const restored = MetadataState.restore(v1);
+    expect(restored.brokers().map((b) => [b.nodeId, b.fenced])).toEqual([[1, true], [2, true]]);
+    expect(restored.snapshot().version).toBe(2);
+    expect(() => MetadataState.restore({ ...v2, version: 1 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.CORRUPT_MESSAGE, message: expect.stringContaining('snapshot.brokers[0].fenced') }),
+    );
+  });
+});
+
+describe('metadata > state > broker fencing', () => {
+  const registered = (): MetadataState => {
+    const state = MetadataState.empty();
+    applyAll(state, records(script.slice(0, 3)));
+    return state;
+  };
+
+  it('starts every registration fenced, also a re-registration of an unfenced broker', () => {
+    const state = registered();
+    expect(state.brokers().map((b) => b.fenced)).toEqual([true, true]);
+    state.apply({ offset: 3, command: { type: 'unfence-broker', nodeId: 1, brokerEpoch: 1 } });
+    expect(state.broker(1)?.fenced).toBe(false);
+    state.apply({ offset: 4, command: { ...(script[1] as RegisterBrokerCommand), incarnationId: 'i1-restarted' } });
+    expect(state.broker(1)).toMatchObject({ brokerEpoch: 4, fenced: true });
+  });
+
+  it('unfences and fences a broker with events naming the new registration image', () => {
+    const state = registered();
+    const [unfenced] = state.apply({ offset: 3, command: { type: 'unfence-broker', nodeId: 2, brokerEpoch: 2 } });
+    expect(unfenced).toMatchObject({ type: 'broker-unfenced', offset: 3, broker: { nodeId: 2, fenced: false } });
+    const [fenced] = state.apply({ offset: 4, command: { type: 'fence-broker', nodeId: 2, brokerEpoch: 2 } });
+    expect(fenced).toMatchObject({ type: 'broker-fenced', offset: 4, broker: { nodeId: 2, fenced: true } });
+    expect(Object.isFrozen(state.broker(2))).toBe(true);
+  });
+
+  it.each([
+    ['an older broker epoch', { type: 'unfence-broker', nodeId: 1, brokerEpoch: 0 }],
+    ['a newer broker epoch', { type: 'unfence-broker', nodeId: 1, brokerEpoch: 7 }],
+    ['a broker that is not registered', { type: 'unfence-broker', nodeId: 9, brokerEpoch: 1 }],
+    ['a broker that is already fenced', { type: 'fence-broker', nodeId: 1, brokerEpoch: 1 }],
+  ] as [string, MetadataCommand][])('applies a fencing command for %s as a no-op, the same on every replica', (_what, command) => {
+    const a = registered();
+    const b = MetadataState.restore(JSON.parse(JSON.stringify(a.snapshot())));
+    const before = JSON.stringify(a.snapshot());
+    expect(a.apply({ offset: 3, command })).toEqual([]);
+    expect(b.apply({ offset: 3, command })).toEqual([]);
+    expect(JSON.stringify({ ...a.snapshot(), lastAppliedOffset: 2 })).toBe(before);
+    expect(JSON.stringify(a.snapshot())).toBe(JSON.stringify(b.snapshot()));
   });
 });

@@ -10,8 +10,12 @@
  *
  * Every image it hands out (topics, partitions, brokers, events) is frozen and replaced, never
  * mutated, on change: a broker may keep an old TopicImage from an event while the state moves on.
+ *
+ * Brokers: a registration starts fenced and is unfenced or fenced again only by fence-broker and
+ * unfence-broker records naming its current broker epoch. Heartbeat times are soft state on the
+ * active coordinator (broker-sessions.ts) and never reach the log; only the transitions do.
  */
-import { ErrorCode } from '../../proto/errors.js';
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { assert } from './assert.js';
 import {
   type BrokerListener,
@@ -39,6 +43,11 @@ export interface BrokerRegistration {
   readonly incarnationId: string;
   /** The offset of the registering record: grows with each registration, fences older incarnations. */
   readonly brokerEpoch: number;
+  /**
+   * A fenced broker takes no new replicas. True from registration until a heartbeat shows the broker
+   * caught up with the metadata log, and again after its session expires or it asks to be fenced.
+   */
+  readonly fenced: boolean;
   readonly host: string;
   readonly port: number;
   readonly rack: string | null;
@@ -48,10 +57,13 @@ export interface BrokerRegistration {
 export const MetadataEventType = {
   CLUSTER_INITIALIZED: 'cluster-initialized',
   BROKER_REGISTERED: 'broker-registered',
+  BROKER_FENCED: 'broker-fenced',
+  BROKER_UNFENCED: 'broker-unfenced',
   TOPIC_CREATED: 'topic-created',
   TOPIC_DELETED: 'topic-deleted',
   PARTITIONS_CREATED: 'partitions-created',
   TOPIC_CONFIGS_CHANGED: 'topic-configs-changed',
+  SNAPSHOT_LOADED: 'snapshot-loaded',
 } as const;
 export type MetadataEventType = (typeof MetadataEventType)[keyof typeof MetadataEventType];
 
@@ -64,6 +76,8 @@ export type MetadataEvent =
       readonly broker: BrokerRegistration;
       readonly previous: BrokerRegistration | null;
     }
+  | { readonly type: 'broker-fenced'; readonly offset: number; readonly broker: BrokerRegistration }
+  | { readonly type: 'broker-unfenced'; readonly offset: number; readonly broker: BrokerRegistration }
   | { readonly type: 'topic-created'; readonly offset: number; readonly topic: TopicImage }
   | { readonly type: 'topic-deleted'; readonly offset: number; readonly topic: TopicImage }
   | {
@@ -79,13 +93,28 @@ export type MetadataEvent =
       readonly previousConfigs: Readonly<Record<string, string>>;
       /** Keys whose override was set, changed or removed, sorted. */
       readonly changedKeys: readonly string[];
-    };
+    }
+  /**
+   * Never returned by MetadataState.apply: a MetadataCache emits it alone when it replaced its whole
+   * state with a snapshot, because the log no longer holds the records it had not read. Records
+   * from previous.lastAppliedOffset + 1 to `offset` were never seen one by one, so no per-record
+   * events describe them. A listener must reconcile from the new state as a whole: open what it now
+   * hosts, close what is gone (compare topic ids with `previous.topics`, since a topic may have been
+   * deleted and re-created under the same name), and re-read broker registrations.
+   */
+  | { readonly type: 'snapshot-loaded'; readonly offset: number; readonly previous: MetadataSnapshot };
 
-export const METADATA_SNAPSHOT_VERSION = 1;
+/**
+ * The snapshot format this code writes. Version 2 added `fenced` to brokers; restore still reads
+ * version 1, whose brokers come back fenced (they were registered before fencing existed, and a live
+ * broker is unfenced again by its next heartbeat).
+ */
+export const METADATA_SNAPSHOT_VERSION = 2;
+const OLDEST_SNAPSHOT_VERSION = 1;
 
 /** The whole state as a plain JSON-able object: for Raft snapshots and fast starts. */
 export interface MetadataSnapshot {
-  readonly version: 1;
+  readonly version: typeof METADATA_SNAPSHOT_VERSION;
   readonly lastAppliedOffset: number;
   readonly clusterId: string | null;
   /** Sorted by nodeId. */
@@ -153,20 +182,30 @@ export class MetadataState implements MetadataStateView {
   static restore(snapshot: unknown): MetadataState {
     const shape = new ShapeReader(ErrorCode.CORRUPT_MESSAGE, 'metadata snapshot');
     const s = shape.object(snapshot, 'snapshot', ['version', 'lastAppliedOffset', 'clusterId', 'brokers', 'topics']);
-    shape.integer(s.version, 'snapshot.version', METADATA_SNAPSHOT_VERSION, METADATA_SNAPSHOT_VERSION);
+    const version = shape.integer(s.version, 'snapshot.version', 0);
+    if (version < OLDEST_SNAPSHOT_VERSION || version > METADATA_SNAPSHOT_VERSION) {
+      throw new StreamBusError(
+        ErrorCode.UNSUPPORTED_VERSION,
+        `metadata snapshot has version ${version}; this StreamBus reads versions ${OLDEST_SNAPSHOT_VERSION}..${METADATA_SNAPSHOT_VERSION}` +
+          (version > METADATA_SNAPSHOT_VERSION ? ' (it was written by a newer version; upgrade this node)' : ''),
+      );
+    }
+    const brokerFields = ['nodeId', 'incarnationId', 'brokerEpoch', 'host', 'port', 'rack', 'listeners'];
+    if (version >= 2) brokerFields.push('fenced');
     const state = new MetadataState();
     state.#lastAppliedOffset = shape.integer(s.lastAppliedOffset, 'snapshot.lastAppliedOffset', -1);
     state.#clusterId = shape.nullableString(s.clusterId, 'snapshot.clusterId', 255);
     // Brokers and topics are read through the command reader, so a snapshot accepts exactly the
     // shapes the log accepts, and restore cannot build an image apply could not have built.
     shape.array(s.brokers, 'snapshot.brokers', 100_000, (value, path) => {
-      const b = shape.object(value, path, ['nodeId', 'incarnationId', 'brokerEpoch', 'host', 'port', 'rack', 'listeners']);
-      const { brokerEpoch, ...rest } = b;
+      const b = shape.object(value, path, brokerFields);
+      const { brokerEpoch, fenced, ...rest } = b;
       const command = readMetadataCommand(shape, { ...rest, type: MetadataCommandType.REGISTER_BROKER }, path);
       assert(command.type === MetadataCommandType.REGISTER_BROKER, 'reader returned another command type');
       const epoch = shape.integer(brokerEpoch, `${path}.brokerEpoch`, 0, state.#lastAppliedOffset);
+      if (version >= 2 && typeof fenced !== 'boolean') shape.fail(`${path}.fenced`, 'true or false', fenced);
       if (state.#brokers.has(command.nodeId)) shape.fail(`${path}.nodeId`, 'unique', command.nodeId);
-      state.#brokers.set(command.nodeId, brokerImage(command, epoch));
+      state.#brokers.set(command.nodeId, brokerImage(command, epoch, fenced !== false));
     });
     shape.array(s.topics, 'snapshot.topics', 1_000_000, (value, path) => {
       const command = readMetadataCommand(shape, { ...shape.object(value, path, ['name', 'topicId', 'partitions', 'configs']), type: MetadataCommandType.CREATE_TOPIC }, path);
@@ -256,10 +295,21 @@ export class MetadataState implements MetadataStateView {
         return [];
       case MetadataCommandType.REGISTER_BROKER: {
         const previous = this.#brokers.get(command.nodeId) ?? null;
-        const broker = brokerImage(command, offset);
-        this.#brokers.set(broker.nodeId, broker);
-        this.#sortedBrokers = undefined;
+        const broker = brokerImage(command, offset, true);
+        this.#putBroker(broker);
         return [{ type: MetadataEventType.BROKER_REGISTERED, offset, broker, previous }];
+      }
+      case MetadataCommandType.FENCE_BROKER:
+      case MetadataCommandType.UNFENCE_BROKER: {
+        const fence = command.type === MetadataCommandType.FENCE_BROKER;
+        const current = this.#brokers.get(command.nodeId);
+        // Not an assertion: the coordinator decided this against the registration it saw, and a
+        // newer registration may have committed first. Every replica sees the same order and
+        // skips it alike, so skipping keeps them identical.
+        if (current === undefined || current.brokerEpoch !== command.brokerEpoch || current.fenced === fence) return [];
+        const broker: BrokerRegistration = deepFreeze({ ...current, fenced: fence });
+        this.#putBroker(broker);
+        return [{ type: fence ? MetadataEventType.BROKER_FENCED : MetadataEventType.BROKER_UNFENCED, offset, broker }];
       }
       case MetadataCommandType.CREATE_TOPIC: {
         assert(!this.#topicsByName.has(command.name), () => `offset ${offset} creates topic ${command.name}, which exists`);
@@ -326,6 +376,11 @@ export class MetadataState implements MetadataStateView {
     return topic;
   }
 
+  #putBroker(broker: BrokerRegistration): void {
+    this.#brokers.set(broker.nodeId, broker);
+    this.#sortedBrokers = undefined;
+  }
+
   #putTopic(topic: TopicImage): void {
     this.#topicsByName.set(topic.name, topic);
     this.#topicsById.set(topic.topicId, topic);
@@ -336,11 +391,12 @@ export class MetadataState implements MetadataStateView {
 // Images are built in one place each, so apply and restore produce identical objects (down to the
 // field order that JSON snapshots of them show).
 
-function brokerImage(command: RegisterBrokerCommand, brokerEpoch: number): BrokerRegistration {
+function brokerImage(command: RegisterBrokerCommand, brokerEpoch: number, fenced: boolean): BrokerRegistration {
   return deepFreeze({
     nodeId: command.nodeId,
     incarnationId: command.incarnationId,
     brokerEpoch,
+    fenced,
     host: command.host,
     port: command.port,
     rack: command.rack,

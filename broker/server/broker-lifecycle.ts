@@ -1,0 +1,240 @@
+/**
+ * The broker's side of its session with the coordinator: register, then heartbeat until closed.
+ *
+ * As in Kafka's KRaft, a broker registers once per process start (a fresh incarnation id) and gets
+ * a broker epoch; the registration starts fenced. Each heartbeat reports the offset of the
+ * metadata the broker has applied; the coordinator unfences the broker once that offset reaches the
+ * broker's own registration record, and fences it again if heartbeats stop for longer than the
+ * session timeout. While fenced the broker heartbeats more often (every 100 ms at most), so a
+ * starting broker is unfenced as soon as it has caught up rather than one interval later.
+ *
+ * A heartbeat answered with STALE_BROKER_EPOCH (a newer registration of this node id exists) or
+ * BROKER_ID_NOT_REGISTERED (the coordinator has no registration for it) makes the broker register
+ * again at once. Any other failure (the coordinator unreachable, busy or shutting down) is logged
+ * and the next heartbeat goes out on schedule; the coordinator fences the broker if that lasts.
+ * close() stops the heartbeats and sends one last heartbeat asking to be fenced (controlled
+ * shutdown), so the coordinator stops placing replicas here without waiting for the session to
+ * expire. One heartbeat is in flight at a time.
+ */
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { type BrokerRegistrationRequest, type Logger, silentLogger } from '../../coordinator/index.js';
+import type { ControllerGateway } from './metadata-view.js';
+
+/** Kafka's broker.heartbeat.interval.ms default. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000;
+/** The heartbeat period while the broker is fenced (if shorter than the normal interval). */
+const FENCED_HEARTBEAT_INTERVAL_MS = 100;
+
+export interface BrokerLifecycleOptions {
+  readonly controller: Pick<ControllerGateway, 'registerBroker' | 'brokerHeartbeat'>;
+  /** What the broker registers; incarnationId must be new for every process start. */
+  readonly registration: BrokerRegistrationRequest;
+  /** The offset of the last metadata record this broker has applied (its followed metadata). */
+  readonly metadataOffset: () => number;
+  /** Kafka's broker.heartbeat.interval.ms. Default 2000. */
+  readonly heartbeatIntervalMs?: number;
+  readonly logger?: Logger;
+}
+
+interface UnfencedWaiter {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+function needsRegistration(error: unknown): boolean {
+  return (
+    error instanceof StreamBusError &&
+    (error.code === ErrorCode.STALE_BROKER_EPOCH || error.code === ErrorCode.BROKER_ID_NOT_REGISTERED)
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class BrokerLifecycle {
+  readonly nodeId: number;
+  readonly heartbeatIntervalMs: number;
+  readonly #options: BrokerLifecycleOptions;
+  readonly #logger: Logger;
+  #brokerEpoch: number | undefined;
+  #fenced = true;
+  #started = false;
+  #closing: Promise<void> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inFlight: Promise<void> = Promise.resolve();
+  /** Set while heartbeats fail for a reason other than registration, so the streak is logged once. */
+  #failing = false;
+  /** The coordinator asked for a new registration: do it on the next turn, not after an interval. */
+  #registerNow = false;
+  readonly #waiters = new Set<UnfencedWaiter>();
+
+  /** Throws StreamBusError INVALID_CONFIG for a heartbeat interval that is not a whole number ≥ 1. */
+  constructor(options: BrokerLifecycleOptions) {
+    const interval = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    if (!Number.isSafeInteger(interval) || interval < 1) {
+      throw new StreamBusError(ErrorCode.INVALID_CONFIG, `heartbeatIntervalMs must be a whole number ≥ 1, got ${interval}`);
+    }
+    this.nodeId = options.registration.nodeId;
+    this.heartbeatIntervalMs = interval;
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  /** The epoch of the current registration; undefined before the first and while registering again. */
+  get brokerEpoch(): number | undefined {
+    return this.#brokerEpoch;
+  }
+
+  /** As the last heartbeat answer said; true until the first heartbeat unfences the broker. */
+  get fenced(): boolean {
+    return this.#fenced;
+  }
+
+  /**
+   * Registers, sends the first heartbeat and starts heartbeating. Resolves once registered (the
+   * broker may still be fenced: see waitUntilUnfenced). Rejects with the registration's error
+   * (INVALID_REQUEST for a malformed registration, or a coordinator failure), with SHUTTING_DOWN
+   * after close(), and with INVALID_REQUEST when called twice; nothing keeps running on failure.
+   */
+  async start(): Promise<void> {
+    if (this.#closing !== undefined) throw new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the broker lifecycle is closed');
+    if (this.#started) throw new StreamBusError(ErrorCode.INVALID_REQUEST, 'the broker lifecycle is already started');
+    this.#started = true;
+    await this.#register();
+    this.#inFlight = this.#heartbeat();
+    await this.#inFlight;
+  }
+
+  /**
+   * Resolves once a heartbeat answer says the broker is unfenced (at once if the last one did).
+   * Rejects with the signal's reason on abort and with SHUTTING_DOWN on close().
+   */
+  waitUntilUnfenced(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#closing !== undefined) return Promise.reject(new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the broker lifecycle is closed'));
+    if (this.#brokerEpoch !== undefined && !this.#fenced) return Promise.resolve();
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(abortError(signal));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#waiters.delete(waiter);
+        reject(signal === undefined ? new Error('aborted') : abortError(signal));
+      };
+      const waiter: UnfencedWaiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /**
+   * Stops heartbeating, waits for a heartbeat in flight, then asks once to be fenced (errors there
+   * are logged, not thrown: the session expiry fences the broker anyway). Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearTimeout(this.#timer);
+      await this.#inFlight;
+      const shutdown = new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the broker lifecycle is closed');
+      for (const waiter of [...this.#waiters]) waiter.reject(shutdown);
+      this.#waiters.clear();
+      const brokerEpoch = this.#brokerEpoch;
+      if (brokerEpoch === undefined) return;
+      try {
+        const answer = await this.#options.controller.brokerHeartbeat({
+          nodeId: this.nodeId,
+          brokerEpoch,
+          metadataOffset: this.#options.metadataOffset(),
+          wantFence: true,
+        });
+        this.#fenced = answer.fenced;
+        this.#logger.info({ nodeId: this.nodeId, brokerEpoch }, 'broker fenced for shutdown');
+      } catch (error) {
+        this.#logger.debug({ err: error, nodeId: this.nodeId }, 'could not ask to be fenced on shutdown; the session will expire instead');
+      }
+    })();
+    return this.#closing;
+  }
+
+  async #register(): Promise<void> {
+    this.#brokerEpoch = undefined;
+    this.#fenced = true;
+    const { brokerEpoch } = await this.#options.controller.registerBroker(this.#options.registration);
+    this.#brokerEpoch = brokerEpoch;
+    this.#logger.info({ nodeId: this.nodeId, brokerEpoch }, 'broker registered; fenced until it has caught up with the metadata');
+  }
+
+  /** One heartbeat (or registration, when one is needed); never rejects. Schedules the next. */
+  async #heartbeat(): Promise<void> {
+    try {
+      if (this.#brokerEpoch === undefined) await this.#register();
+      const brokerEpoch = this.#brokerEpoch;
+      if (brokerEpoch === undefined || this.#closing !== undefined) return;
+      const answer = await this.#options.controller.brokerHeartbeat({
+        nodeId: this.nodeId,
+        brokerEpoch,
+        metadataOffset: this.#options.metadataOffset(),
+      });
+      if (this.#failing) this.#logger.info({ nodeId: this.nodeId }, 'heartbeats reach the coordinator again');
+      this.#failing = false;
+      this.#setFenced(answer.fenced);
+    } catch (error) {
+      this.#onFailure(error);
+    } finally {
+      this.#schedule();
+    }
+  }
+
+  #onFailure(error: unknown): void {
+    if (needsRegistration(error)) {
+      this.#logger.warn({ err: error, nodeId: this.nodeId, brokerEpoch: this.#brokerEpoch }, 'the coordinator no longer knows this registration; registering again');
+      this.#brokerEpoch = undefined;
+      this.#registerNow = true;
+      this.#setFenced(true);
+      return;
+    }
+    if (!this.#failing) {
+      this.#logger.warn({ err: error, nodeId: this.nodeId }, `broker heartbeat failed: ${describe(error)}; retrying`);
+    }
+    this.#failing = true;
+  }
+
+  #setFenced(fenced: boolean): void {
+    if (fenced !== this.#fenced) {
+      this.#logger.info({ nodeId: this.nodeId, brokerEpoch: this.#brokerEpoch }, fenced ? 'broker is fenced' : 'broker is unfenced');
+    }
+    this.#fenced = fenced;
+    if (fenced) return;
+    for (const waiter of [...this.#waiters]) waiter.resolve();
+    this.#waiters.clear();
+  }
+
+  #schedule(): void {
+    if (this.#closing !== undefined) return;
+    // Re-registration after a STALE/NOT_REGISTERED answer happens on the very next turn; a failed
+    // registration is retried at the fenced pace, like a heartbeat.
+    const delayMs = this.#registerNow
+      ? 0
+      : this.#fenced
+        ? Math.min(this.heartbeatIntervalMs, FENCED_HEARTBEAT_INTERVAL_MS)
+        : this.heartbeatIntervalMs;
+    this.#registerNow = false;
+    this.#timer = setTimeout(() => {
+      this.#inFlight = this.#heartbeat();
+    }, delayMs);
+    this.#timer.unref();
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException('the operation was aborted', 'AbortError');
+}
