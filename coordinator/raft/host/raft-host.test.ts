@@ -1,0 +1,169 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, StreamBusError } from '../../../proto/errors.js';
+import { LevelRaftStorage } from '../storage/level-raft-storage.js';
+import { RaftHost } from './raft-host.js';
+import { HostCluster, ListStateMachine, waitFor } from './testing/host-cluster.js';
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+let cluster: HostCluster | undefined;
+
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+async function threeNodes(host: Parameters<typeof HostCluster.start>[1] = {}): Promise<HostCluster> {
+  cluster = await HostCluster.start([1, 2, 3], host);
+  return cluster;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<StreamBusError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StreamBusError);
+  return error as StreamBusError;
+}
+
+describe('raft host > replication', () => {
+  it('elects one leader that every node knows', async () => {
+    const c = await threeNodes();
+    const leader = await c.leader();
+    for (const id of c.running) expect(c.host(id).leaderId).toBe(leader);
+    expect(c.host(leader).status().term).toBeGreaterThan(0);
+  });
+
+  it('commits proposals and applies them on every node in proposal order', async () => {
+    const c = await threeNodes();
+    const leader = c.host(await c.leader());
+    const positions = await Promise.all(Array.from({ length: 30 }, (_, i) => leader.propose(text(`w${i}`))));
+    const indexes = positions.map((p) => p.index);
+    expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+    expect(new Set(positions.map((p) => p.term)).size).toBe(1);
+    const expected = Array.from({ length: 30 }, (_, i) => `w${i}`);
+    // Resolved means applied on the leader; followers apply once they learn the commit index.
+    expect(c.items(leader.nodeId)).toEqual(expected);
+    await waitFor(() => c.running.every((id) => c.items(id).length === 30), 'every node to apply 30 entries');
+    for (const id of c.running) expect(c.items(id)).toEqual(expected);
+  });
+
+  it('batches many concurrent proposals into far fewer synced writes', async () => {
+    const c = await threeNodes();
+    const leaderId = await c.leader();
+    const leader = c.host(leaderId);
+    await leader.propose(text('warm-up'));
+    const before = c.member(leaderId).storage.persists;
+    const count = 500;
+    await Promise.all(Array.from({ length: count }, (_, i) => leader.propose(text(`b${i}`))));
+    const writes = c.member(leaderId).storage.persists - before;
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThan(count / 20);
+    expect(c.items(leaderId)).toHaveLength(count + 1);
+  });
+
+  it('rejects a proposal on a follower at once with NOT_CONTROLLER naming the leader', async () => {
+    const c = await threeNodes();
+    const leaderId = await c.leader();
+    const follower = c.running.find((id) => id !== leaderId)!;
+    const error = await rejection(c.host(follower).propose(text('nope')));
+    expect(error.code).toBe(ErrorCode.NOT_CONTROLLER);
+    expect(error.retriable).toBe(true);
+    expect(error.context.leaderId).toBe(leaderId);
+  });
+
+  it('rejects proposals beyond maxPendingProposals with THROTTLING_QUOTA_EXCEEDED', async () => {
+    const c = await threeNodes({ host: { maxPendingProposals: 5 } });
+    const leader = c.host(await c.leader());
+    const accepted = Array.from({ length: 5 }, (_, i) => leader.propose(text(`p${i}`)));
+    const error = await rejection(leader.propose(text('one too many')));
+    expect(error.code).toBe(ErrorCode.THROTTLING_QUOTA_EXCEEDED);
+    await Promise.all(accepted);
+    await expect(leader.propose(text('room again'))).resolves.toMatchObject({ term: expect.any(Number) as number });
+  });
+
+  it('serves a linearizable read on a follower that sees a write completed before it', async () => {
+    const c = await threeNodes();
+    const leaderId = await c.leader();
+    const follower = c.host(c.running.find((id) => id !== leaderId)!);
+    for (let round = 0; round < 5; round++) {
+      const written = await c.host(leaderId).propose(text(`r${round}`));
+      const readIndex = await follower.readBarrier();
+      expect(readIndex).toBeGreaterThanOrEqual(written.index);
+      expect(c.items(follower.nodeId)).toContain(`r${round}`);
+    }
+  });
+
+  it('hands leadership to another voter and tells leader-change listeners', async () => {
+    const c = await threeNodes();
+    const oldLeader = await c.leader();
+    const target = c.running.find((id) => id !== oldLeader)!;
+    const seen: [number, number][] = [];
+    c.host(oldLeader).onLeaderChange((leaderId, term) => seen.push([leaderId, term]));
+    const termBefore = c.host(oldLeader).status().term;
+    await c.host(oldLeader).transferLeadership(target);
+    expect(c.host(oldLeader).leaderId).toBe(target);
+    expect(await c.leader()).toBe(target);
+    expect(seen.at(-1)).toEqual([target, termBefore + 1]);
+    await expect(c.host(target).propose(text('after transfer'))).resolves.toMatchObject({ term: termBefore + 1 });
+  });
+
+  it('adds a fourth voter that starts empty, catches it up, then removes it', async () => {
+    cluster = await HostCluster.start([1, 2, 3], { ids: [1, 2, 3, 4] });
+    const c = cluster;
+    const leader = c.host(await c.leader());
+    for (let i = 0; i < 10; i++) await leader.propose(text(`m${i}`));
+    await c.startNode(4, { initialVoters: [] });
+    expect(c.host(4).status().voters).toEqual([]);
+
+    await leader.changeMembership({ type: 'add-voter', nodeId: 4 });
+    expect(leader.status().voters).toEqual([1, 2, 3, 4]);
+    await leader.propose(text('with four'));
+    await waitFor(() => c.items(4).length === 11, 'node 4 to apply everything');
+    expect(c.items(4)).toEqual(c.items(leader.nodeId));
+    expect(c.host(4).status().voters).toEqual([1, 2, 3, 4]);
+    const members = leader.status().members;
+    expect(members.map((m) => m.id)).toEqual([1, 2, 3, 4]);
+    await waitFor(() => leader.status().members.every((m) => m.lag === 0), 'every member to catch up (lag 0)');
+
+    await leader.changeMembership({ type: 'remove-voter', nodeId: 4 });
+    expect(leader.status().voters).toEqual([1, 2, 3]);
+    await expect(leader.propose(text('back to three'))).resolves.toBeDefined();
+  });
+
+  it('refuses to start a node with empty storage and no initialVoters', async () => {
+    cluster = await threeNodes();
+    const storage = await LevelRaftStorage.open({ dir: `${cluster.root}/lonely`, nodeId: 9, clusterId: 'test-cluster' });
+    const transport = cluster.network.connect(9);
+    const error = await rejection(RaftHost.start({ nodeId: 9, storage, transport, stateMachine: new ListStateMachine() }));
+    expect(error.code).toBe(ErrorCode.INVALID_CONFIG);
+    expect(error.message).toContain('initialVoters');
+    await storage.close();
+    await transport.close();
+  });
+
+  it('close() is idempotent and rejects pending and later calls with SHUTTING_DOWN', async () => {
+    const c = await threeNodes();
+    const leaderId = await c.leader();
+    const leader = c.host(leaderId);
+    c.network.isolate(leaderId);
+    const pending = rejection(leader.propose(text('never acknowledged')));
+    const closing = leader.close();
+    expect(leader.close()).toBe(closing);
+    await closing;
+    expect((await pending).code).toBe(ErrorCode.SHUTTING_DOWN);
+    expect((await rejection(leader.propose(text('after close')))).code).toBe(ErrorCode.SHUTTING_DOWN);
+    expect((await rejection(leader.readBarrier())).code).toBe(ErrorCode.SHUTTING_DOWN);
+    await leader.close();
+  });
+
+  it('honours an AbortSignal on a pending proposal', async () => {
+    const c = await threeNodes();
+    const leaderId = await c.leader();
+    c.network.isolate(leaderId);
+    const controller = new AbortController();
+    const pending = rejection(c.host(leaderId).propose(text('abandoned'), { signal: controller.signal }));
+    controller.abort(new StreamBusError(ErrorCode.REQUEST_TIMED_OUT, 'caller gave up'));
+    expect((await pending).message).toBe('caller gave up');
+  });
+});
