@@ -1,0 +1,282 @@
+/**
+ * The replicated metadata log: MetadataLog on top of a Raft group (coordinator/raft/host).
+ *
+ * It is two things at once. To the Raft host it is the state machine (RaftStateMachine): the host
+ * hands it committed entries in log order and asks it for snapshots. To the coordinator and the
+ * brokers it is a MetadataLog: append commands, read committed records from an offset, follow
+ * commits, load a snapshot when the records they need were compacted away.
+ *
+ * Entries and offsets. One append() call is ONE Raft entry holding all its commands, so the
+ * commands of a call commit together or not at all (a leader change cannot split them). Metadata
+ * offsets are counted across entries as they are applied: a normal entry yields one record per
+ * command it holds; an entry that is not a metadata write (the empty no-op a new leader appends,
+ * a membership change) yields one NO_OP record, so offsets stay contiguous and a follower can tell
+ * a gap from a quiet log (MetadataLog's contract). Every replica applies the same entries in the
+ * same order with the same code, so every replica gives every record the same offset; a snapshot
+ * carries the offset counter (MetadataSnapshot.lastAppliedOffset).
+ *
+ * Memory. The log keeps the metadata state (for snapshots) and the committed records since a
+ * recent snapshot (for followers reading from an offset). Records are dropped only once a snapshot
+ * covers them and more than `retainRecords` are held; a follower further behind loads the snapshot.
+ *
+ * Entry payload: u32 count, then per command u32 length and the command's canonical encoding
+ * (coordinator/metadata/commands.ts), all big-endian. A committed entry that does not decode (it
+ * cannot happen between nodes of one version) is applied as one NO_OP record and logged: refusing a
+ * committed entry on one node would make the replicas diverge.
+ */
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { abortReason, asError } from '../metadata/abort.js';
+import {
+  MetadataCommandType,
+  decodeMetadataCommand,
+  encodeMetadataCommand,
+  type MetadataCommand,
+  type MetadataRecord,
+} from '../metadata/commands.js';
+import { MetadataState } from '../metadata/state.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { Entry, Snapshot } from '../raft/index.js';
+import type { RaftStateMachine } from '../raft/host/state-machine.js';
+import { CommitListeners } from './commit-listeners.js';
+import { MAX_READ_RECORDS, type MetadataAppendOptions, type MetadataLog, type MetadataLogSnapshot } from './metadata-log.js';
+
+/** What the log needs from the Raft host: proposing an entry and learning whether it committed. */
+export interface RaftProposer {
+  /**
+   * Resolves with the entry's position once it is applied here (so apply() has run for it);
+   * rejects NOT_CONTROLLER on a node that is not the leader.
+   */
+  propose(data: Uint8Array, options?: { readonly signal?: AbortSignal }): Promise<{ readonly index: number; readonly term: number }>;
+}
+
+export interface RaftMetadataLogOptions {
+  readonly logger?: Logger;
+  /** Largest encoded command. Default 4 MiB. */
+  readonly maxRecordBytes?: number;
+  /** Most commands in one append call. Default 10 000. */
+  readonly maxCommandsPerAppend?: number;
+  /** Committed records kept in memory beyond the last snapshot. Default 10 000. */
+  readonly retainRecords?: number;
+}
+
+const NO_OP: MetadataCommand = Object.freeze({ type: MetadataCommandType.NO_OP });
+const textDecoder = new TextDecoder();
+const textEncoder = new TextEncoder();
+
+/** Encodes the commands of one append call as one entry payload. */
+export function encodeEntryPayload(payloads: readonly Uint8Array[]): Uint8Array {
+  let size = 4;
+  for (const p of payloads) size += 4 + p.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, payloads.length);
+  let at = 4;
+  for (const p of payloads) {
+    view.setUint32(at, p.length);
+    out.set(p, at + 4);
+    at += 4 + p.length;
+  }
+  return out;
+}
+
+/** The commands of an entry payload; throws CORRUPT_MESSAGE when it does not decode. */
+export function decodeEntryPayload(data: Uint8Array): MetadataCommand[] {
+  const corrupt = (what: string): StreamBusError => new StreamBusError(ErrorCode.CORRUPT_MESSAGE, `metadata entry payload: ${what}`);
+  if (data.length < 4) throw corrupt(`${data.length} bytes, shorter than its count`);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const count = view.getUint32(0);
+  if (count === 0) throw corrupt('no commands');
+  const commands: MetadataCommand[] = [];
+  let at = 4;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > data.length) throw corrupt(`command ${i} of ${count} is missing`);
+    const length = view.getUint32(at);
+    if (at + 4 + length > data.length) throw corrupt(`command ${i} runs past the end`);
+    commands.push(decodeMetadataCommand(data.subarray(at + 4, at + 4 + length)));
+    at += 4 + length;
+  }
+  if (at !== data.length) throw corrupt(`${data.length - at} bytes after the last command`);
+  return commands;
+}
+
+export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
+  readonly #logger: Logger;
+  readonly #listeners: CommitListeners;
+  readonly #maxRecordBytes: number;
+  readonly #maxCommandsPerAppend: number;
+  readonly #retainRecords: number;
+  #proposer: RaftProposer | undefined;
+  #state = MetadataState.empty();
+  /** Committed records from #startOffset to #state.lastAppliedOffset. */
+  #records: MetadataRecord[] = [];
+  #startOffset = 0;
+  #snapshot: MetadataLogSnapshot | undefined;
+  /** First offset and record count of each applied entry still in #records, by Raft index. */
+  readonly #entryOffsets = new Map<number, { readonly first: number; readonly count: number }>();
+  #closed = false;
+
+  constructor(options: RaftMetadataLogOptions = {}) {
+    this.#logger = options.logger ?? silentLogger;
+    this.#listeners = new CommitListeners(this.#logger);
+    this.#maxRecordBytes = options.maxRecordBytes ?? 4 * 1024 * 1024;
+    this.#maxCommandsPerAppend = options.maxCommandsPerAppend ?? 10_000;
+    this.#retainRecords = options.retainRecords ?? 10_000;
+  }
+
+  /** Connects the log to the host that replicates it (the host is built with this log as its state machine). */
+  attach(proposer: RaftProposer): void {
+    this.#proposer = proposer;
+  }
+
+  /** The state after the last applied record: the coordinator validates against it. */
+  get state(): MetadataState {
+    return this.#state;
+  }
+
+  get committedOffset(): number {
+    return this.#state.lastAppliedOffset;
+  }
+
+  get startOffset(): number {
+    return this.#startOffset;
+  }
+
+  // ---- MetadataLog
+
+  async append(commands: readonly MetadataCommand[], options: MetadataAppendOptions = {}): Promise<number[]> {
+    if (this.#closed) throw new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the metadata log is closed');
+    const signal = options.signal;
+    if (signal?.aborted === true) throw abortReason(signal);
+    if (!Array.isArray(commands)) throw new StreamBusError(ErrorCode.INVALID_REQUEST, 'append takes an array of commands');
+    if (commands.length === 0) return [];
+    if (commands.length > this.#maxCommandsPerAppend) {
+      throw new StreamBusError(ErrorCode.INVALID_REQUEST, `${commands.length} commands in one append; the limit is ${this.#maxCommandsPerAppend}`);
+    }
+    const proposer = this.#proposer;
+    if (proposer === undefined) throw new StreamBusError(ErrorCode.NOT_CONTROLLER, 'the metadata log is not attached to its Raft group yet');
+    let payloads: Uint8Array[];
+    try {
+      // Encoding validates each command's structure, so nothing malformed is proposed.
+      const list: readonly MetadataCommand[] = commands;
+      payloads = list.map((command) => encodeMetadataCommand(command));
+    } catch (error) {
+      throw asError(error);
+    }
+    const tooLarge = payloads.findIndex((p) => p.length > this.#maxRecordBytes);
+    if (tooLarge !== -1) {
+      throw new StreamBusError(
+        ErrorCode.INVALID_REQUEST,
+        `metadata command ${tooLarge} encodes to ${payloads[tooLarge]?.length} bytes; the limit is ${this.#maxRecordBytes}`,
+      );
+    }
+    const { index } = await proposer.propose(encodeEntryPayload(payloads), signal === undefined ? {} : { signal });
+    const placed = this.#entryOffsets.get(index);
+    if (placed === undefined || placed.count !== commands.length) {
+      // The host resolves only after applying the entry, and this log keeps the offsets of every
+      // entry it still holds records of; anything else is a broken contract, not a lost write.
+      throw new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, `metadata entry ${index} was applied but its offsets are not known`);
+    }
+    return Array.from({ length: placed.count }, (_, i) => placed.first + i);
+  }
+
+  read(fromOffset: number, maxRecords: number): Promise<MetadataRecord[]> {
+    const committed = this.committedOffset;
+    if (!Number.isSafeInteger(fromOffset) || fromOffset < this.#startOffset || fromOffset > committed + 1) {
+      return Promise.reject(
+        new StreamBusError(
+          ErrorCode.OFFSET_OUT_OF_RANGE,
+          `metadata offset ${fromOffset} is outside the readable range ${this.#startOffset}..${committed + 1}` +
+            (fromOffset < this.#startOffset ? ' (older records were compacted into a snapshot)' : ''),
+        ),
+      );
+    }
+    const count = Math.max(0, Math.min(maxRecords, MAX_READ_RECORDS, committed + 1 - fromOffset));
+    const at = fromOffset - this.#startOffset;
+    return Promise.resolve(this.#records.slice(at, at + count));
+  }
+
+  snapshot(): Promise<MetadataLogSnapshot | undefined> {
+    return Promise.resolve(this.#snapshot);
+  }
+
+  onCommit(listener: (records: readonly MetadataRecord[]) => void): () => void {
+    return this.#listeners.add(listener);
+  }
+
+  /** Detaches from the host; the host's own close() rejects proposals still waiting. Idempotent. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#proposer = undefined;
+    this.#listeners.clear();
+    return Promise.resolve();
+  }
+
+  // ---- RaftStateMachine
+
+  restore(snapshot: Snapshot): void {
+    if (snapshot.data.length === 0) {
+      this.#state = MetadataState.empty();
+      this.#snapshot = undefined;
+    } else {
+      // A snapshot is checked field by field by restore(); one that fails is a corrupt peer or
+      // disk, and the host treats the throw as fatal for this node.
+      this.#state = MetadataState.restore(JSON.parse(textDecoder.decode(snapshot.data)) as unknown);
+      this.#snapshot = { offset: this.#state.lastAppliedOffset, snapshot: this.#state.snapshot() };
+    }
+    this.#records = [];
+    this.#entryOffsets.clear();
+    this.#startOffset = this.#state.lastAppliedOffset + 1;
+    // Followers behind the snapshot learn at once that they must load it (see MetadataLog.onCommit).
+    this.#listeners.notifySnapshot();
+    this.#logger.info({ raftIndex: snapshot.meta.index, metadataOffset: this.#state.lastAppliedOffset }, 'metadata state restored from a snapshot');
+  }
+
+  apply(entries: readonly Entry[]): void {
+    const applied: MetadataRecord[] = [];
+    for (const entry of entries) {
+      const commands = this.#commandsOf(entry);
+      const first = this.#state.lastAppliedOffset + 1;
+      for (let i = 0; i < commands.length; i++) {
+        const record: MetadataRecord = { offset: first + i, command: commands[i]! };
+        // MetadataState applies facts as written; it throws only for a broken invariant (a bug),
+        // which the host treats as fatal for this node.
+        this.#state.apply(record);
+        applied.push(record);
+      }
+      this.#entryOffsets.set(entry.index, { first, count: commands.length });
+    }
+    this.#records.push(...applied);
+    this.#trim();
+    this.#listeners.notify(applied);
+  }
+
+  takeSnapshot(): Uint8Array {
+    const snapshot = this.#state.snapshot();
+    this.#snapshot = { offset: snapshot.lastAppliedOffset, snapshot };
+    this.#trim();
+    return textEncoder.encode(JSON.stringify(snapshot));
+  }
+
+  #commandsOf(entry: Entry): readonly MetadataCommand[] {
+    if (entry.kind !== 'normal' || entry.data.length === 0) return [NO_OP];
+    try {
+      return decodeEntryPayload(entry.data);
+    } catch (error) {
+      this.#logger.error({ err: error, raftIndex: entry.index }, 'a committed metadata entry does not decode; applied as a no-op');
+      return [NO_OP];
+    }
+  }
+
+  /** Drops records that a snapshot covers once more than retainRecords are held. */
+  #trim(): void {
+    const covered = this.#snapshot === undefined ? this.#startOffset - 1 : this.#snapshot.offset;
+    const excess = this.#records.length - this.#retainRecords;
+    const drop = Math.min(excess, covered + 1 - this.#startOffset);
+    if (drop <= 0) return;
+    this.#records = this.#records.slice(drop);
+    this.#startOffset += drop;
+    for (const [index, placed] of this.#entryOffsets) {
+      if (placed.first + placed.count <= this.#startOffset) this.#entryOffsets.delete(index);
+    }
+  }
+}
