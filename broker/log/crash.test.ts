@@ -4,55 +4,25 @@
  * page cache, which a killed process does not take down; only a power cut or kernel crash could
  * lose them, and that this test cannot simulate).
  *
- * The child runs our real TypeScript code: the test transpiles the child fixture and everything it
- * imports (type stripping only, with the compiler vitest already depends on) into a temp dir.
+ * The child runs our real TypeScript code, transpiled by test/support/ts-child.ts.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DurabilityMode } from './types.js';
 import { decode, logConfig, openStore, tempDir } from './fixtures/log-fixtures.js';
+import { transpileChild, type TranspiledChild } from '../../test/support/ts-child.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '../..');
-let buildDir: { dir: string; remove: () => Promise<void> };
-let childScript: string;
-
-/** Transpiles `entry` and its relative imports, recursively, to `outDir` (same layout, .js). */
-async function transpileTree(entry: string, outDir: string): Promise<string> {
-  const seen = new Set<string>();
-  const pending = [entry];
-  while (pending.length > 0) {
-    const file = pending.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const source = await readFile(file, 'utf8');
-    for (const match of source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)\.js'/g)) {
-      pending.push(resolve(dirname(file), `${match[1]!}.ts`));
-    }
-    const output = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-      fileName: file,
-    });
-    const target = join(outDir, relative(repoRoot, file)).replace(/\.ts$/, '.js');
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, output.outputText);
-  }
-  return join(outDir, relative(repoRoot, entry)).replace(/\.ts$/, '.js');
-}
+let fixture: TranspiledChild;
 
 beforeAll(async () => {
-  buildDir = await tempDir();
-  await writeFile(join(buildDir.dir, 'package.json'), '{"type":"module"}');
-  await symlink(join(repoRoot, 'node_modules'), join(buildDir.dir, 'node_modules'), 'dir');
-  childScript = await transpileTree(join(here, 'fixtures/crash-child.ts'), buildDir.dir);
+  fixture = await transpileChild(join(here, 'fixtures/crash-child.ts'));
 });
 
 afterAll(async () => {
-  await buildDir.remove();
+  await fixture.remove();
 });
 
 interface Ack {
@@ -64,7 +34,7 @@ interface Ack {
 
 /** Starts the child, lets it acknowledge at least `minAcks` appends, then kills it with SIGKILL. */
 async function runAndKill(dir: string, mode: DurabilityMode, minAcks: number): Promise<Ack[]> {
-  const child = spawn(process.execPath, [childScript, dir, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [fixture.script, dir, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   const acks: Ack[] = [];
   let stderr = '';
   let buffered = '';

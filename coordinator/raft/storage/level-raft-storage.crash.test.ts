@@ -4,59 +4,32 @@
  * A torn write (half a Ready: entries without the truncation, a vote without its term) would load
  * to a state no prefix produces, and fail the test.
  *
- * The child runs our real TypeScript: the test transpiles the fixture and everything it imports
- * (type stripping only, with the compiler vitest already depends on) into a temp dir.
+ * The child runs our real TypeScript, transpiled by test/support/ts-child.ts.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { transpileChild, type TranspiledChild } from '../../../test/support/ts-child.js';
 import { LevelRaftStorage } from './level-raft-storage.js';
 import { StoreModel, describeState, writeStream } from './fixtures/write-stream.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '../../..');
-let buildDir: string;
-let childScript: string;
-
-/** Transpiles `entry` and its relative imports, recursively, to `outDir` (same layout, .js). */
-async function transpileTree(entry: string, outDir: string): Promise<string> {
-  const seen = new Set<string>();
-  const pending = [entry];
-  while (pending.length > 0) {
-    const file = pending.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const source = await readFile(file, 'utf8');
-    for (const match of source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)\.js'/g)) pending.push(resolve(dirname(file), `${match[1]!}.ts`));
-    const output = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-      fileName: file,
-    });
-    const target = join(outDir, relative(repoRoot, file)).replace(/\.ts$/, '.js');
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, output.outputText);
-  }
-  return join(outDir, relative(repoRoot, entry)).replace(/\.ts$/, '.js');
-}
+let fixture: TranspiledChild;
 
 beforeAll(async () => {
-  buildDir = await mkdtemp(join(tmpdir(), 'streambus-raft-crash-build-'));
-  await writeFile(join(buildDir, 'package.json'), '{"type":"module"}');
-  await symlink(join(repoRoot, 'node_modules'), join(buildDir, 'node_modules'), 'dir');
-  childScript = await transpileTree(join(here, 'fixtures/persist-child.ts'), buildDir);
+  fixture = await transpileChild(join(here, 'fixtures/persist-child.ts'));
 });
 
 afterAll(async () => {
-  await rm(buildDir, { recursive: true, force: true });
+  await fixture.remove();
 });
 
 /** Runs the child on `dir` until it has acknowledged `killAfter` writes, then SIGKILLs it; returns the acks seen. */
 async function runAndKill(dir: string, seed: number, killAfter: number): Promise<number> {
-  const child = spawn(process.execPath, [childScript, dir, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [fixture.script, dir, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let acked = 0;
   let stderr = '';
   let buffered = '';
