@@ -1,0 +1,361 @@
+/**
+ * The consumer's fetch loop: prefetching records for every assigned partition into the
+ * credit-bounded FetchBuffer that the consumer's iterators drain.
+ *
+ * At most one long-poll fetch is in flight per leader broker, carrying every assigned, unpaused
+ * partition that broker leads. Each response is framed right away (batch headers only) so the
+ * partition's next fetch offset is known and the next fetch leaves before the records are decoded.
+ * Fetches stop while the buffer is full and resume once it drains below half (FetchBuffer's
+ * onCredit calls schedule()). Partitions without a position are first resolved with ListOffsets
+ * (earliest, latest or a timestamp), batched per broker the same way.
+ *
+ * Failures stay per partition: a retriable error backs that partition off (and, for stale
+ * metadata, forces a metadata refresh); OFFSET_OUT_OF_RANGE resets it as autoOffsetReset says; a
+ * non-retriable error stops it and is handed to the reader after the records buffered before it.
+ * Every answer is checked against the partition's epoch, so a seek or pause since the request
+ * discards it.
+ */
+import { ErrorCode, StreamBusError, errorFromCode } from '../../proto/errors.js';
+import type { RequestOf, ResponseOf } from '../../proto/index.js';
+import { BATCH_HEADER_BYTES, decodeRecordBatchesSync, readBatchHeader } from '../../proto/record-batch/index.js';
+import type { Cluster } from '../cluster/cluster.js';
+import { isStaleMetadataError } from '../cluster/cluster.js';
+import type { Random } from '../policy/random.js';
+import { backoffDelayMs } from '../policy/retry.js';
+import type { Message } from '../types.js';
+import type { ResolvedConsumerOptions } from './consumer-options.js';
+import type { Chunk, FetchBuffer } from './fetch-buffer.js';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type PartitionState } from './partition-state.js';
+
+export interface FetcherDeps {
+  readonly cluster: Cluster;
+  readonly random: Random;
+  readonly now: () => number;
+  readonly options: ResolvedConsumerOptions;
+  readonly buffer: FetchBuffer;
+  /** The consumer's assignment, topic → partition → state: the consumer changes it, the fetcher reads it. */
+  readonly assigned: ReadonlyMap<string, ReadonlyMap<number, PartitionState>>;
+}
+
+export class Fetcher {
+  readonly #cluster: Cluster;
+  readonly #random: Random;
+  readonly #now: () => number;
+  readonly #options: ResolvedConsumerOptions;
+  readonly #buffer: FetchBuffer;
+  readonly #assigned: ReadonlyMap<string, ReadonlyMap<number, PartitionState>>;
+  readonly #busyNodes = new Set<number>();
+  #timer: NodeJS.Timeout | undefined;
+  #timerAtMs = Number.POSITIVE_INFINITY;
+  #pumpQueued = false;
+  #lastMetadataRequestMs = Number.NEGATIVE_INFINITY;
+  #fetchRotation = 0;
+  #closed = false;
+
+  constructor(deps: FetcherDeps) {
+    this.#cluster = deps.cluster;
+    this.#random = deps.random;
+    this.#now = deps.now;
+    this.#options = deps.options;
+    this.#buffer = deps.buffer;
+    this.#assigned = deps.assigned;
+  }
+
+  /** Runs a scheduling pass soon (once per microtask however often it is asked for). */
+  schedule(): void {
+    if (this.#pumpQueued || this.#closed) return;
+    this.#pumpQueued = true;
+    queueMicrotask(() => {
+      this.#pumpQueued = false;
+      this.#pump();
+    });
+  }
+
+  /** Stops for good: no more passes, no timer; answers still in flight are dropped when they arrive. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #armTimer(atMs: number): void {
+    if (atMs >= this.#timerAtMs || this.#closed) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAtMs = atMs;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAtMs = Number.POSITIVE_INFINITY;
+      this.#pump();
+    }, Math.max(0, atMs - this.#now()));
+  }
+
+  /** One scheduling pass: offset lookups and fetches for every broker that is free. */
+  #pump(): void {
+    if (this.#closed) return;
+    const nowMs = this.#now();
+    const credit = this.#buffer.canFetch();
+    const fetchByNode = new Map<number, PartitionState[]>();
+    const resetByNode = new Map<number, PartitionState[]>();
+    let leaderUnknown = false;
+    let wakeMs = Number.POSITIVE_INFINITY;
+    for (const byPartition of this.#assigned.values()) {
+      for (const state of byPartition.values()) {
+        if (state.paused || state.failed || state.fetching || state.resetting) continue;
+        if (state.retryAtMs > nowMs) {
+          wakeMs = Math.min(wakeMs, state.retryAtMs);
+          continue;
+        }
+        const leader = this.#cluster.leaderOf(state.topic, state.partition);
+        if (leader === undefined) {
+          leaderUnknown = true;
+          continue;
+        }
+        if (state.reset !== undefined) {
+          pushTo(resetByNode, leader, state);
+        } else if (credit && !this.#busyNodes.has(leader)) {
+          pushTo(fetchByNode, leader, state);
+        }
+      }
+    }
+    for (const [nodeId, states] of resetByNode) void this.#resolveResets(nodeId, states);
+    for (const [nodeId, states] of fetchByNode) void this.#fetch(nodeId, states);
+    if (leaderUnknown || this.#cluster.stale) {
+      const nextAllowedMs = this.#lastMetadataRequestMs + this.#options.retry.backoffMs;
+      if (nowMs >= nextAllowedMs) {
+        this.#lastMetadataRequestMs = nowMs;
+        this.#cluster.refreshMetadata().catch(() => this.#armTimer(this.#now() + this.#options.retry.backoffMs));
+      } else {
+        wakeMs = Math.min(wakeMs, nextAllowedMs);
+      }
+    }
+    if (wakeMs !== Number.POSITIVE_INFINITY) this.#armTimer(wakeMs);
+  }
+
+  async #fetch(nodeId: number, states: PartitionState[]): Promise<void> {
+    const { maxWaitMs, minBytes, maxBytes, maxPartitionBytes, isolationLevel, requestTimeoutMs } = this.#options;
+    this.#busyNodes.add(nodeId);
+    const sent = new Map<PartitionState, { epoch: number; offset: number }>();
+    const byTopic = new Map<string, RequestOf<'FETCH'>['topics'][number]['partitions']>();
+    // The broker lets only the first partition with data exceed the size limits, so a fixed order
+    // could starve a later partition whose next batch is large. Rotating the start fixes that.
+    const start = states.length === 0 ? 0 : this.#fetchRotation++ % states.length;
+    for (const state of [...states.slice(start), ...states.slice(0, start)]) {
+      state.fetching = true;
+      sent.set(state, { epoch: state.epoch, offset: state.fetchOffset });
+      let partitions = byTopic.get(state.topic);
+      if (partitions === undefined) {
+        partitions = [];
+        byTopic.set(state.topic, partitions);
+      }
+      partitions.push({ partition: state.partition, fetchOffset: state.fetchOffset, maxBytes: maxPartitionBytes });
+    }
+    const request: RequestOf<'FETCH'> = {
+      maxWaitMs,
+      minBytes,
+      maxBytes: Math.min(maxBytes, Math.max(maxPartitionBytes, this.#buffer.byteCredit)),
+      isolationLevel,
+      topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+    };
+    let response: ResponseOf<'FETCH'> | undefined;
+    let failure: StreamBusError | undefined;
+    try {
+      const connection = await this.#cluster.connection(nodeId);
+      response = await connection.request('FETCH', request, { timeoutMs: requestTimeoutMs + maxWaitMs });
+    } catch (error) {
+      failure =
+        error instanceof StreamBusError
+          ? error
+          : new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, `fetch from broker ${nodeId} failed: ${String(error)}`, { cause: error });
+    }
+    this.#busyNodes.delete(nodeId);
+    if (this.#closed) return;
+    if (failure !== undefined) {
+      for (const [state, { epoch }] of sent) {
+        if (state.epoch !== epoch) continue;
+        state.fetching = false;
+        this.#backoff(state, failure);
+      }
+    } else if (response !== undefined) {
+      this.#handleFetch(nodeId, response, sent);
+    }
+    this.#pump();
+  }
+
+  #handleFetch(nodeId: number, response: ResponseOf<'FETCH'>, sent: Map<PartitionState, { epoch: number; offset: number }>): void {
+    const seen = new Set<PartitionState>();
+    for (const topic of response.topics) {
+      const byPartition = this.#assigned.get(topic.name);
+      for (const result of topic.partitions) {
+        const state = byPartition?.get(result.partition);
+        if (state === undefined) continue;
+        const request = sent.get(state);
+        if (request === undefined || request.epoch !== state.epoch) continue;
+        seen.add(state);
+        state.fetching = false;
+        const context = { topic: state.topic, partition: state.partition, broker: String(nodeId) };
+        const error = errorFromCode(result.errorCode, result.errorMessage, context);
+        if (error !== undefined) {
+          this.#partitionError(state, error);
+          continue;
+        }
+        state.highWatermark = result.highWatermark;
+        state.logStartOffset = result.logStartOffset;
+        state.failures = 0;
+        this.#acceptRecords(state, request.offset, result.records, result.highWatermark);
+      }
+    }
+    // Partitions the broker left out of its answer are simply fetched again.
+    for (const [state, { epoch }] of sent) if (state.epoch === epoch && !seen.has(state)) state.fetching = false;
+  }
+
+  #acceptRecords(state: PartitionState, requestedOffset: number, records: Buffer, highWatermark: number): void {
+    if (records.length === 0) return;
+    // Frame complete batches by their headers; a trailing partial batch (cut by maxBytes) is left
+    // for the next fetch.
+    let end = 0;
+    let nextOffset = state.fetchOffset;
+    while (end + BATCH_HEADER_BYTES <= records.length) {
+      const header = readBatchHeader(records, end);
+      if (header.sizeBytes < BATCH_HEADER_BYTES || end + header.sizeBytes > records.length) break;
+      end += header.sizeBytes;
+      nextOffset = Math.max(nextOffset, header.lastOffset + 1);
+    }
+    if (end === 0) {
+      this.#surface(
+        state,
+        new StreamBusError(
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `the batch at offset ${requestedOffset} of ${state.topic}-${state.partition} does not fit in maxPartitionBytes (${this.#options.maxPartitionBytes})`,
+          { context: { topic: state.topic, partition: state.partition } },
+        ),
+      );
+      return;
+    }
+    // Advance before decoding so the next fetch can leave at once.
+    state.fetchOffset = nextOffset;
+    let batches;
+    try {
+      batches = decodeRecordBatchesSync(end === records.length ? records : records.subarray(0, end), { verifyCrc: this.#options.verifyCrc });
+    } catch (error) {
+      const failure =
+        error instanceof StreamBusError
+          ? error
+          : new StreamBusError(ErrorCode.CORRUPT_MESSAGE, `records of ${state.topic}-${state.partition} do not decode`, { cause: error });
+      // A corrupt fetch is retried from the same offset (Kafka treats CRC failures as retriable).
+      state.fetchOffset = requestedOffset;
+      this.#partitionError(state, failure);
+      return;
+    }
+    const { topic, partition } = state;
+    const messages: Message[] = [];
+    for (const batch of batches) {
+      if (batch.header.isControl) continue;
+      const decoded = batch.records;
+      for (let i = 0; i < decoded.length; i++) {
+        const r = decoded[i]!;
+        // Fetch returns whole batches: skip the records before the offset asked for.
+        if (r.offset < requestedOffset) continue;
+        messages.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers });
+      }
+    }
+    if (messages.length === 0) return;
+    const chunk: Chunk = { owner: state, epoch: state.epoch, topic, partition, messages, index: 0, bytes: end, highWatermark, countedRecords: 0, countedBytes: 0 };
+    this.#buffer.push(chunk);
+  }
+
+  #partitionError(state: PartitionState, error: StreamBusError): void {
+    if (error.code === ErrorCode.OFFSET_OUT_OF_RANGE) {
+      if (this.#options.autoOffsetReset === 'none') {
+        this.#surface(state, error);
+        return;
+      }
+      state.bump();
+      this.#buffer.dropOwner(state);
+      state.position = undefined;
+      state.reset = this.#options.autoOffsetReset;
+      return;
+    }
+    if (error.retriable) {
+      this.#backoff(state, error);
+      return;
+    }
+    this.#surface(state, error);
+  }
+
+  #backoff(state: PartitionState, error: StreamBusError): void {
+    state.failures++;
+    state.retryAtMs = this.#now() + backoffDelayMs(state.failures, this.#options.retry, this.#random);
+    this.#armTimer(state.retryAtMs);
+    if (isStaleMetadataError(error.code)) this.#lastMetadataRequestMs = Number.NEGATIVE_INFINITY;
+  }
+
+  /** Stops the partition and hands its error to the reader, after the records already buffered. */
+  #surface(state: PartitionState, error: StreamBusError): void {
+    state.failed = true;
+    this.#buffer.push({ owner: state, epoch: state.epoch, error });
+  }
+
+  async #resolveResets(nodeId: number, states: PartitionState[]): Promise<void> {
+    const sent = new Map<PartitionState, number>();
+    const byTopic = new Map<string, { partition: number; timestamp: number }[]>();
+    for (const state of states) {
+      const reset = state.reset!;
+      state.resetting = true;
+      sent.set(state, state.epoch);
+      const timestamp = reset === 'earliest' ? EARLIEST_TIMESTAMP : reset === 'latest' ? LATEST_TIMESTAMP : reset.timestamp;
+      let partitions = byTopic.get(state.topic);
+      if (partitions === undefined) {
+        partitions = [];
+        byTopic.set(state.topic, partitions);
+      }
+      partitions.push({ partition: state.partition, timestamp });
+    }
+    const request: RequestOf<'LIST_OFFSETS'> = {
+      isolationLevel: this.#options.isolationLevel,
+      topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+    };
+    try {
+      const connection = await this.#cluster.connection(nodeId);
+      const response = await connection.request('LIST_OFFSETS', request, { timeoutMs: this.#options.requestTimeoutMs });
+      const seen = new Set<PartitionState>();
+      for (const topic of response.topics) {
+        for (const result of topic.partitions) {
+          const state = this.#assigned.get(topic.name)?.get(result.partition);
+          if (state === undefined || sent.get(state) !== state.epoch) continue;
+          seen.add(state);
+          state.resetting = false;
+          const error = errorFromCode(result.errorCode, result.errorMessage, { topic: state.topic, partition: state.partition, broker: String(nodeId) });
+          if (error !== undefined) {
+            if (error.retriable) this.#backoff(state, error);
+            else this.#surface(state, error);
+            continue;
+          }
+          if (result.offset < 0) {
+            // No record at or after the timestamp: start at the log end.
+            state.reset = 'latest';
+            continue;
+          }
+          state.reset = undefined;
+          state.position = result.offset;
+          state.fetchOffset = result.offset;
+          state.failures = 0;
+        }
+      }
+      for (const [state, epoch] of sent) if (state.epoch === epoch && !seen.has(state)) state.resetting = false;
+    } catch (error) {
+      const failure = error instanceof StreamBusError ? error : new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, String(error), { cause: error });
+      for (const [state, epoch] of sent) {
+        if (state.epoch !== epoch) continue;
+        state.resetting = false;
+        this.#backoff(state, failure);
+      }
+    }
+    this.#pump();
+  }
+}
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
