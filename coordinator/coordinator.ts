@@ -1,33 +1,35 @@
 /**
- * The coordinator of a single-node StreamBus: owns the metadata log and runs admin operations.
+ * The coordinator: one node of the Raft group that owns cluster metadata. It serves the
+ * coordinator API (service/coordinator-api.ts) from a RaftMetadataLog replicated by a RaftHost.
  *
- * Each admin operation runs the pure controller against the current state, appends the resulting
- * commands to the metadata log, and returns once the commands are committed and applied, with the
- * metadata offset at which their effect is visible. Operations run one at a time: the controller
- * validates against the state its commands will apply to, so two concurrent creations of the same
- * topic cannot both pass validation (the second sees the first and gets TOPIC_ALREADY_EXISTS).
+ * - Writes (topic admin, broker registrations and heartbeats, membership) run on the leader only;
+ *   elsewhere they fail with NOT_CONTROLLER naming the leader. They go through the write pipeline
+ *   (write-pipeline.ts): validated one at a time against a speculative state, proposed without
+ *   waiting for the previous write to commit, answered once applied.
+ * - Reads (status, fetchMetadata) answer on any node from what it has applied.
  *
- * The coordinator's own state is a MetadataCache following its log, the same code a broker uses,
- * so a broker's view and the coordinator's can only differ by how far each has read.
+ * Leadership. When this node becomes leader of a term it first applies a read barrier, so its
+ * state holds every entry of earlier terms, then starts accepting writes. On a new cluster (no
+ * init-cluster record yet) its first write is init-cluster with the configured cluster id; it also
+ * records its own Raft and API addresses (register-coordinator) when the log lacks or differs.
  *
- * Broker liveness: brokers send heartbeats (brokerHeartbeat); their times are soft state in a
- * BrokerSessions tracker, and a timer checking every quarter of the session timeout appends a
- * fence-broker command for each broker not heard from within it. Heartbeats and expiry checks go
- * through the same one-at-a-time queue as admin operations, so each decides against the state the
- * previous one left (a broker is never fenced twice for one expiry, nor unfenced by a heartbeat
- * that was decided before its fence applied).
+ * Broker sessions are soft state on the leader (metadata/broker-sessions.ts): reset when this node
+ * becomes leader (the previous leader's heartbeat times died with it), and fenced for expiry only
+ * while it leads, by a timer checking every quarter of the session timeout.
+ *
+ * Peers. The Raft transport's peers are the founding voters from the configuration plus every
+ * current voter the log has an address for (metadata/coordinator-endpoints.ts). They are worked
+ * out again after each batch of applied records, on leader changes and right after a membership
+ * change enters the leader's log, so a node added later is reached without editing any config.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { ErrorCode, StreamBusError } from '../proto/errors.js';
-import { abortReason, asError } from './metadata/abort.js';
+import { ErrorCode, StreamBusError, type StreamBusErrorContext } from '../proto/errors.js';
+import { abortReason } from './metadata/abort.js';
 import { BrokerSessions, DEFAULT_BROKER_SESSION_TIMEOUT_MS } from './metadata/broker-sessions.js';
-import { type MetadataFollower, MetadataCache } from './metadata/cache.js';
 import { type MetadataCommand, MetadataCommandType } from './metadata/commands.js';
 import * as controller from './metadata/controller.js';
 import type {
   AlterConfigsRequest,
-  BrokerHeartbeatRequest,
   BrokerRegistrationRequest,
   CreatePartitionsRequest,
   CreateTopicRequest,
@@ -36,47 +38,60 @@ import type {
   TopicDefaults,
   TopicResult,
 } from './metadata/controller.js';
-import { type RandomSource, randomClusterId } from './metadata/random.js';
+import { coordinatorRecord, raftPeers, samePeers } from './metadata/coordinator-endpoints.js';
+import type { RandomSource } from './metadata/random.js';
 import type { MetadataStateView } from './metadata/state.js';
 import { type Logger, silentLogger } from './logger.js';
-import { LocalMetadataLog } from './metadata-log/local-metadata-log.js';
-import type { MetadataLog } from './metadata-log/metadata-log.js';
+import type { RaftMetadataLog } from './metadata-log/raft-metadata-log.js';
+import { MAX_READ_RECORDS } from './metadata-log/metadata-log.js';
+import { NO_NODE } from './raft/index.js';
+import type { RaftHost } from './raft/host/index.js';
+import type {
+  BrokerHeartbeatOutcome,
+  BrokerHeartbeatRequest,
+  CoordinatorApi,
+  CoordinatorMemberStatus,
+  CoordinatorNodeStatus,
+  Endpoint,
+  MembershipChangeRequest,
+  MetadataFetchResult,
+} from './service/coordinator-api.js';
+import { type WriteStep, WritePipeline } from './write-pipeline.js';
 
 export interface CoordinatorOptions {
-  /** The coordinator's data directory; the metadata log lives in `<dir>/metadata-log`. */
-  readonly dir: string;
+  /** This node's Raft id (1 or more). */
   readonly nodeId: number;
-  /**
-   * The cluster id for a new log (default: random, Kafka's 22-character format). For an existing
-   * log it must match the stored id, or open() refuses: that catches a node pointed at another
-   * cluster's data directory.
-   */
-  readonly clusterId?: string;
+  /** The cluster this node belongs to; the first leader writes it in init-cluster. */
+  readonly clusterId: string;
+  /** The Raft host replicating `log`, started with `log` as its state machine. Not owned. */
+  readonly host: RaftHost;
+  /** Not owned. */
+  readonly log: RaftMetadataLog;
+  /** This node's Raft address, as its peers reach it. */
+  readonly raft: Endpoint;
+  /** This node's coordinator API address, when known at start; see setApiEndpoint(). */
+  readonly api?: Endpoint;
+  /** The founding voters and their Raft addresses (the coordinator.voters setting). */
+  readonly voters: ReadonlyMap<number, Endpoint>;
   /** num.partitions and default.replication.factor for creations that leave them out. */
   readonly defaults: TopicDefaults;
-  /** Random bytes for topic and cluster ids. Default: node:crypto randomBytes. */
+  /** Random bytes for topic ids. Default: node:crypto randomBytes. */
   readonly random?: RandomSource;
   readonly logger?: Logger;
-  /**
-   * A log to use instead of opening a LocalMetadataLog under `dir` (the Raft-replicated log later;
-   * tests). The coordinator owns it from here on and closes it in close().
-   */
-  readonly log?: MetadataLog;
   /** Default DEFAULT_MAX_PARTITIONS_PER_TOPIC. */
   readonly maxPartitionsPerTopic?: number;
-  /** Admin operations waiting for their turn; more fail with THROTTLING_QUOTA_EXCEEDED. Default 256. */
-  readonly maxQueuedOperations?: number;
-  /**
-   * Kafka's broker.session.timeout.ms: a broker with no heartbeat for this long is fenced. Checked
-   * every quarter of it. Default 9000.
-   */
+  /** Writes waiting or in flight at once; more fail with THROTTLING_QUOTA_EXCEEDED. Default 1024. */
+  readonly maxPendingWrites?: number;
+  /** Kafka's broker.session.timeout.ms. Default 9000. */
   readonly sessionTimeoutMs?: number;
-  /** A monotonic clock in milliseconds for broker sessions. Default performance.now (tests inject one). */
+  /** A monotonic clock in milliseconds for broker sessions. Default performance.now. */
   readonly nowMs?: () => number;
+  /** The longest a fetchMetadata long poll waits, whatever it asks. Default 30 000. */
+  readonly fetchMaxWaitMs?: number;
 }
 
 export interface AdminOptions {
-  /** Aborts an operation that has not started yet (see MetadataLog.append for one that has). */
+  /** Aborts an operation that has not been proposed yet; once proposed, it reports its real outcome. */
   readonly signal?: AbortSignal;
 }
 
@@ -102,23 +117,21 @@ export interface BrokerRegistrationOutcome {
   readonly metadataOffset: number;
 }
 
-export interface BrokerHeartbeatResult {
-  /** Whether the broker is fenced (takes no new replicas) after this heartbeat. */
-  readonly fenced: boolean;
-  /** The metadata offset at which that is visible to log followers. */
-  readonly metadataOffset: number;
-}
+/** The CoordinatorApi's heartbeat answer, kept under the name the broker side uses. */
+export type BrokerHeartbeatResult = BrokerHeartbeatOutcome;
 
-const CLUSTER_ID_PATTERN = /^[A-Za-z0-9._-]{1,255}$/;
-const REPLAY_BATCH_RECORDS = 1000;
+const DEFAULT_MAX_PENDING_WRITES = 1024;
+const DEFAULT_FETCH_MAX_WAIT_MS = 30_000;
+/** Pause before a new leader tries its read barrier again (it failed while this node still leads). */
+const BARRIER_RETRY_MS = 50;
 
 function invalidConfig(message: string): StreamBusError {
   return new StreamBusError(ErrorCode.INVALID_CONFIG, message);
 }
 
 function checkOptions(options: CoordinatorOptions): void {
-  if (!Number.isSafeInteger(options.nodeId) || options.nodeId < 0 || options.nodeId > 2 ** 31 - 1) {
-    throw invalidConfig(`nodeId must be a whole number in 0..2147483647, got ${options.nodeId}`);
+  if (!Number.isSafeInteger(options.nodeId) || options.nodeId < 1 || options.nodeId > 2 ** 31 - 1) {
+    throw invalidConfig(`a coordinator node id must be a whole number in 1..2147483647, got ${options.nodeId}`);
   }
   const { numPartitions, replicationFactor } = options.defaults;
   if (!Number.isSafeInteger(numPartitions) || numPartitions < 1) {
@@ -127,340 +140,605 @@ function checkOptions(options: CoordinatorOptions): void {
   if (!Number.isSafeInteger(replicationFactor) || replicationFactor < 1) {
     throw invalidConfig(`defaults.replicationFactor must be a whole number ≥ 1, got ${replicationFactor}`);
   }
-  if (options.clusterId !== undefined && !CLUSTER_ID_PATTERN.test(options.clusterId)) {
-    throw invalidConfig(`clusterId must be 1..255 characters of letters, digits, '.', '_' and '-', got ${JSON.stringify(options.clusterId)}`);
-  }
-  const timeout = options.sessionTimeoutMs ?? DEFAULT_BROKER_SESSION_TIMEOUT_MS;
-  if (!Number.isSafeInteger(timeout) || timeout < 1) throw invalidConfig(`sessionTimeoutMs must be a whole number ≥ 1, got ${timeout}`);
+  const limit = options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw invalidConfig(`maxPendingWrites must be a whole number ≥ 1, got ${limit}`);
 }
 
-export class Coordinator {
+function read<T>(answer: (metadataOffset: number) => T): WriteStep<T> {
+  return { kind: 'read', answer };
+}
+
+function write<T>(commands: readonly MetadataCommand[], answer: (offsets: readonly number[]) => T): WriteStep<T> {
+  return commands.length === 0 ? { kind: 'read', answer: () => answer([]) } : { kind: 'write', commands, answer };
+}
+
+export class Coordinator implements CoordinatorApi {
   readonly nodeId: number;
-  /** The metadata log: brokers follow it (read from an offset, then onCommit). */
-  readonly log: MetadataLog;
-  readonly #cache: MetadataCache;
-  readonly #follower: MetadataFollower;
+  readonly clusterId: string;
+  /** The metadata log: brokers in this process follow it (read from an offset, then onCommit). */
+  readonly log: RaftMetadataLog;
+  readonly #host: RaftHost;
+  readonly #raft: Endpoint;
+  #api: Endpoint | undefined;
+  readonly #configuredVoters: ReadonlyMap<number, Endpoint>;
   readonly #defaults: TopicDefaults;
   readonly #random: RandomSource;
   readonly #logger: Logger;
   readonly #maxPartitionsPerTopic: number | undefined;
-  readonly #maxQueuedOperations: number;
   readonly #sessions: BrokerSessions;
   readonly #nowMs: () => number;
+  readonly #fetchMaxWaitMs: number;
+  readonly #writes: WritePipeline;
+  readonly #unsubscribe: (() => void)[] = [];
+  #peers: ReadonlyMap<number, Endpoint> = new Map();
+  #peersDue = false;
   #sessionTimer: ReturnType<typeof setInterval> | undefined;
-  /** An expiry check is queued or running: the timer does not queue another behind it. */
   #checkingSessions = false;
-  #tail: Promise<void> = Promise.resolve();
-  #queued = 0;
+  readonly #leaderWaiters = new Set<() => void>();
+  /** Long polls of fetchMetadata, woken early on close. */
+  readonly #polls = new Set<() => void>();
   #closing: Promise<void> | undefined;
-  #failure: unknown;
+  #failure: StreamBusError | undefined;
 
-  private constructor(options: CoordinatorOptions, log: MetadataLog, cache: MetadataCache, follower: MetadataFollower) {
+  private constructor(options: CoordinatorOptions) {
     this.nodeId = options.nodeId;
-    this.log = log;
-    this.#cache = cache;
-    this.#follower = follower;
+    this.clusterId = options.clusterId;
+    this.log = options.log;
+    this.#host = options.host;
+    this.#raft = options.raft;
+    this.#api = options.api;
+    this.#configuredVoters = options.voters;
     this.#defaults = options.defaults;
     this.#random = options.random ?? ((length) => new Uint8Array(randomBytes(length)));
     this.#logger = options.logger ?? silentLogger;
     this.#maxPartitionsPerTopic = options.maxPartitionsPerTopic;
-    this.#maxQueuedOperations = options.maxQueuedOperations ?? 256;
-    this.#sessions = new BrokerSessions(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs });
+    this.#sessions = new BrokerSessions({ sessionTimeoutMs: options.sessionTimeoutMs ?? DEFAULT_BROKER_SESSION_TIMEOUT_MS });
     this.#nowMs = options.nowMs ?? (() => performance.now());
-    follower.done.catch((error: unknown) => {
-      // Applying a committed record failed (a bug) or the log could not be read: stop serving
-      // metadata changes rather than validate against a state that no longer matches the log.
-      this.#failure = error;
-      this.#logger.error({ err: error }, 'the coordinator stopped following its metadata log');
+    this.#fetchMaxWaitMs = options.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS;
+    this.#writes = new WritePipeline({
+      log: options.log,
+      host: options.host,
+      notLeader: () => this.#notLeader(),
+      onMembershipAppended: () => this.#refreshPeers(),
+      maxPending: options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES,
+      logger: this.#logger,
     });
   }
 
   /**
-   * Opens the metadata log, replays it, and initializes the cluster id on a new log. Resolves when
-   * the state reflects every committed record. Rejects with INVALID_CONFIG for bad options or a
-   * cluster id that differs from the stored one, and with the log's error (KAFKA_STORAGE_ERROR) if
-   * the log cannot be opened or is corrupt; nothing is left open on failure.
+   * Starts serving on a started host: follows leadership and the log, and sets the transport's
+   * peers. A node that leads already (or later) catches up and then accepts writes. Throws
+   * INVALID_CONFIG for bad options.
    */
-  static async open(options: CoordinatorOptions): Promise<Coordinator> {
+  static start(options: CoordinatorOptions): Coordinator {
     checkOptions(options);
-    const logger = options.logger ?? silentLogger;
-    const log = options.log ?? (await LocalMetadataLog.open({ dir: join(options.dir, 'metadata-log'), logger }));
-    const cache = new MetadataCache();
-    const follower = cache.follow(log, { batchMaxRecords: REPLAY_BATCH_RECORDS });
-    let coordinator: Coordinator | undefined;
-    try {
-      await follower.caughtUp;
-      coordinator = new Coordinator(options, log, cache, follower);
-      await coordinator.#initClusterId(options.clusterId);
-      coordinator.#becomeActive();
-    } catch (error) {
-      follower.stop();
-      await log.close().catch(() => undefined);
-      throw error;
-    }
-    logger.info(
-      {
-        nodeId: options.nodeId,
-        clusterId: cache.state.clusterId,
-        metadataOffset: cache.lastAppliedOffset,
-        topics: cache.state.topics().length,
-        brokers: cache.state.brokers().length,
-      },
-      'coordinator started',
-    );
+    const coordinator = new Coordinator(options);
+    coordinator.#begin();
     return coordinator;
   }
 
-  async #initClusterId(wanted: string | undefined): Promise<void> {
-    const stored = this.#cache.state.clusterId;
-    if (stored !== null) {
-      if (wanted !== undefined && wanted !== stored) {
-        throw invalidConfig(
-          `the metadata log belongs to cluster ${stored}, but this node was configured for cluster ${wanted}; ` +
-            'check the data directory',
-        );
-      }
-      return;
-    }
-    const clusterId = wanted ?? randomClusterId(this.#random);
-    await this.#commit([{ type: MetadataCommandType.INIT_CLUSTER, clusterId }], undefined);
-    this.#logger.info({ clusterId }, 'initialized a new cluster');
+  #begin(): void {
+    this.#unsubscribe.push(this.#host.onLeaderChange((leaderId, term) => this.#onLeaderChange(leaderId, term)));
+    // Peers change with a recorded address, a membership change (applied as a no-op record) or a
+    // snapshot from the leader (an empty batch); other records cannot move them.
+    this.#unsubscribe.push(
+      this.log.onCommit((records) => {
+        if (records.length === 0 || records.some((r) => r.command.type === MetadataCommandType.REGISTER_COORDINATOR || r.command.type === MetadataCommandType.NO_OP)) {
+          this.#refreshPeersSoon();
+        }
+      }),
+    );
+    this.#refreshPeers();
+    const status = this.#host.status();
+    if (status.role === 'leader') this.#onLeaderChange(status.leaderId, status.term);
+  }
+
+  /** The latest applied (committed) metadata on this node. */
+  get state(): MetadataStateView {
+    return this.log.state;
+  }
+
+  /** Whether this node leads and accepts writes. */
+  get leading(): boolean {
+    return this.#writes.readyTerm !== undefined;
   }
 
   /**
-   * Starts broker sessions afresh and the expiry timer. A single node is active from open(); a
-   * replicated coordinator will call this on each election it wins, since the sessions the previous
-   * leader kept died with its leadership.
+   * Resolves once this node leads and accepts writes (a one-node group at start). Rejects with
+   * the signal's reason, or SHUTTING_DOWN on close.
    */
-  #becomeActive(): void {
-    this.#sessions.reset(this.state, this.#nowMs());
-    const everyMs = Math.max(1, Math.floor(this.#sessions.sessionTimeoutMs / 4));
-    this.#sessionTimer = setInterval(() => this.#onSessionTimer(), everyMs);
-    this.#sessionTimer.unref();
-  }
-
-  #onSessionTimer(): void {
-    if (this.#checkingSessions || this.#refusal() !== undefined) return;
-    this.fenceExpiredBrokers().catch((error: unknown) => {
-      this.#logger.warn({ err: error }, 'broker session check failed; retrying at the next check');
+  whenLeading(options: AdminOptions = {}): Promise<void> {
+    if (this.leading) return Promise.resolve();
+    const refused = this.#refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#leaderWaiters.delete(wake);
+        if (signal !== undefined) reject(abortReason(signal));
+      };
+      const wake = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        const refusal = this.#refusal();
+        if (refusal === undefined) resolve();
+        else reject(refusal);
+      };
+      this.#leaderWaiters.add(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  /** The latest applied metadata. Read-only; changes only through the operations below. */
-  get state(): MetadataStateView {
-    return this.#cache.state;
+  /** Sets this node's API address (known once its listener is bound); recorded in the log when it leads. */
+  setApiEndpoint(api: Endpoint): void {
+    this.#api = { host: api.host, port: api.port };
+    if (this.leading) this.#recordSelf();
   }
 
-  /** Always set once open() has resolved. */
-  get clusterId(): string {
-    const id = this.#cache.state.clusterId;
-    if (id === null) throw new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, 'the cluster id is not initialized');
-    return id;
+  /**
+   * Stops serving for good with `error` (the host failed: the disk, or a broken invariant): every
+   * later call rejects with it. Called by the node assembly from the host's onFatal.
+   */
+  fail(error: StreamBusError): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    this.#writes.close(error);
+    this.#stopSessions();
+    this.#wakeLeaderWaiters();
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads: any node
+
+  status(): CoordinatorNodeStatus {
+    const raft = this.#host.status();
+    const state = this.log.state;
+    const leading = raft.role === 'leader';
+    const ids = new Set<number>([...raft.voters, this.nodeId]);
+    const members: CoordinatorMemberStatus[] = [];
+    for (const id of [...ids].sort((a, b) => a - b)) {
+      const raftAddress = this.#raftAddressOf(id);
+      if (raftAddress === undefined) continue;
+      const member = raft.members.find((m) => m.id === id);
+      const follower = raft.followers.find((f) => f.id === id);
+      members.push({
+        nodeId: id,
+        raft: raftAddress,
+        api: this.#apiAddressOf(id),
+        voter: raft.voters.includes(id),
+        matchIndex: leading ? member?.match : undefined,
+        lag: leading ? member?.lag : undefined,
+        active: leading ? id === this.nodeId || follower?.recentActive === true : undefined,
+      });
+    }
+    return {
+      clusterId: this.clusterId,
+      nodeId: this.nodeId,
+      role: raft.role,
+      leaderId: raft.leaderId,
+      leaderApi: raft.leaderId === NO_NODE ? undefined : this.#apiAddressOf(raft.leaderId),
+      term: raft.term,
+      commitIndex: raft.commit,
+      appliedIndex: raft.applied,
+      lastIndex: raft.lastIndex,
+      snapshotIndex: raft.snapshotIndex,
+      metadataOffset: state.lastAppliedOffset,
+      members,
+    };
+  }
+
+  /**
+   * Committed records from `fromOffset`, or the snapshot when that offset was compacted away; a
+   * fetch from committedOffset + 1 waits up to maxWaitMs for a commit (long poll) and then answers
+   * with none. Rejects OFFSET_OUT_OF_RANGE past committedOffset + 1 (or for a negative offset).
+   */
+  async fetchMetadata(fromOffset: number, maxRecords: number, maxWaitMs: number, options: AdminOptions = {}): Promise<MetadataFetchResult> {
+    const refused = this.#refusal();
+    if (refused !== undefined) throw refused;
+    if (!Number.isSafeInteger(fromOffset) || fromOffset < 0) {
+      throw new StreamBusError(ErrorCode.OFFSET_OUT_OF_RANGE, `metadata offset ${fromOffset} is not a whole number ≥ 0`);
+    }
+    const wait = Math.min(Math.max(0, Number.isFinite(maxWaitMs) ? maxWaitMs : 0), this.#fetchMaxWaitMs);
+    if (fromOffset === this.log.committedOffset + 1 && wait > 0) await this.#nextCommit(wait, options.signal);
+    return this.#readFrom(fromOffset, maxRecords);
+  }
+
+  async #readFrom(fromOffset: number, maxRecords: number): Promise<MetadataFetchResult> {
+    const log = this.log;
+    if (fromOffset < log.startOffset) {
+      const found = await log.snapshot();
+      if (found === undefined) {
+        throw new StreamBusError(ErrorCode.KAFKA_STORAGE_ERROR, `the metadata log starts at ${log.startOffset} but holds no snapshot`);
+      }
+      return { kind: 'snapshot', startOffset: log.startOffset, committedOffset: log.committedOffset, offset: found.offset, snapshot: found.snapshot };
+    }
+    if (fromOffset > log.committedOffset + 1) {
+      throw new StreamBusError(
+        ErrorCode.OFFSET_OUT_OF_RANGE,
+        `metadata offset ${fromOffset} is past the end of node ${this.nodeId}'s committed log (next offset ${log.committedOffset + 1})`,
+      );
+    }
+    const count = Math.min(Math.max(1, Number.isSafeInteger(maxRecords) ? maxRecords : 1), MAX_READ_RECORDS);
+    const records = await log.read(fromOffset, count);
+    return { kind: 'records', startOffset: log.startOffset, committedOffset: log.committedOffset, records };
+  }
+
+  /** Resolves at the next commit (or snapshot install), after `ms`, on abort, or on close. */
+  #nextCommit(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        unsubscribe();
+        signal?.removeEventListener('abort', done);
+        this.#polls.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      const unsubscribe = this.log.onCommit(done);
+      signal?.addEventListener('abort', done, { once: true });
+      this.#polls.add(done);
+    });
+  }
+
+  /** Describes topic configs from the applied state. */
+  describeConfigs(names: readonly string[]): Promise<AdminOutcome<DescribeConfigsResult>> {
+    const refused = this.#refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    return Promise.resolve({ results: controller.describeConfigs(this.state, names), metadataOffset: this.log.committedOffset });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writes: the leader
 
   /** Creates topics; one result per requested topic, in request order. */
   createTopics(topics: readonly CreateTopicRequest[], options: CreateTopicsOptions = {}): Promise<AdminOutcome<CreateTopicResult>> {
-    return this.#run(options.signal, async () => {
-      const outcome = controller.createTopics(this.state, topics, {
+    return this.#topicWrite('created topics', options.signal, (state) =>
+      controller.createTopics(state, topics, {
         defaults: options.defaults ?? this.#defaults,
-        brokers: this.#placementBrokers(),
+        brokers: controller.placementBrokers(state),
         random: this.#random,
         ...(options.validateOnly === undefined ? {} : { validateOnly: options.validateOnly }),
         ...this.#limits(),
-      });
-      return this.#finish('created topics', outcome, options.signal);
-    });
+      }),
+    );
   }
 
   /** Deletes topics by name; UNKNOWN_TOPIC_OR_PARTITION for names that do not exist. */
   deleteTopics(names: readonly string[], options: AdminOptions = {}): Promise<AdminOutcome<TopicResult>> {
-    return this.#run(options.signal, async () => this.#finish('deleted topics', controller.deleteTopics(this.state, names), options.signal));
+    return this.#topicWrite('deleted topics', options.signal, (state) => controller.deleteTopics(state, names));
   }
 
   /** Incrementally sets and deletes topic config overrides. */
   alterConfigs(requests: readonly AlterConfigsRequest[], options: ValidateOnlyOptions = {}): Promise<AdminOutcome<TopicResult>> {
-    return this.#run(options.signal, async () => {
-      const outcome = controller.alterConfigs(this.state, requests, options.validateOnly === undefined ? {} : { validateOnly: options.validateOnly });
-      return this.#finish('altered topic configs', outcome, options.signal);
-    });
+    return this.#topicWrite('altered topic configs', options.signal, (state) =>
+      controller.alterConfigs(state, requests, options.validateOnly === undefined ? {} : { validateOnly: options.validateOnly }),
+    );
   }
 
   /** Grows topics to new partition counts. */
   createPartitions(requests: readonly CreatePartitionsRequest[], options: ValidateOnlyOptions = {}): Promise<AdminOutcome<TopicResult>> {
-    return this.#run(options.signal, async () => {
-      const outcome = controller.createPartitions(this.state, requests, {
-        brokers: this.#placementBrokers(),
+    return this.#topicWrite('created partitions', options.signal, (state) =>
+      controller.createPartitions(state, requests, {
+        brokers: controller.placementBrokers(state),
         random: this.#random,
         ...(options.validateOnly === undefined ? {} : { validateOnly: options.validateOnly }),
         ...this.#limits(),
-      });
-      return this.#finish('created partitions', outcome, options.signal);
-    });
+      }),
+    );
   }
 
   /**
-   * Registers (or re-registers) a broker. Rejects with INVALID_REQUEST for a malformed registration.
-   * The same incarnation registering again with the same details keeps its epoch.
+   * Registers (or re-registers) a broker; its broker epoch is the offset of its registration.
+   * INVALID_REQUEST for a malformed registration. The same incarnation registering again with the
+   * same details keeps its epoch.
    */
   registerBroker(request: BrokerRegistrationRequest, options: AdminOptions = {}): Promise<BrokerRegistrationOutcome> {
-    return this.#run(options.signal, async () => {
-      const outcome = controller.registerBroker(this.state, request);
-      if (outcome.command === null) return { brokerEpoch: outcome.brokerEpoch, metadataOffset: this.#cache.lastAppliedOffset };
-      const metadataOffset = await this.#commit([outcome.command], options.signal);
-      this.#logger.info({ nodeId: request.nodeId, brokerEpoch: metadataOffset, host: request.host, port: request.port }, 'registered broker');
-      return { brokerEpoch: metadataOffset, metadataOffset };
+    return this.#submit(options.signal, (state) => {
+      const outcome = controller.registerBroker(state, request);
+      if (outcome.command === null) {
+        const brokerEpoch = outcome.brokerEpoch;
+        return read((metadataOffset) => ({ brokerEpoch, metadataOffset }));
+      }
+      return write([outcome.command], (offsets) => {
+        const brokerEpoch = offsets[0] ?? -1;
+        this.#logger.info({ nodeId: request.nodeId, brokerEpoch, host: request.host, port: request.port }, 'registered broker');
+        return { brokerEpoch, metadataOffset: brokerEpoch };
+      });
     });
   }
 
   /**
    * Takes a broker's heartbeat: renews its session and, when its fencing changes, appends the
-   * fence-broker or unfence-broker command and resolves once it is applied. A fenced broker is
-   * unfenced by a heartbeat that shows it caught up (metadataOffset ≥ its broker epoch) and does not
-   * ask to be fenced; `wantFence` fences it (controlled shutdown). Rejects with StreamBusError:
+   * fence-broker or unfence-broker command and resolves once it is applied. Rejects with
    * BROKER_ID_NOT_REGISTERED (register first), STALE_BROKER_EPOCH (register again),
-   * INVALID_REQUEST (malformed), and like any operation SHUTTING_DOWN or THROTTLING_QUOTA_EXCEEDED.
+   * INVALID_REQUEST (malformed), NOT_CONTROLLER on a node that does not lead.
    */
-  brokerHeartbeat(request: BrokerHeartbeatRequest, options: AdminOptions = {}): Promise<BrokerHeartbeatResult> {
-    // The session counts from arrival, not from when the queue reaches the heartbeat: a broker that
-    // spoke in time is alive even if a slow admin operation held its heartbeat up, and an expiry
-    // check queued ahead of it must see that.
+  brokerHeartbeat(request: BrokerHeartbeatRequest | controller.BrokerHeartbeatRequest, options: AdminOptions = {}): Promise<BrokerHeartbeatOutcome> {
+    // The session counts from arrival: a broker that spoke in time is alive even if its heartbeat
+    // waited behind the leader's catch-up, and an expiry check that runs first must see that.
     const receivedMs = this.#nowMs();
-    if (this.#refusal() === undefined) this.#sessions.renew(request.nodeId, request.brokerEpoch, receivedMs);
-    return this.#run(options.signal, async () => {
-      const outcome = this.#sessions.heartbeat(this.state, request, receivedMs);
-      if (outcome.command === null) return { fenced: outcome.fenced, metadataOffset: this.#cache.lastAppliedOffset };
-      const metadataOffset = await this.#commit([outcome.command], options.signal);
-      const fields = { nodeId: request.nodeId, brokerEpoch: request.brokerEpoch, metadataOffset };
-      if (outcome.fenced) this.#logger.info(fields, 'fenced broker at its request');
-      else this.#logger.info(fields, 'unfenced broker: it has caught up with the metadata log');
-      return { fenced: outcome.fenced, metadataOffset };
+    if (this.leading) this.#sessions.renew(request.nodeId, request.brokerEpoch, receivedMs);
+    const wantFence = request.wantFence === true || ('wantShutDown' in request && request.wantShutDown);
+    const heartbeat: controller.BrokerHeartbeatRequest = {
+      nodeId: request.nodeId,
+      brokerEpoch: request.brokerEpoch,
+      metadataOffset: request.metadataOffset,
+      wantFence,
+    };
+    return this.#submit(options.signal, (state) => {
+      const outcome = this.#sessions.heartbeat(state, heartbeat, receivedMs);
+      if (outcome.command === null) return read((metadataOffset) => ({ fenced: outcome.fenced, metadataOffset }));
+      return write([outcome.command], (offsets) => {
+        const metadataOffset = offsets[0] ?? -1;
+        const fields = { nodeId: request.nodeId, brokerEpoch: request.brokerEpoch, metadataOffset };
+        if (outcome.fenced) this.#logger.info(fields, 'fenced broker at its request');
+        else this.#logger.info(fields, 'unfenced broker: it has caught up with the metadata log');
+        return { fenced: outcome.fenced, metadataOffset };
+      });
     });
   }
 
   /**
    * Fences every unfenced broker whose session expired, now; returns their node ids. The session
-   * timer calls this every quarter of the session timeout; tests call it to avoid waiting.
+   * timer calls this every quarter of the session timeout while this node leads; tests call it.
    */
   fenceExpiredBrokers(options: AdminOptions = {}): Promise<number[]> {
-    this.#checkingSessions = true;
-    const run = this.#run(options.signal, async () => {
-      const commands = this.#sessions.expired(this.state, this.#nowMs());
-      if (commands.length === 0) return [];
-      const metadataOffset = await this.#commit(commands, options.signal);
+    return this.#submit(options.signal, (state) => {
+      const commands = this.#sessions.expired(state, this.#nowMs());
       const nodeIds = commands.map((c) => c.nodeId);
-      this.#logger.warn(
-        { nodeIds, sessionTimeoutMs: this.#sessions.sessionTimeoutMs, metadataOffset },
-        'fenced brokers whose sessions expired (no heartbeat within the session timeout)',
-      );
-      return nodeIds;
-    });
-    return run.finally(() => {
-      this.#checkingSessions = false;
+      return write(commands, (offsets) => {
+        if (nodeIds.length > 0) {
+          this.#logger.warn(
+            { nodeIds, sessionTimeoutMs: this.#sessions.sessionTimeoutMs, metadataOffset: offsets.at(-1) },
+            'fenced brokers whose sessions expired (no heartbeat within the session timeout)',
+          );
+        }
+        return nodeIds;
+      });
     });
   }
 
   /**
-   * Describes topic configs from the applied state: every committed change whose operation has
-   * resolved is visible. Does not wait behind queued operations.
+   * Adds or removes one voter; resolves with the voters once the change is applied here. An add
+   * first records the node's addresses in the log (so every member can reach it), then adds it.
+   * INVALID_REQUEST for a bad node id or address, a node already in (or not in) the voter set, or
+   * a change while another is in progress.
    */
-  describeConfigs(names: readonly string[], options: AdminOptions = {}): Promise<AdminOutcome<DescribeConfigsResult>> {
+  async changeMembership(change: MembershipChangeRequest, options: AdminOptions = {}): Promise<{ readonly voters: readonly number[] }> {
+    const nodeId = checkNodeId(change.nodeId);
+    if (change.op === 'add') {
+      await this.#submit(options.signal, (state) => {
+        if (this.#host.status().voters.includes(nodeId)) {
+          throw new StreamBusError(ErrorCode.INVALID_REQUEST, `coordinator node ${nodeId} is already a voter`);
+        }
+        const api = change.api ?? state.coordinator(nodeId)?.api ?? null;
+        const command = coordinatorRecord(state, nodeId, change.raft, api);
+        return write(command === null ? [] : [command], () => undefined);
+      });
+    } else if (change.op !== 'remove') {
+      throw new StreamBusError(ErrorCode.INVALID_REQUEST, `membership change op must be "add" or "remove", got ${JSON.stringify((change as { op: unknown }).op)}`);
+    }
+    const type = change.op === 'add' ? 'add-voter' : 'remove-voter';
+    const voters = await this.#submit(options.signal, () => ({
+      kind: 'membership',
+      change: { type, nodeId },
+      answer: () => this.#host.status().voters,
+    }));
+    this.#logger.info({ op: change.op, nodeId, voters }, 'changed coordinator membership');
+    return { voters };
+  }
+
+  /** Hands leadership to voter `toNodeId`; resolves once it leads. NOT_CONTROLLER on a non-leader. */
+  async transferLeadership(toNodeId: number, options: AdminOptions = {}): Promise<{ readonly leaderId: number; readonly term: number }> {
     const refused = this.#refusal();
-    if (refused !== undefined) return Promise.reject(refused);
-    if (options.signal?.aborted === true) return Promise.reject(abortReason(options.signal));
-    return Promise.resolve({ results: controller.describeConfigs(this.state, names), metadataOffset: this.#cache.lastAppliedOffset });
+    if (refused !== undefined) throw refused;
+    const to = checkNodeId(toNodeId);
+    await this.#host.transferLeadership(to, options.signal === undefined ? {} : { signal: options.signal });
+    return { leaderId: to, term: this.#host.status().term };
   }
 
   /**
-   * Lets the running operation finish, rejects queued ones with SHUTTING_DOWN, stops following and
-   * closes the log. Idempotent.
+   * Stops serving: writes not yet proposed fail with SHUTTING_DOWN, long polls answer, timers stop.
+   * Does not close the host or the log (their owner does, after this). Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      clearInterval(this.#sessionTimer);
-      await this.#tail;
-      this.#follower.stop();
-      await this.log.close();
-      this.#logger.info({ nodeId: this.nodeId, metadataOffset: this.#cache.lastAppliedOffset }, 'coordinator closed');
+      const closed = new StreamBusError(ErrorCode.SHUTTING_DOWN, `coordinator node ${this.nodeId} is shutting down`);
+      this.#writes.close(closed);
+      this.#stopSessions();
+      for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+      this.#wakeLeaderWaiters();
+      for (const wake of [...this.#polls]) wake();
+      await Promise.resolve();
+      this.#logger.info({ nodeId: this.nodeId, metadataOffset: this.log.committedOffset }, 'coordinator closed');
     })();
     return this.#closing;
   }
 
-  #placementBrokers(): controller.PlacementBroker[] {
-    return controller.placementBrokers(this.state);
+  // ---------------------------------------------------------------------------------------------
+  // Leadership
+
+  #onLeaderChange(leaderId: number, term: number): void {
+    if (this.#refusal() !== undefined) return;
+    if (leaderId === this.nodeId) {
+      if (this.#writes.lead(term)) {
+        this.#logger.info({ nodeId: this.nodeId, term }, 'leading the coordinator group; catching up before accepting writes');
+        void this.#prepare(term);
+      }
+    } else {
+      this.#writes.stepDown(this.#notLeader());
+      this.#stopSessions();
+    }
+    this.#refreshPeers();
+  }
+
+  /** Catches up as leader of `term` (a read barrier), then accepts writes and bootstraps. */
+  async #prepare(term: number): Promise<void> {
+    while (this.#stillLeads(term)) {
+      try {
+        await this.#host.readBarrier();
+        break;
+      } catch (error) {
+        if (!this.#stillLeads(term)) return;
+        this.#logger.warn({ err: error, term }, 'the new leader\'s read barrier failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, BARRIER_RETRY_MS));
+      }
+    }
+    if (!this.#stillLeads(term)) return;
+    const state = this.log.state;
+    if (state.clusterId !== null && state.clusterId !== this.clusterId) {
+      this.fail(
+        new StreamBusError(
+          ErrorCode.INCONSISTENT_CLUSTER_ID,
+          `the metadata log belongs to cluster ${state.clusterId}, but this node is configured for cluster ${this.clusterId}`,
+        ),
+      );
+      return;
+    }
+    this.#sessions.reset(state, this.#nowMs());
+    this.#writes.ready(term);
+    this.#startSessions();
+    this.#logger.info({ nodeId: this.nodeId, term, metadataOffset: state.lastAppliedOffset }, 'coordinator leader ready: accepting writes');
+    // Proposed before any write that waited for readiness runs (those resume in microtasks).
+    this.#initCluster();
+    this.#recordSelf();
+    this.#wakeLeaderWaiters();
+  }
+
+  #stillLeads(term: number): boolean {
+    if (this.#refusal() !== undefined) return false;
+    const status = this.#host.status();
+    return !status.failed && status.role === 'leader' && status.term === term;
+  }
+
+  #initCluster(): void {
+    const clusterId = this.clusterId;
+    this.#background('initialize the cluster', (state) =>
+      write(state.clusterId === null ? [{ type: MetadataCommandType.INIT_CLUSTER, clusterId }] : [], () => {
+        this.#logger.info({ clusterId }, 'initialized a new cluster');
+      }),
+    );
+  }
+
+  #recordSelf(): void {
+    this.#background('record this node\'s addresses', (state) => {
+      const command = coordinatorRecord(state, this.nodeId, this.#raft, this.#api ?? state.coordinator(this.nodeId)?.api ?? null);
+      return write(command === null ? [] : [command], () => undefined);
+    });
+  }
+
+  /** A write of the coordinator's own; a failure is logged (the next leader tries again). */
+  #background(what: string, decide: (state: MetadataStateView) => WriteStep<void>): void {
+    this.#writes.submit(undefined, decide).catch((error: unknown) => {
+      if (this.#refusal() === undefined) this.#logger.warn({ err: error }, `could not ${what}; the next leader will`);
+    });
+  }
+
+  #startSessions(): void {
+    this.#stopSessions();
+    const everyMs = Math.max(1, Math.floor(this.#sessions.sessionTimeoutMs / 4));
+    this.#sessionTimer = setInterval(() => this.#onSessionTimer(), everyMs);
+    this.#sessionTimer.unref();
+  }
+
+  #stopSessions(): void {
+    if (this.#sessionTimer !== undefined) clearInterval(this.#sessionTimer);
+    this.#sessionTimer = undefined;
+  }
+
+  #onSessionTimer(): void {
+    if (this.#checkingSessions || !this.leading) return;
+    this.#checkingSessions = true;
+    this.fenceExpiredBrokers()
+      .catch((error: unknown) => this.#logger.warn({ err: error }, 'broker session check failed; retrying at the next check'))
+      .finally(() => {
+        this.#checkingSessions = false;
+      });
+  }
+
+  #wakeLeaderWaiters(): void {
+    for (const wake of [...this.#leaderWaiters]) wake();
+    this.#leaderWaiters.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Peers and addresses
+
+  #refreshPeersSoon(): void {
+    if (this.#peersDue) return;
+    this.#peersDue = true;
+    queueMicrotask(() => {
+      this.#peersDue = false;
+      if (this.#closing === undefined) this.#refreshPeers();
+    });
+  }
+
+  #refreshPeers(): void {
+    const peers = raftPeers(this.nodeId, this.#configuredVoters, this.#host.status().voters, this.log.state);
+    if (samePeers(peers, this.#peers)) return;
+    this.#peers = peers;
+    this.#host.setPeers(peers);
+    this.#logger.info({ nodeId: this.nodeId, peers: [...peers].map(([id, e]) => `${id}@${e.host}:${e.port}`) }, 'raft peers set');
+  }
+
+  #raftAddressOf(id: number): Endpoint | undefined {
+    if (id === this.nodeId) return this.#raft;
+    return this.log.state.coordinator(id)?.raft ?? this.#configuredVoters.get(id);
+  }
+
+  #apiAddressOf(id: number): Endpoint | undefined {
+    if (id === this.nodeId && this.#api !== undefined) return this.#api;
+    return this.log.state.coordinator(id)?.api ?? undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+
+  #topicWrite<R extends TopicResult>(
+    what: string,
+    signal: AbortSignal | undefined,
+    decide: (state: MetadataStateView) => controller.ControllerOutcome<R>,
+  ): Promise<AdminOutcome<R>> {
+    return this.#submit(signal, (state) => {
+      const outcome = decide(state);
+      if (outcome.commands.length === 0) return read((metadataOffset) => ({ results: outcome.results, metadataOffset }));
+      return write(outcome.commands, (offsets) => {
+        const metadataOffset = offsets.at(-1) ?? -1;
+        const names = outcome.results.filter((r) => r.errorCode === ErrorCode.NONE).map((r) => r.name);
+        this.#logger.info({ topics: names, metadataOffset }, what);
+        return { results: outcome.results, metadataOffset };
+      });
+    });
+  }
+
+  #submit<T>(signal: AbortSignal | undefined, decide: (state: MetadataStateView) => WriteStep<T>): Promise<T> {
+    const refused = this.#refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    return this.#writes.submit(signal, decide);
   }
 
   #limits(): { maxPartitionsPerTopic?: number } {
     return this.#maxPartitionsPerTopic === undefined ? {} : { maxPartitionsPerTopic: this.#maxPartitionsPerTopic };
   }
 
-  async #finish<R extends TopicResult>(
-    what: string,
-    outcome: controller.ControllerOutcome<R>,
-    signal: AbortSignal | undefined,
-  ): Promise<AdminOutcome<R>> {
-    const metadataOffset = await this.#commit(outcome.commands, signal);
-    if (outcome.commands.length > 0) {
-      const names = outcome.results.filter((r) => r.errorCode === ErrorCode.NONE).map((r) => r.name);
-      this.#logger.info({ topics: names, metadataOffset }, what);
-    }
-    return { results: outcome.results, metadataOffset };
-  }
-
-  /** Appends and waits until applied; returns the last offset (the current one when there is nothing to append). */
-  async #commit(commands: readonly MetadataCommand[], signal: AbortSignal | undefined): Promise<number> {
-    if (commands.length === 0) return this.#cache.lastAppliedOffset;
-    const offsets = await this.log.append(commands, signal === undefined ? {} : { signal });
-    const last = offsets[offsets.length - 1] ?? this.#cache.lastAppliedOffset;
-    // Committed is not yet applied: with a replicated log the two can be apart. The next operation
-    // must validate against a state that includes these commands, so wait (no signal: the commands
-    // are committed, and the result must say so).
-    await this.#cache.waitForOffset(last);
-    return last;
+  #notLeader(): StreamBusError {
+    const leaderId = this.#host.leaderId;
+    const known = leaderId !== NO_NODE && leaderId !== this.nodeId;
+    const context: StreamBusErrorContext | undefined = known ? { leaderId } : undefined;
+    const where = known ? `node ${leaderId} leads` : leaderId === this.nodeId ? 'it is still catching up as the new leader' : 'no leader is known right now';
+    return new StreamBusError(ErrorCode.NOT_CONTROLLER, `coordinator node ${this.nodeId} does not take writes: ${where}`, context === undefined ? undefined : { context });
   }
 
   #refusal(): StreamBusError | undefined {
-    if (this.#closing !== undefined) return new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the coordinator is shutting down');
-    if (this.#failure !== undefined) {
-      return this.#failure instanceof StreamBusError
-        ? this.#failure
-        : new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, 'the coordinator stopped following its metadata log', { cause: this.#failure });
-    }
+    if (this.#failure !== undefined) return this.#failure;
+    if (this.#closing !== undefined) return new StreamBusError(ErrorCode.SHUTTING_DOWN, `coordinator node ${this.nodeId} is shutting down`);
     return undefined;
   }
+}
 
-  /** Runs `operation` after every earlier one has finished. */
-  #run<T>(signal: AbortSignal | undefined, operation: () => Promise<T>): Promise<T> {
-    const refused = this.#refusal();
-    if (refused !== undefined) return Promise.reject(refused);
-    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
-    if (this.#queued >= this.#maxQueuedOperations) {
-      return Promise.reject(
-        new StreamBusError(ErrorCode.THROTTLING_QUOTA_EXCEEDED, `${this.#queued} admin operations are already waiting; retry later`),
-      );
-    }
-    this.#queued++;
-    return new Promise<T>((resolve, reject) => {
-      let started = false;
-      const onAbort = (): void => {
-        if (!started && signal !== undefined) reject(abortReason(signal));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#tail = this.#tail.then(async () => {
-        this.#queued--;
-        started = true;
-        signal?.removeEventListener('abort', onAbort);
-        if (signal?.aborted === true) return;
-        const refusal = this.#refusal();
-        if (refusal !== undefined) {
-          reject(refusal);
-          return;
-        }
-        try {
-          resolve(await operation());
-        } catch (error) {
-          reject(asError(error));
-        }
-      });
-    });
+function checkNodeId(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 2 ** 31 - 1) {
+    throw new StreamBusError(ErrorCode.INVALID_REQUEST, `a coordinator node id must be a whole number in 1..2147483647, got ${JSON.stringify(value)}`);
   }
+  return value;
 }

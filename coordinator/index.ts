@@ -1,7 +1,8 @@
 /**
  * The coordinator part's public entry: cluster metadata (topic configs, the command log, the state
- * machine, the controller), the metadata log and its single-node implementation, the broker-side
- * MetadataCache, and the Coordinator service.
+ * machine, the controller), the metadata logs (the Raft-replicated one, and an in-memory one for
+ * tests), the broker-side MetadataCache, the Coordinator service on Raft, the node that assembles
+ * it, and its protocol handler.
  */
 export {
   Coordinator,
@@ -13,6 +14,29 @@ export {
   type CreateTopicsOptions,
   type ValidateOnlyOptions,
 } from './coordinator.js';
+export { CoordinatorNode, type CoordinatorNodeOptions, type RaftSettings } from './service/coordinator-node.js';
+export {
+  CoordinatorHandler,
+  configOpFromWire,
+  coordinatorNodeApis,
+  createTopicFromWire,
+  membershipFromWire,
+  topicResultToWire,
+  type CoordinatorHandlerOptions,
+  type CoordinatorNodeApi,
+} from './service/handler.js';
+export { META_PROPERTIES_FILE, checkClusterId, newClusterId, resolveIdentity, type NodeIdentity } from './service/meta-properties.js';
+export { formatVoters, parseVoters } from './service/voters.js';
+export type {
+  BrokerHeartbeatOutcome as CoordinatorHeartbeatOutcome,
+  BrokerHeartbeatRequest as CoordinatorHeartbeatRequest,
+  CoordinatorApi,
+  CoordinatorMemberStatus,
+  CoordinatorNodeStatus,
+  Endpoint,
+  MembershipChangeRequest,
+  MetadataFetchResult,
+} from './service/coordinator-api.js';
 export { type Logger, silentLogger } from './logger.js';
 
 export {
@@ -48,8 +72,10 @@ export {
   type MetadataCommand,
   type MetadataRecord,
   type NoOpCommand,
+  type CoordinatorEndpoint,
   type PartitionAssignment,
   type RegisterBrokerCommand,
+  type RegisterCoordinatorCommand,
   type UnfenceBrokerCommand,
 } from './metadata/commands.js';
 export {
@@ -57,6 +83,7 @@ export {
   MetadataEventType,
   MetadataState,
   type BrokerRegistration,
+  type CoordinatorRegistration,
   type MetadataEvent,
   type MetadataSnapshot,
   type MetadataStateView,
@@ -113,5 +140,12 @@ export {
   type MetadataLog,
   type MetadataLogSnapshot,
 } from './metadata-log/metadata-log.js';
-export { LocalMetadataLog, type LocalMetadataLogOptions } from './metadata-log/local-metadata-log.js';
 export { MemoryMetadataLog } from './metadata-log/memory-metadata-log.js';
+export {
+  RaftMetadataLog,
+  decodeEntryPayload,
+  encodeEntryPayload,
+  type RaftMetadataLogOptions,
+  type RaftProposer,
+} from './metadata-log/raft-metadata-log.js';
+export { coordinatorRecord, raftPeers } from './metadata/coordinator-endpoints.js';

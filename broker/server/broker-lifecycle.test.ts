@@ -1,13 +1,16 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import {
-  Coordinator,
-  MemoryMetadataLog,
+  type Coordinator,
+  CoordinatorNode,
   MetadataCache,
   type BrokerHeartbeatRequest,
   type BrokerRegistrationRequest,
-  type CoordinatorOptions,
   type MetadataFollower,
+  type MetadataLog,
   seededRandomSource,
 } from '../../coordinator/index.js';
 import { BrokerLifecycle, type BrokerLifecycleOptions } from './broker-lifecycle.js';
@@ -27,28 +30,32 @@ const registration = (nodeId: number, incarnationId = `inc-${nodeId}`): BrokerRe
 
 interface Cluster {
   coordinator: Coordinator;
-  log: MemoryMetadataLog;
+  log: MetadataLog;
   /** The broker's followed copy of the metadata. */
   cache: MetadataCache;
 }
 
-async function cluster(extra: Partial<CoordinatorOptions> = {}): Promise<Cluster> {
-  const log = new MemoryMetadataLog();
-  const coordinator = await Coordinator.open({
-    dir: 'unused',
+/** A real coordinator: a Raft group of one node (as in `streambus dev`) in a temp directory. */
+async function cluster(extra: { sessionTimeoutMs?: number } = {}): Promise<Cluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'streambus-lifecycle-'));
+  const node = await CoordinatorNode.start({
     nodeId: 1,
     clusterId: 'lifecycle',
+    dataDir: dir,
+    raftListen: { host: '127.0.0.1', port: 0 },
     defaults: { numPartitions: 1, replicationFactor: 1 },
     random: seededRandomSource(7),
-    log,
     ...extra,
   });
+  await node.coordinator.whenLeading({ signal: AbortSignal.timeout(10_000) });
+  const { coordinator, log } = node;
   const cache = new MetadataCache();
   const follower: MetadataFollower = cache.follow(log);
   await follower.caughtUp;
   cleanups.push(async () => {
     follower.stop();
-    await coordinator.close();
+    await node.close();
+    await rm(dir, { recursive: true, force: true });
   });
   return { coordinator, log, cache };
 }

@@ -2,10 +2,10 @@
  * `streambus dev`: a whole single-node cluster in this process, what `npm start` runs.
  *
  * It prints a banner with each listener's advertised address on stderr (for people) and logs one
- * JSON line `{"msg":"streambus ready","native":{…},"admin":{…}}` on stdout (for scripts and the
- * test harness), then serves until SIGINT or SIGTERM, when it shuts down cleanly.
+ * JSON line `{"msg":"streambus ready","native":{…},"admin":{…},"raft":{…}}` on stdout (for scripts
+ * and the test harness), then serves until SIGINT or SIGTERM, when it shuts down cleanly. If the
+ * coordinator stops for good (a failing disk) it shuts down too and exits non-zero.
  */
-import { once } from 'node:events';
 import { defineCommand } from '../command.js';
 import { createLogger } from '../../broker/observability/index.js';
 import { startSingleNode } from '../server/single-node.js';
@@ -27,19 +27,35 @@ export const command = defineCommand({
     const node = await startSingleNode(ctx.config, logger);
     const native = node.native.advertised;
     const admin = node.admin.advertised;
+    const raft = node.raft.bound;
     process.stderr.write(
       [
         `StreamBus ${packageVersion()} — node ${node.nodeId}, cluster ${node.clusterId}, data ${node.dataDir}`,
         `  native protocol   ${native.host}:${native.port}`,
         `  admin HTTP        http://${admin.host}:${admin.port}  (/metrics /livez /readyz)`,
+        `  raft (group of 1) ${raft.host}:${raft.port}`,
         `  durability        ${values.durability}`,
         '',
       ].join('\n'),
     );
-    logger.info({ native, admin, clusterId: node.clusterId, dataDir: node.dataDir, durability: values.durability }, 'streambus ready');
-    if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
+    logger.info({ native, admin, raft, clusterId: node.clusterId, dataDir: node.dataDir, durability: values.durability }, 'streambus ready');
+    const failure = await untilStopped(ctx.signal, node.failed);
     logger.info('shutting down');
     await node.close();
     logger.info('stopped');
+    if (failure !== undefined) throw failure;
   },
 });
+
+/** Resolves on the first abort (undefined) or with the node's fatal error, whichever comes first. */
+export function untilStopped<E>(signal: AbortSignal, failed: Promise<E>): Promise<E | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void failed.then((error) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(error);
+    });
+  });
+}

@@ -73,7 +73,7 @@ export const settings = {
   },
   'cluster.id': {
     type: 'string', default: null, scope: 'server',
-    doc: 'The cluster id. Unset: generated on first start and kept in the data directory; a node refuses to start on data from another cluster.',
+    doc: 'The cluster id. Unset: `streambus dev` generates one on first start and keeps it in <data.dir>/meta.properties; `streambus coordinator` needs it on a new data directory (the same on every node of a group). A node refuses to start on data from another cluster.',
   },
   'data.dir': {
     type: 'string', default: './data', scope: 'server', aliases: ['log.dirs', 'log.dir'], flag: 'data-dir',
@@ -98,6 +98,23 @@ export const settings = {
   'admin.advertised.host': {
     type: 'string', default: null, scope: 'server',
     doc: 'Host printed for the admin server. Unset: admin.host, or the host name for a wildcard address.',
+  },
+  'raft.host': {
+    type: 'string', default: '127.0.0.1', scope: 'server',
+    doc: 'Bind address of the coordinator\'s Raft listener, where coordinator nodes replicate the metadata log between them.',
+  },
+  'raft.port': {
+    type: 'int', default: 9095, ...PORT, scope: 'server',
+    doc: 'Port of the Raft listener. A coordinator of a group needs the fixed port its peers know (its entry in coordinator.voters); 0 picks a free one, which suits `streambus dev` (a group of one).',
+  },
+  'coordinator.host': {
+    type: 'string', default: '127.0.0.1', scope: 'server',
+    doc: 'Bind address of `streambus coordinator`\'s API listener (coordinator status, metadata fetch, broker registration and heartbeats, membership, topic administration). `streambus dev` serves these APIs on its native port.',
+  },
+  'coordinator.port': { type: 'int', default: 9094, ...PORT, scope: 'server', doc: 'Port of the coordinator API listener (0 picks a free one).' },
+  'coordinator.voters': {
+    type: 'string', default: null, scope: 'server',
+    doc: 'The founding voters of the coordinator group and their Raft addresses, id@host:port comma-separated (like KRaft\'s controller.quorum.voters): 1@127.0.0.1:9095,2@127.0.0.2:9095,3@127.0.0.3:9095. Read on a new data directory only; later the group\'s membership lives in its log. A node not listed starts empty and waits to be added (`streambus cluster members add`). Unset: a group of this node alone.',
   },
   'admin.auth.token': {
     type: 'string', default: null, scope: 'server', secret: true,
@@ -133,6 +150,10 @@ export const settings = {
     type: 'int', default: 2000, min: 10, max: 3_600_000, scope: 'server',
     doc: 'How often a broker sends a heartbeat to the coordinator (more often, at most every 100 ms, while it is fenced).',
   },
+  'broker.rack': {
+    type: 'string', default: null, scope: 'server',
+    doc: 'The rack (or availability zone) of this broker, sent with its registration. When every broker has one, replicas of a partition are placed on distinct racks first. Unset: no rack.',
+  },
 
   // ---- Topic creation defaults.
   'num.partitions': { type: 'int', default: 1, min: 1, max: 10_000, scope: 'server', doc: 'Partitions of a topic created without a partition count (and of auto-created topics).' },
@@ -166,7 +187,7 @@ export const settings = {
   },
   coordinators: {
     type: 'list', items: 'host-port', default: ['127.0.0.1:9093'], scope: 'client', flag: 'coordinators',
-    doc: 'Coordinator API addresses the cluster commands start from, comma-separated host:port; one reachable node is enough.',
+    doc: 'Coordinator API addresses the cluster commands and `streambus broker` start from, comma-separated host:port; one reachable node is enough.',
   },
   'client.id': { type: 'string', default: 'streambus-cli', scope: 'client', doc: 'Client id the command line sends to brokers.' },
   'request.timeout.ms': { type: 'int', default: 30_000, min: 1, max: 3_600_000, scope: 'client', doc: 'How long the command line waits for one response.' },

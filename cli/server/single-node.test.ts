@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../client/network/connection.js';
 import { ErrorCode } from '../../proto/errors.js';
 import { resolveConfig } from '../config/index.js';
 import { startSingleNode } from './single-node.js';
@@ -18,7 +19,7 @@ afterAll(async () => {
 const quiet = pino({ level: 'silent' });
 
 function config(dataDir: string, extra: Record<string, string> = {}): ReturnType<typeof resolveConfig> {
-  const settings: Record<string, string> = { 'data.dir': dataDir, 'native.port': '0', 'admin.port': '0', ...extra };
+  const settings: Record<string, string> = { 'data.dir': dataDir, 'native.port': '0', 'admin.port': '0', 'raft.port': '0', ...extra };
   return resolveConfig({ flags: Object.entries(settings).map(([key, value]) => ({ key, value, origin: '--set' })) });
 }
 
@@ -50,5 +51,50 @@ describe('single node > broker session', () => {
     await expect(
       startSingleNode(config(join(root, 'bad'), { 'broker.session.timeout.ms': '1000', 'broker.heartbeat.interval.ms': '1000' }), quiet),
     ).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG, message: expect.stringContaining('broker.heartbeat.interval.ms (1000)') });
+  });
+});
+
+describe('single node > a coordinator group of one', () => {
+  it('serves the coordinator APIs on its native port and keeps its generated cluster id across restarts', async () => {
+    const dataDir = join(root, 'group-of-one');
+    const node = await startSingleNode(config(dataDir), quiet);
+    let clusterId: string;
+    try {
+      clusterId = node.clusterId;
+      expect(clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      const connection = await connect({ host: '127.0.0.1', port: node.native.bound.port });
+      try {
+        const status = await connection.request('COORDINATOR_STATUS', {});
+        expect(status).toMatchObject({ clusterId, nodeId: 1, role: 'leader', leaderId: 1, leaderApiPort: node.native.bound.port });
+        expect(status.members).toEqual([expect.objectContaining({ nodeId: 1, voter: true, raftPort: node.raft.bound.port, apiPort: node.native.bound.port })]);
+        const created = await connection.request('CREATE_TOPICS', { topics: [{ name: 'kept', partitions: 2, replicationFactor: 0, configs: {} }], timeoutMs: 0, validateOnly: false });
+        expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      await node.close();
+    }
+    const again = await startSingleNode(config(dataDir), quiet);
+    try {
+      expect(again.clusterId).toBe(clusterId);
+      const connection = await connect({ host: '127.0.0.1', port: again.native.bound.port });
+      try {
+        const metadata = await connection.request('METADATA', { topics: ['kept'], allTopics: false, allowAutoTopicCreation: false });
+        expect(metadata.topics[0]).toMatchObject({ name: 'kept', errorCode: ErrorCode.NONE });
+        expect(metadata.topics[0]?.partitions).toHaveLength(2);
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('refuses node.id 0, which is no Raft node id, with INVALID_CONFIG', async () => {
+    await expect(startSingleNode(config(join(root, 'node-zero'), { 'node.id': '0' }), quiet)).rejects.toMatchObject({
+      code: ErrorCode.INVALID_CONFIG,
+      message: expect.stringContaining('node.id'),
+    });
   });
 });

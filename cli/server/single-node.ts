@@ -1,32 +1,44 @@
 /**
- * A whole single-node cluster in one process: the coordinator (metadata log and controller), one
- * broker following that log, the native protocol listener and the HTTP admin port.
+ * A whole single-node cluster in one process: the coordinator (a Raft group of one voter: the same
+ * storage, host, replicated metadata log and Coordinator as `streambus coordinator`), one broker
+ * following that log, the native protocol listener and the HTTP admin port.
  *
- * The parts talk through the same seams they will use across processes: the broker learns metadata
+ * The parts talk through the same seams they use across processes: the broker learns metadata
  * by following the coordinator's committed log from an offset (MetadataCache.follow), and sends
  * admin requests, its registration and its heartbeats (BrokerLifecycle) through a ControllerGateway.
- * Here both are in-process calls. Start-up waits until the broker is unfenced, so the node never
- * reports ready while topic creation would still find no broker to place replicas on.
+ * Here both are in-process calls. The native port serves the broker's APIs and the coordinator's
+ * (APIs 11-16), split by API (proto/api.ts isCoordinatorApi), so the `cluster` commands work
+ * against `streambus dev` too.
+ *
+ * Start-up order matters: the broker starts only once the coordinator leads and has applied every
+ * committed entry (Coordinator.whenLeading), because the broker deletes the data of topics the
+ * metadata does not have; and the node reports ready only once the broker is unfenced, so topic
+ * creation never finds no broker to place replicas on. The cluster id is generated on first start
+ * and kept in <data.dir>/meta.properties.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
-  Coordinator,
+  type Coordinator,
+  CoordinatorHandler,
+  CoordinatorNode,
   MetadataCache,
+  configOpFromWire,
+  createTopicFromWire,
   describeTopicConfigs,
   resolveTopicConfig,
-  type ConfigOp,
+  topicResultToWire,
   type MetadataFollower,
 } from '../../coordinator/index.js';
 import { LogStore } from '../../broker/log/index.js';
-import { NativeServer } from '../../broker/network/index.js';
+import { NativeServer, type Handler } from '../../broker/network/index.js';
 import { createMetrics, startAdminServer, type AdminServer, type BrokerMetrics } from '../../broker/observability/index.js';
 import { Broker } from '../../broker/server/broker.js';
 import { BrokerLifecycle } from '../../broker/server/broker-lifecycle.js';
 import type { ControllerGateway, MetadataView, TopicConfigResolver } from '../../broker/server/metadata-view.js';
-import type * as M from '../../proto/messages.js';
+import { isCoordinatorApi } from '../../proto/api.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { ConfigSource, advertisedHost, settingKeys, specOf, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
@@ -43,13 +55,19 @@ export interface SingleNode {
   /** Bound address and the address advertised to clients, per listener. */
   readonly native: { readonly bound: Endpoint; readonly advertised: Endpoint };
   readonly admin: { readonly bound: Endpoint; readonly advertised: Endpoint };
+  /** The Raft listener of the one-voter coordinator group. */
+  readonly raft: { readonly bound: Endpoint };
   readonly metrics: BrokerMetrics;
+  /** Resolves with the error if the coordinator stops for good (a failing disk); the process should then exit non-zero. */
+  readonly failed: Promise<StreamBusError>;
   /** Stops listeners first (no new requests), then the broker, storage and coordinator. */
   close(): Promise<void>;
 }
 
 /** How long start-up waits for the coordinator to unfence the broker before it gives up. */
 const UNFENCE_WAIT_MS = 30_000;
+/** How long start-up waits for the one-voter group to elect itself and apply its log. */
+const LEADER_WAIT_MS = 30_000;
 
 export async function startSingleNode(config: ResolvedConfig, logger: Logger): Promise<SingleNode> {
   const values = config.values;
@@ -71,15 +89,19 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
   };
 
   try {
-    const coordinator = await Coordinator.open({
-      dir: path.join(dataDir, 'coordinator'),
+    const coordinatorNode = await CoordinatorNode.start({
       nodeId,
-      ...(values['cluster.id'] === null ? {} : { clusterId: values['cluster.id'] }),
+      clusterId: values['cluster.id'] ?? undefined,
+      generateClusterId: true,
+      dataDir,
+      raftListen: { host: values['raft.host'], port: values['raft.port'] },
       defaults: topicDefaults,
       sessionTimeoutMs: values['broker.session.timeout.ms'],
       logger: logger.child({ component: 'coordinator' }),
     });
-    cleanups.push(() => coordinator.close());
+    cleanups.push(() => coordinatorNode.close());
+    const coordinator = coordinatorNode.coordinator;
+    await waitUntilLeading(coordinator);
 
     const logs = await LogStore.open({
       dir: path.join(dataDir, 'broker'),
@@ -143,8 +165,18 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       }
     });
 
+    const coordinatorHandler = new CoordinatorHandler({
+      coordinator,
+      serverVersion: packageVersion(),
+      maxFrameBytes: values['max.frame.bytes'],
+      maxInFlight: values['max.in.flight.per.connection'],
+      logger: logger.child({ component: 'coordinator-api' }),
+    });
+    const handler: Handler = {
+      handle: (api, version, body, ctx) => (isCoordinatorApi(api) ? coordinatorHandler.handle(api, version, body, ctx) : broker.handle(api, version, body, ctx)),
+    };
     const server = new NativeServer({
-      handler: broker,
+      handler,
       host: values['native.host'],
       port: values['native.port'],
       maxFrameBytes: values['max.frame.bytes'],
@@ -156,6 +188,8 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
     cleanups.push(() => server.close());
 
     const nativeAdvertised = { host: advertisedHost(values, 'native', hostname()), port: server.port };
+    // The coordinator APIs are served here: record this address as the group's API address.
+    coordinator.setApiEndpoint(nativeAdvertised);
     // Registering after the listener is bound means the advertised port is the real one, even when
     // port 0 was asked for. Each start is a new incarnation, so it gets a new broker epoch.
     const lifecycle = new BrokerLifecycle({
@@ -205,6 +239,8 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
     return {
       nodeId,
       clusterId: coordinator.clusterId,
+      raft: { bound: coordinatorNode.raftAddress },
+      failed: coordinatorNode.failed,
       dataDir,
       native: { bound: { host: server.host, port: server.port }, advertised: nativeAdvertised },
       admin: {
@@ -229,6 +265,19 @@ function checkSessionSettings(config: ResolvedConfig): void {
       ErrorCode.INVALID_CONFIG,
       `broker.heartbeat.interval.ms (${intervalMs}) must be smaller than broker.session.timeout.ms (${timeoutMs}); ` +
         'Kafka\'s defaults are 2000 and 9000',
+    );
+  }
+}
+
+async function waitUntilLeading(coordinator: Coordinator): Promise<void> {
+  try {
+    await coordinator.whenLeading({ signal: AbortSignal.timeout(LEADER_WAIT_MS) });
+  } catch (error) {
+    if (error instanceof StreamBusError) throw error;
+    throw new StreamBusError(
+      ErrorCode.REQUEST_TIMED_OUT,
+      `the coordinator (a Raft group of this node alone) did not take the lead within ${LEADER_WAIT_MS} ms`,
+      { cause: error },
     );
   }
 }
@@ -278,58 +327,30 @@ function metadataView(cache: MetadataCache, controllerId: number): MetadataView 
   };
 }
 
-/** A wire config op (0 set, 1 delete); any other op number is refused, naming the key. */
-function configOp(op: M.ConfigOp): ConfigOp {
-  if (op.op === 1) return { op: 'delete', key: op.name };
-  if (op.op === 0 && op.value !== undefined) return { op: 'set', key: op.name, value: op.value };
-  throw new StreamBusError(
-    ErrorCode.INVALID_REQUEST,
-    op.op === 0 ? `config op 'set' of ${op.name} has no value` : `config op ${op.op} of ${op.name} is unknown: use 0 (set) or 1 (delete)`,
-  );
-}
-
 /** Admin requests from the native protocol, handed to the in-process coordinator. */
 function controllerGateway(coordinator: Coordinator): ControllerGateway {
-  const wire = (result: { name: string; errorCode: number; errorMessage: string | null; topicId?: string }): M.TopicResult => ({
-    name: result.name,
-    errorCode: result.errorCode,
-    errorMessage: result.errorMessage ?? '',
-    topicId: result.topicId ?? '',
-  });
   return {
     async createTopics(request, defaults) {
-      const outcome = await coordinator.createTopics(
-        request.topics.map((topic) => ({
-          name: topic.name,
-          // 0 on the wire means "the broker default", which the controller spells -1.
-          numPartitions: topic.partitions === 0 ? -1 : topic.partitions,
-          replicationFactor: topic.replicationFactor === 0 ? -1 : topic.replicationFactor,
-          configs: topic.configs,
-        })),
-        { validateOnly: request.validateOnly, defaults },
-      );
-      return { results: outcome.results.map(wire), metadataOffset: outcome.metadataOffset };
+      const outcome = await coordinator.createTopics(request.topics.map(createTopicFromWire), { validateOnly: request.validateOnly, defaults });
+      return { results: outcome.results.map(topicResultToWire), metadataOffset: outcome.metadataOffset };
     },
     async deleteTopics(request) {
       const outcome = await coordinator.deleteTopics(request.names);
-      return { results: outcome.results.map(wire), metadataOffset: outcome.metadataOffset };
+      return { results: outcome.results.map(topicResultToWire), metadataOffset: outcome.metadataOffset };
     },
     async alterConfigs(request) {
       const outcome = await coordinator.alterConfigs(
-        request.topics.map((topic) => ({
-          name: topic.name,
-          ops: topic.ops.map((op): ConfigOp => configOp(op)),
-        })),
+        request.topics.map((topic) => ({ name: topic.name, ops: topic.ops.map(configOpFromWire) })),
         { validateOnly: request.validateOnly },
       );
-      return { results: outcome.results.map(wire), metadataOffset: outcome.metadataOffset };
+      return { results: outcome.results.map(topicResultToWire), metadataOffset: outcome.metadataOffset };
     },
     async createPartitions(request) {
       const outcome = await coordinator.createPartitions(
         request.topics.map((topic) => ({ name: topic.name, count: topic.count })),
         { validateOnly: request.validateOnly },
       );
-      return { results: outcome.results.map(wire), metadataOffset: outcome.metadataOffset };
+      return { results: outcome.results.map(topicResultToWire), metadataOffset: outcome.metadataOffset };
     },
     registerBroker: (request) => coordinator.registerBroker(request),
     brokerHeartbeat: (request) => coordinator.brokerHeartbeat(request),

@@ -40,13 +40,18 @@ import type { RaftStateMachine } from '../raft/host/state-machine.js';
 import { CommitListeners } from './commit-listeners.js';
 import { MAX_READ_RECORDS, type MetadataAppendOptions, type MetadataLog, type MetadataLogSnapshot } from './metadata-log.js';
 
-/** What the log needs from the Raft host: proposing an entry and learning whether it committed. */
+/** What the log needs from the Raft host (RaftHost.proposeNow): proposing an entry and learning whether it committed. */
 export interface RaftProposer {
   /**
-   * Resolves with the entry's position once it is applied here (so apply() has run for it);
-   * rejects NOT_CONTROLLER on a node that is not the leader.
+   * Appends `data` to the leader's log now, or THROWS the refusal (NOT_CONTROLLER on a node that
+   * is not the leader, THROTTLING_QUOTA_EXCEEDED, MESSAGE_TOO_LARGE...). `applied` resolves with the
+   * entry's position once it is applied here (so apply() has run for it), and rejects when it did
+   * not commit or its outcome is unknown.
    */
-  propose(data: Uint8Array, options?: { readonly signal?: AbortSignal }): Promise<{ readonly index: number; readonly term: number }>;
+  proposeNow(
+    data: Uint8Array,
+    options?: { readonly signal?: AbortSignal },
+  ): { readonly position: { readonly index: number; readonly term: number }; readonly applied: Promise<{ readonly index: number; readonly term: number }> };
 }
 
 export interface RaftMetadataLogOptions {
@@ -107,12 +112,18 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
   readonly #retainRecords: number;
   #proposer: RaftProposer | undefined;
   #state = MetadataState.empty();
-  /** Committed records from #startOffset to #state.lastAppliedOffset. */
+  /** Committed records from #startOffset to #state.lastAppliedOffset, from #records[#head] on. */
   #records: MetadataRecord[] = [];
+  /** Records before it were dropped; the array is cut only now and then, so a drop costs O(1). */
+  #head = 0;
   #startOffset = 0;
   #snapshot: MetadataLogSnapshot | undefined;
-  /** First offset and record count of each applied entry still in #records, by Raft index. */
-  readonly #entryOffsets = new Map<number, { readonly first: number; readonly count: number }>();
+  /**
+   * The offsets of entries this node proposed and is waiting for, by Raft index: set to undefined
+   * when proposed, filled in by apply(), taken by the proposer. Kept apart from #records so that
+   * compaction trimming records cannot lose an answer a proposer has not read yet.
+   */
+  readonly #awaited = new Map<number, { readonly first: number; readonly count: number } | undefined>();
   #closed = false;
 
   constructor(options: RaftMetadataLogOptions = {}) {
@@ -143,25 +154,68 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
 
   // ---- MetadataLog
 
-  async append(commands: readonly MetadataCommand[], options: MetadataAppendOptions = {}): Promise<number[]> {
+  append(commands: readonly MetadataCommand[], options: MetadataAppendOptions = {}): Promise<number[]> {
+    try {
+      return this.appendNow(commands, options);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+
+  /**
+   * append() for a caller that validates each write against the state the previous ones leave
+   * (the coordinator's pipeline): the commands are checked, encoded and proposed as ONE Raft entry
+   * within this call, and a refusal is THROWN synchronously (INVALID_REQUEST for a malformed or
+   * oversized command, NOT_CONTROLLER on a node that is not the leader, SHUTTING_DOWN after close,
+   * the host's other refusals). On return the entry is in the leader's log; the promise resolves
+   * with the commands' offsets once the entry is applied here, and rejects as RaftHost.propose()
+   * does when it did not commit or its outcome is unknown.
+   */
+  appendNow(commands: readonly MetadataCommand[], options: MetadataAppendOptions = {}): Promise<number[]> {
     if (this.#closed) throw new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the metadata log is closed');
     const signal = options.signal;
     if (signal?.aborted === true) throw abortReason(signal);
     if (!Array.isArray(commands)) throw new StreamBusError(ErrorCode.INVALID_REQUEST, 'append takes an array of commands');
-    if (commands.length === 0) return [];
+    if (commands.length === 0) return Promise.resolve([]);
+    const data = this.#encode(commands);
+    const proposer = this.#proposer;
+    if (proposer === undefined) throw new StreamBusError(ErrorCode.NOT_CONTROLLER, 'the metadata log is not attached to its Raft group yet');
+    return this.awaitOffsets(proposer.proposeNow(data, signal === undefined ? {} : { signal }));
+  }
+
+  /**
+   * The offsets an entry this node proposed gets when it is applied here: one per command of a
+   * metadata entry, one no-op offset for a membership change. Call it right after proposing (in the
+   * same synchronous step). Rejects with the proposal's own error when it did not commit.
+   */
+  awaitOffsets(appended: { readonly position: { readonly index: number }; readonly applied: Promise<unknown> }): Promise<number[]> {
+    const index = appended.position.index;
+    this.#awaited.set(index, undefined);
+    return appended.applied.then(
+      () => {
+        const placed = this.#awaited.get(index);
+        this.#awaited.delete(index);
+        if (placed === undefined) {
+          // The host resolves only after applying the entry, and apply() records the offsets of
+          // every awaited entry: anything else is a broken contract, not a lost write.
+          throw new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, `metadata entry ${index} was applied but its offsets are not known`);
+        }
+        return Array.from({ length: placed.count }, (_, i) => placed.first + i);
+      },
+      (error: unknown) => {
+        this.#awaited.delete(index);
+        throw asError(error);
+      },
+    );
+  }
+
+  /** One entry payload for `commands`; INVALID_REQUEST for too many, a malformed one or an oversized one. */
+  #encode(commands: readonly MetadataCommand[]): Uint8Array {
     if (commands.length > this.#maxCommandsPerAppend) {
       throw new StreamBusError(ErrorCode.INVALID_REQUEST, `${commands.length} commands in one append; the limit is ${this.#maxCommandsPerAppend}`);
     }
-    const proposer = this.#proposer;
-    if (proposer === undefined) throw new StreamBusError(ErrorCode.NOT_CONTROLLER, 'the metadata log is not attached to its Raft group yet');
-    let payloads: Uint8Array[];
-    try {
-      // Encoding validates each command's structure, so nothing malformed is proposed.
-      const list: readonly MetadataCommand[] = commands;
-      payloads = list.map((command) => encodeMetadataCommand(command));
-    } catch (error) {
-      throw asError(error);
-    }
+    // Encoding validates each command's structure, so nothing malformed is proposed.
+    const payloads = commands.map((command) => encodeMetadataCommand(command));
     const tooLarge = payloads.findIndex((p) => p.length > this.#maxRecordBytes);
     if (tooLarge !== -1) {
       throw new StreamBusError(
@@ -169,14 +223,7 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
         `metadata command ${tooLarge} encodes to ${payloads[tooLarge]?.length} bytes; the limit is ${this.#maxRecordBytes}`,
       );
     }
-    const { index } = await proposer.propose(encodeEntryPayload(payloads), signal === undefined ? {} : { signal });
-    const placed = this.#entryOffsets.get(index);
-    if (placed === undefined || placed.count !== commands.length) {
-      // The host resolves only after applying the entry, and this log keeps the offsets of every
-      // entry it still holds records of; anything else is a broken contract, not a lost write.
-      throw new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, `metadata entry ${index} was applied but its offsets are not known`);
-    }
-    return Array.from({ length: placed.count }, (_, i) => placed.first + i);
+    return encodeEntryPayload(payloads);
   }
 
   read(fromOffset: number, maxRecords: number): Promise<MetadataRecord[]> {
@@ -191,7 +238,7 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
       );
     }
     const count = Math.max(0, Math.min(maxRecords, MAX_READ_RECORDS, committed + 1 - fromOffset));
-    const at = fromOffset - this.#startOffset;
+    const at = this.#head + fromOffset - this.#startOffset;
     return Promise.resolve(this.#records.slice(at, at + count));
   }
 
@@ -224,7 +271,7 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
       this.#snapshot = { offset: this.#state.lastAppliedOffset, snapshot: this.#state.snapshot() };
     }
     this.#records = [];
-    this.#entryOffsets.clear();
+    this.#head = 0;
     this.#startOffset = this.#state.lastAppliedOffset + 1;
     // Followers behind the snapshot learn at once that they must load it (see MetadataLog.onCommit).
     this.#listeners.notifySnapshot();
@@ -243,9 +290,9 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
         this.#state.apply(record);
         applied.push(record);
       }
-      this.#entryOffsets.set(entry.index, { first, count: commands.length });
+      if (this.#awaited.has(entry.index)) this.#awaited.set(entry.index, { first, count: commands.length });
     }
-    this.#records.push(...applied);
+    for (const record of applied) this.#records.push(record);
     this.#trim();
     this.#listeners.notify(applied);
   }
@@ -270,13 +317,14 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
   /** Drops records that a snapshot covers once more than retainRecords are held. */
   #trim(): void {
     const covered = this.#snapshot === undefined ? this.#startOffset - 1 : this.#snapshot.offset;
-    const excess = this.#records.length - this.#retainRecords;
+    const excess = this.#records.length - this.#head - this.#retainRecords;
     const drop = Math.min(excess, covered + 1 - this.#startOffset);
     if (drop <= 0) return;
-    this.#records = this.#records.slice(drop);
+    this.#head += drop;
     this.#startOffset += drop;
-    for (const [index, placed] of this.#entryOffsets) {
-      if (placed.first + placed.count <= this.#startOffset) this.#entryOffsets.delete(index);
+    if (this.#head >= 1024 && this.#head * 2 >= this.#records.length) {
+      this.#records = this.#records.slice(this.#head);
+      this.#head = 0;
     }
   }
 }

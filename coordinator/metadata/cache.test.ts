@@ -1,22 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import { LocalMetadataLog } from '../metadata-log/local-metadata-log.js';
 import { MemoryMetadataLog } from '../metadata-log/memory-metadata-log.js';
 import type { MetadataLog } from '../metadata-log/metadata-log.js';
 import { type FollowableLog, type MetadataUpdate, MetadataCache } from './cache.js';
 import type { MetadataCommand, MetadataRecord, PartitionAssignment } from './commands.js';
 import { type MetadataSnapshot, MetadataState } from './state.js';
-
-let root: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'streambus-metadata-cache-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
 
 const topic = (name: string, partitions = 1): MetadataCommand => ({
   type: 'create-topic',
@@ -56,8 +44,8 @@ function counting(log: MetadataLog): FollowableLog & { reads: number } {
 const deadline = (): { signal: AbortSignal } => ({ signal: AbortSignal.timeout(5_000) });
 
 describe('metadata > cache > follow', () => {
-  it('catches up with a live on-disk log, then sees each change as it commits without reading again', async () => {
-    const log = await LocalMetadataLog.open({ dir: join(root, 'live') });
+  it('catches up with a live log, then sees each change as it commits without reading again', async () => {
+    const log = new MemoryMetadataLog();
     await log.append([{ type: 'init-cluster', clusterId: 'c1' }, topic('a')]);
     const spy = counting(log);
     const cache = new MetadataCache();

@@ -22,6 +22,8 @@ const samples: MetadataCommand[] = [
   { type: 'delete-topic', name: 'orders', topicId: 'id-1' },
   { type: 'alter-topic-configs', name: 'orders', topicId: 'id-1', set: { 'retention.ms': '5' }, delete: ['cleanup.policy'] },
   { type: 'create-partitions', name: 'orders', topicId: 'id-1', partitions: [{ ...partition, partition: 1 }] },
+  { type: 'register-coordinator', nodeId: 2, raft: { host: '127.0.0.2', port: 9095 }, api: { host: '127.0.0.2', port: 9094 } },
+  { type: 'register-coordinator', nodeId: 3, raft: { host: '127.0.0.3', port: 9095 }, api: null },
 ];
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -87,6 +89,15 @@ describe('metadata > commands > decoding bad input', () => {
     expect(error.code).toBe(ErrorCode.CORRUPT_MESSAGE);
     expect(error.message).toContain('command.brokerEpoch');
     expect(decodeError(bytes('{"v":1,"command":{"type":"unfence-broker","nodeId":1}}')).message).toContain('command.brokerEpoch');
+  });
+
+  it('rejects a coordinator record with node id 0 or a port outside 1..65535 with CORRUPT_MESSAGE naming the field', () => {
+    expect(decodeError(bytes('{"v":1,"command":{"type":"register-coordinator","nodeId":0,"raft":{"host":"h","port":1},"api":null}}')).message).toContain(
+      'command.nodeId',
+    );
+    const badPort = decodeError(bytes('{"v":1,"command":{"type":"register-coordinator","nodeId":1,"raft":{"host":"h","port":70000},"api":null}}'));
+    expect(badPort.code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(badPort.message).toContain('command.raft.port');
   });
 
   it('rejects unknown fields instead of dropping them', () => {

@@ -25,6 +25,7 @@ export const MetadataCommandType = {
   DELETE_TOPIC: 'delete-topic',
   ALTER_TOPIC_CONFIGS: 'alter-topic-configs',
   CREATE_PARTITIONS: 'create-partitions',
+  REGISTER_COORDINATOR: 'register-coordinator',
 } as const;
 export type MetadataCommandType = (typeof MetadataCommandType)[keyof typeof MetadataCommandType];
 
@@ -125,6 +126,27 @@ export interface CreatePartitionsCommand {
   readonly partitions: readonly PartitionAssignment[];
 }
 
+/** A host and port, as a coordinator node advertises it. */
+export interface CoordinatorEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Records where a coordinator node (a member of the Raft group) listens: its Raft peer address and
+ * its coordinator API address. Written by a node when it becomes leader and the record is missing
+ * or differs, and by the leader before it adds a node as a voter, so every node can reach every
+ * voter, and brokers and tools can find each node's API, from the log alone.
+ */
+export interface RegisterCoordinatorCommand {
+  readonly type: 'register-coordinator';
+  /** A Raft node id: 1 or more. */
+  readonly nodeId: number;
+  readonly raft: CoordinatorEndpoint;
+  /** null while the node's API address is not known. */
+  readonly api: CoordinatorEndpoint | null;
+}
+
 export type MetadataCommand =
   | InitClusterCommand
   | NoOpCommand
@@ -134,7 +156,8 @@ export type MetadataCommand =
   | CreateTopicCommand
   | DeleteTopicCommand
   | AlterTopicConfigsCommand
-  | CreatePartitionsCommand;
+  | CreatePartitionsCommand
+  | RegisterCoordinatorCommand;
 
 /** A committed command and its offset in the metadata log. */
 export interface MetadataRecord {
@@ -177,6 +200,11 @@ function readListener(shape: ShapeReader, value: unknown, path: string): BrokerL
     host: shape.string(l.host, `${path}.host`, { maxLength: 255 }),
     port: shape.integer(l.port, `${path}.port`, 1, 65535),
   };
+}
+
+function readEndpoint(shape: ShapeReader, value: unknown, path: string): CoordinatorEndpoint {
+  const e = shape.object(value, path, ['host', 'port']);
+  return { host: shape.string(e.host, `${path}.host`, { maxLength: 255 }), port: shape.integer(e.port, `${path}.port`, 1, 65535) };
 }
 
 /**
@@ -246,6 +274,15 @@ export function readMetadataCommand(shape: ShapeReader, value: unknown, path = '
     case MetadataCommandType.CREATE_PARTITIONS: {
       const c = shape.object(value, path, ['type', 'name', 'topicId', 'partitions']);
       return { type, ...topicFields(c), partitions: readPartitions(shape, c.partitions, `${path}.partitions`) };
+    }
+    case MetadataCommandType.REGISTER_COORDINATOR: {
+      const c = shape.object(value, path, ['type', 'nodeId', 'raft', 'api']);
+      return {
+        type,
+        nodeId: shape.integer(c.nodeId, `${path}.nodeId`, 1, MAX_NODE_ID),
+        raft: readEndpoint(shape, c.raft, `${path}.raft`),
+        api: c.api === null ? null : readEndpoint(shape, c.api, `${path}.api`),
+      };
     }
     default:
       throw new StreamBusError(

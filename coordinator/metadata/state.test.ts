@@ -144,7 +144,7 @@ describe('metadata > state > determinism and snapshots', () => {
   });
 
   it('refuses a snapshot of a newer version with UNSUPPORTED_VERSION', () => {
-    const snapshot = { ...MetadataState.empty().snapshot(), version: 3 };
+    const snapshot = { ...MetadataState.empty().snapshot(), version: 4 };
     expect(() => MetadataState.restore(snapshot)).toThrow(
       expect.objectContaining({ code: ErrorCode.UNSUPPORTED_VERSION, message: expect.stringContaining('newer version') }),
     );
@@ -155,7 +155,7 @@ describe('metadata > state > determinism and snapshots', () => {
     const state = MetadataState.empty();
     applyAll(state, records([...script.slice(0, 3), { type: 'unfence-broker', nodeId: 2, brokerEpoch: 2 }]));
     const snapshot = JSON.parse(JSON.stringify(state.snapshot())) as { version: number; brokers: Record<string, unknown>[] };
-    expect(snapshot.version).toBe(2);
+    expect(snapshot.version).toBe(3);
     expect(snapshot.brokers.map((b) => b.fenced)).toEqual([true, false]);
     expect(MetadataState.restore(snapshot).broker(2)?.fenced).toBe(false);
     delete snapshot.brokers[0]!.fenced;
@@ -169,11 +169,11 @@ describe('metadata > state > determinism and snapshots', () => {
   it('restores a version 1 snapshot with every broker fenced, and refuses one that names fencing', () => {
     const state = MetadataState.empty();
     applyAll(state, records([...script.slice(0, 3), { type: 'unfence-broker', nodeId: 2, brokerEpoch: 2 }]));
-    const v2 = JSON.parse(JSON.stringify(state.snapshot())) as { brokers: Record<string, unknown>[] };
+    const { coordinators: _coordinators, ...v2 } = JSON.parse(JSON.stringify(state.snapshot())) as { brokers: Record<string, unknown>[]; coordinators: unknown };
     const v1 = { ...v2, version: 1, brokers: v2.brokers.map(({ fenced: _fenced, ...rest }) => rest) };
     const restored = MetadataState.restore(v1);
     expect(restored.brokers().map((b) => [b.nodeId, b.fenced])).toEqual([[1, true], [2, true]]);
-    expect(restored.snapshot().version).toBe(2);
+    expect(restored.snapshot().version).toBe(3);
     expect(() => MetadataState.restore({ ...v2, version: 1 })).toThrow(
       expect.objectContaining({ code: ErrorCode.CORRUPT_MESSAGE, message: expect.stringContaining('snapshot.brokers[0].fenced') }),
     );
@@ -218,5 +218,56 @@ describe('metadata > state > broker fencing', () => {
     expect(b.apply({ offset: 3, command })).toEqual([]);
     expect(JSON.stringify({ ...a.snapshot(), lastAppliedOffset: 2 })).toBe(before);
     expect(JSON.stringify(a.snapshot())).toBe(JSON.stringify(b.snapshot()));
+  });
+});
+
+describe('metadata > state > coordinators and copies', () => {
+  const coordinator = (nodeId: number, apiPort: number | null): MetadataCommand => ({
+    type: 'register-coordinator',
+    nodeId,
+    raft: { host: '127.0.0.1', port: 9095 + nodeId },
+    api: apiPort === null ? null : { host: '127.0.0.1', port: apiPort },
+  });
+
+  it('records where each coordinator listens, reports changes only, and carries them in the snapshot', () => {
+    const state = MetadataState.empty();
+    const events = applyAll(state, records([script[0]!, coordinator(2, null), coordinator(1, 9094), coordinator(2, 9194), coordinator(2, 9194)]));
+    expect(events.map((e) => (e as { type: string }).type)).toEqual(['cluster-initialized', 'coordinator-registered', 'coordinator-registered', 'coordinator-registered']);
+    expect(state.coordinators().map((c) => [c.nodeId, c.api?.port ?? null])).toEqual([
+      [1, 9094],
+      [2, 9194],
+    ]);
+    const restored = MetadataState.restore(JSON.parse(JSON.stringify(state.snapshot())));
+    expect(restored.coordinator(2)).toEqual({ nodeId: 2, raft: { host: '127.0.0.1', port: 9097 }, api: { host: '127.0.0.1', port: 9194 } });
+  });
+
+  it('restores a version 2 snapshot with no coordinators, and refuses coordinators in one', () => {
+    const state = MetadataState.empty();
+    applyAll(state, records(script.slice(0, 3)));
+    const { coordinators: _dropped, ...older } = { ...state.snapshot(), version: 2 };
+    expect(MetadataState.restore(older).coordinators()).toEqual([]);
+    expect(() => MetadataState.restore({ ...older, coordinators: [] })).toThrow(
+      expect.objectContaining({ code: ErrorCode.CORRUPT_MESSAGE, message: expect.stringContaining('snapshot.coordinators') }),
+    );
+  });
+
+  it('refuses a snapshot whose coordinator has a node id of 0 or no raft address with CORRUPT_MESSAGE', () => {
+    const snapshot = { ...MetadataState.empty().snapshot(), coordinators: [{ nodeId: 0, raft: { host: 'h', port: 1 }, api: null }] };
+    expect(() => MetadataState.restore(snapshot)).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT_MESSAGE, message: expect.stringContaining('nodeId') }));
+    const noRaft = { ...snapshot, coordinators: [{ nodeId: 1, api: null }] };
+    expect(() => MetadataState.restore(noRaft)).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT_MESSAGE, message: expect.stringContaining('raft') }));
+  });
+
+  it('clones into an independent state that applies on its own', () => {
+    const state = MetadataState.empty();
+    applyAll(state, records(script.slice(0, 5)));
+    const copy = state.clone();
+    expect(copy.snapshot()).toEqual(state.snapshot());
+    applyAll(copy, records(script.slice(5, 9), 5));
+    expect(state.lastAppliedOffset).toBe(4);
+    expect(state.topic('audit')).toBeDefined();
+    expect(copy.topic('audit')).toBeUndefined();
+    expect(copy.topic('orders')?.partitions).toHaveLength(3);
+    expect(state.topic('orders')?.partitions).toHaveLength(2);
   });
 });

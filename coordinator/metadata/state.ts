@@ -14,16 +14,22 @@
  * Brokers: a registration starts fenced and is unfenced or fenced again only by fence-broker and
  * unfence-broker records naming its current broker epoch. Heartbeat times are soft state on the
  * active coordinator (broker-sessions.ts) and never reach the log; only the transitions do.
+ *
+ * Coordinators: register-coordinator records where each coordinator node (a Raft group member)
+ * listens. Which nodes are voters is the Raft log's business, not this state's: a record outlives
+ * its node's removal, and the coordinator combines the two.
  */
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { assert } from './assert.js';
 import {
   type BrokerListener,
+  type CoordinatorEndpoint,
   type CreateTopicCommand,
   type MetadataCommand,
   type MetadataRecord,
   type PartitionAssignment,
   type RegisterBrokerCommand,
+  type RegisterCoordinatorCommand,
   MetadataCommandType,
   readMetadataCommand,
 } from './commands.js';
@@ -54,6 +60,14 @@ export interface BrokerRegistration {
   readonly listeners: readonly BrokerListener[];
 }
 
+/** Where a coordinator node listens, as its last register-coordinator record says. */
+export interface CoordinatorRegistration {
+  readonly nodeId: number;
+  readonly raft: CoordinatorEndpoint;
+  /** null while not known. */
+  readonly api: CoordinatorEndpoint | null;
+}
+
 export const MetadataEventType = {
   CLUSTER_INITIALIZED: 'cluster-initialized',
   BROKER_REGISTERED: 'broker-registered',
@@ -63,6 +77,7 @@ export const MetadataEventType = {
   TOPIC_DELETED: 'topic-deleted',
   PARTITIONS_CREATED: 'partitions-created',
   TOPIC_CONFIGS_CHANGED: 'topic-configs-changed',
+  COORDINATOR_REGISTERED: 'coordinator-registered',
   SNAPSHOT_LOADED: 'snapshot-loaded',
 } as const;
 export type MetadataEventType = (typeof MetadataEventType)[keyof typeof MetadataEventType];
@@ -94,6 +109,12 @@ export type MetadataEvent =
       /** Keys whose override was set, changed or removed, sorted. */
       readonly changedKeys: readonly string[];
     }
+  | {
+      readonly type: 'coordinator-registered';
+      readonly offset: number;
+      readonly coordinator: CoordinatorRegistration;
+      readonly previous: CoordinatorRegistration | null;
+    }
   /**
    * Never returned by MetadataState.apply: a MetadataCache emits it alone when it replaced its whole
    * state with a snapshot, because the log no longer holds the records it had not read. Records
@@ -107,9 +128,10 @@ export type MetadataEvent =
 /**
  * The snapshot format this code writes. Version 2 added `fenced` to brokers; restore still reads
  * version 1, whose brokers come back fenced (they were registered before fencing existed, and a live
- * broker is unfenced again by its next heartbeat).
+ * broker is unfenced again by its next heartbeat). Version 3 added `coordinators`; older versions
+ * restore with none (each node records itself again when it next leads).
  */
-export const METADATA_SNAPSHOT_VERSION = 2;
+export const METADATA_SNAPSHOT_VERSION = 3;
 const OLDEST_SNAPSHOT_VERSION = 1;
 
 /** The whole state as a plain JSON-able object: for Raft snapshots and fast starts. */
@@ -121,6 +143,8 @@ export interface MetadataSnapshot {
   readonly brokers: readonly BrokerRegistration[];
   /** Sorted by name. */
   readonly topics: readonly TopicImage[];
+  /** Sorted by nodeId. */
+  readonly coordinators: readonly CoordinatorRegistration[];
 }
 
 /** The read side of the state machine, for code that must not apply records. */
@@ -136,6 +160,9 @@ export interface MetadataStateView {
   broker(nodeId: number): BrokerRegistration | undefined;
   /** Sorted by nodeId. */
   brokers(): readonly BrokerRegistration[];
+  coordinator(nodeId: number): CoordinatorRegistration | undefined;
+  /** Sorted by nodeId. */
+  coordinators(): readonly CoordinatorRegistration[];
   snapshot(): MetadataSnapshot;
 }
 
@@ -166,12 +193,33 @@ export class MetadataState implements MetadataStateView {
   readonly #topicsByName = new Map<string, TopicImage>();
   readonly #topicsById = new Map<string, TopicImage>();
   readonly #brokers = new Map<number, BrokerRegistration>();
+  readonly #coordinators = new Map<number, CoordinatorRegistration>();
   #sortedTopics: readonly TopicImage[] | undefined;
   #sortedBrokers: readonly BrokerRegistration[] | undefined;
+  #sortedCoordinators: readonly CoordinatorRegistration[] | undefined;
 
   /** An empty state, before offset 0. */
   static empty(): MetadataState {
     return new MetadataState();
+  }
+
+  /**
+   * An independent copy: applying records to it leaves this state alone. Cheap next to restore():
+   * the images are frozen, so the copy shares them and only the maps are new (the coordinator keeps
+   * a speculative copy, the committed state plus the writes it has proposed and not yet applied).
+   */
+  clone(): MetadataState {
+    const copy = new MetadataState();
+    copy.#clusterId = this.#clusterId;
+    copy.#lastAppliedOffset = this.#lastAppliedOffset;
+    for (const [name, topic] of this.#topicsByName) copy.#topicsByName.set(name, topic);
+    for (const [id, topic] of this.#topicsById) copy.#topicsById.set(id, topic);
+    for (const [id, broker] of this.#brokers) copy.#brokers.set(id, broker);
+    for (const [id, coordinator] of this.#coordinators) copy.#coordinators.set(id, coordinator);
+    copy.#sortedTopics = this.#sortedTopics;
+    copy.#sortedBrokers = this.#sortedBrokers;
+    copy.#sortedCoordinators = this.#sortedCoordinators;
+    return copy;
   }
 
   /**
@@ -181,7 +229,7 @@ export class MetadataState implements MetadataStateView {
    */
   static restore(snapshot: unknown): MetadataState {
     const shape = new ShapeReader(ErrorCode.CORRUPT_MESSAGE, 'metadata snapshot');
-    const s = shape.object(snapshot, 'snapshot', ['version', 'lastAppliedOffset', 'clusterId', 'brokers', 'topics']);
+    const s = shape.object(snapshot, 'snapshot', ['version', 'lastAppliedOffset', 'clusterId', 'brokers', 'topics', 'coordinators']);
     const version = shape.integer(s.version, 'snapshot.version', 0);
     if (version < OLDEST_SNAPSHOT_VERSION || version > METADATA_SNAPSHOT_VERSION) {
       throw new StreamBusError(
@@ -221,6 +269,16 @@ export class MetadataState implements MetadataStateView {
       state.#topicsByName.set(image.name, image);
       state.#topicsById.set(image.topicId, image);
     });
+    if (version >= 3) {
+      shape.array(s.coordinators, 'snapshot.coordinators', 10_000, (value, path) => {
+        const command = readMetadataCommand(shape, { ...shape.object(value, path, ['nodeId', 'raft', 'api']), type: MetadataCommandType.REGISTER_COORDINATOR }, path);
+        assert(command.type === MetadataCommandType.REGISTER_COORDINATOR, 'reader returned another command type');
+        if (state.#coordinators.has(command.nodeId)) shape.fail(`${path}.nodeId`, 'unique', command.nodeId);
+        state.#coordinators.set(command.nodeId, coordinatorImage(command));
+      });
+    } else if (s.coordinators !== undefined) {
+      shape.fail('snapshot.coordinators', `absent in a version ${version} snapshot`, s.coordinators);
+    }
     return state;
   }
 
@@ -254,6 +312,15 @@ export class MetadataState implements MetadataStateView {
     return this.#sortedBrokers;
   }
 
+  coordinator(nodeId: number): CoordinatorRegistration | undefined {
+    return this.#coordinators.get(nodeId);
+  }
+
+  coordinators(): readonly CoordinatorRegistration[] {
+    this.#sortedCoordinators ??= Object.freeze([...this.#coordinators.values()].sort((a, b) => a.nodeId - b.nodeId));
+    return this.#sortedCoordinators;
+  }
+
   snapshot(): MetadataSnapshot {
     // The images are frozen plain objects, so sharing them in the snapshot is safe and cheap.
     return {
@@ -262,6 +329,7 @@ export class MetadataState implements MetadataStateView {
       clusterId: this.#clusterId,
       brokers: this.brokers(),
       topics: this.topics(),
+      coordinators: this.coordinators(),
     };
   }
 
@@ -364,6 +432,14 @@ export class MetadataState implements MetadataStateView {
         this.#putTopic(updated);
         return [{ type: MetadataEventType.PARTITIONS_CREATED, offset, topic: updated, partitions: updated.partitions.slice(first) }];
       }
+      case MetadataCommandType.REGISTER_COORDINATOR: {
+        const previous = this.#coordinators.get(command.nodeId) ?? null;
+        const coordinator = coordinatorImage(command);
+        if (previous !== null && sameCoordinator(previous, coordinator)) return [];
+        this.#coordinators.set(coordinator.nodeId, coordinator);
+        this.#sortedCoordinators = undefined;
+        return [{ type: MetadataEventType.COORDINATOR_REGISTERED, offset, coordinator, previous }];
+      }
     }
   }
 
@@ -402,6 +478,20 @@ function brokerImage(command: RegisterBrokerCommand, brokerEpoch: number, fenced
     rack: command.rack,
     listeners: command.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port })),
   });
+}
+
+function coordinatorImage(command: RegisterCoordinatorCommand): CoordinatorRegistration {
+  return deepFreeze({
+    nodeId: command.nodeId,
+    raft: { host: command.raft.host, port: command.raft.port },
+    api: command.api === null ? null : { host: command.api.host, port: command.api.port },
+  });
+}
+
+function sameCoordinator(a: CoordinatorRegistration, b: CoordinatorRegistration): boolean {
+  const sameEndpoint = (x: CoordinatorEndpoint | null, y: CoordinatorEndpoint | null): boolean =>
+    x === null || y === null ? x === y : x.host === y.host && x.port === y.port;
+  return a.nodeId === b.nodeId && sameEndpoint(a.raft, b.raft) && sameEndpoint(a.api, b.api);
 }
 
 function topicImage(command: CreateTopicCommand): TopicImage {

@@ -106,6 +106,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const settings: Record<string, string | number | boolean> = {
     'native.port': 0,
     'admin.port': 0,
+    'raft.port': 0,
     'log.format': 'json',
     'log.level': 'info',
     ...options.settings,

@@ -3,6 +3,6 @@
  * RaftStateMachine. The in-memory network and cluster under ./testing/ are test tooling and are
  * not exported.
  */
-export { RaftHost } from './raft-host.js';
+export { RaftHost, type AppendedProposal } from './raft-host.js';
 export type { CallOptions, LeaderListener, MemberStatus, RaftHostOptions, RaftHostStatus } from './host-options.js';
 export type { RaftStateMachine } from './state-machine.js';

@@ -62,6 +62,71 @@ describe('raft host > replication', () => {
     expect(c.items(leaderId)).toHaveLength(count + 1);
   });
 
+  it('writes a Ready that only advances the commit index without fsync, and every other Ready with it', async () => {
+    const c = await threeNodes();
+    const leaderId = await c.leader();
+    const leader = c.host(leaderId);
+    await leader.propose(text('warm-up'));
+    const storage = c.member(leaderId).storage;
+    const [persists, synced] = [storage.persists, storage.syncedPersists];
+    const count = 20;
+    for (let i = 0; i < count; i++) await leader.propose(text(`s${i}`));
+    // One synced write per proposal (its entry); the commit that follows the followers' acks is
+    // written without fsync. Before the change that was a second fsync per proposal.
+    const syncedWrites = storage.syncedPersists - synced;
+    const unsyncedWrites = storage.persists - persists - syncedWrites;
+    expect(syncedWrites).toBeGreaterThanOrEqual(count);
+    expect(syncedWrites).toBeLessThanOrEqual(count + 2);
+    expect(unsyncedWrites).toBeGreaterThanOrEqual(count - 2);
+    for (const id of c.running) {
+      const writes = c.member(id).storage.writes;
+      writes.forEach((write, i) => {
+        if (write.sync !== false) return;
+        // Unsynced writes carry nothing but a commit index, with the term and vote already on disk.
+        expect(write.entries).toEqual([]);
+        expect(write.snapshot).toBeUndefined();
+        const previous = writes.slice(0, i).reverse().find((w) => w.hardState !== undefined)?.hardState;
+        expect(write.hardState).toMatchObject({ term: previous?.term, vote: previous?.vote });
+        expect(write.hardState!.commit).toBeGreaterThan(previous!.commit);
+      });
+    }
+  });
+
+  it('restarts from a log whose last commit advances were written without fsync', async () => {
+    const c = await threeNodes();
+    const leaderId = await c.leader();
+    for (let i = 0; i < 5; i++) await c.host(leaderId).propose(text(`k${i}`));
+    const follower = c.running.find((id) => id !== leaderId)!;
+    await waitFor(() => c.items(follower).length === 5, 'the follower to apply five entries');
+    await c.stopNode(follower);
+    await c.startNode(follower);
+    await waitFor(() => c.items(follower).length === 5, 'the restarted follower to apply the five entries again');
+    expect(c.items(follower)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4']);
+  });
+
+  it('proposeNow throws a refusal synchronously and returns where an accepted entry landed', async () => {
+    const c = await threeNodes();
+    const leaderId = await c.leader();
+    const follower = c.host(c.running.find((id) => id !== leaderId)!);
+    expect(() => follower.proposeNow(text('refused'))).toThrow(expect.objectContaining({ code: ErrorCode.NOT_CONTROLLER, context: { leaderId } }));
+    const leader = c.host(leaderId);
+    const appended = leader.proposeNow(text('accepted'));
+    expect(appended.position.index).toBe(leader.status().lastIndex);
+    await expect(appended.applied).resolves.toEqual(appended.position);
+    const change = leader.changeMembershipNow({ type: 'remove-voter', nodeId: follower.nodeId });
+    await expect(change.applied).resolves.toEqual(change.position);
+    expect(leader.status().voters).not.toContain(follower.nodeId);
+  });
+
+  it('campaign() makes a one-voter group lead without waiting for an election timeout', async () => {
+    cluster = await HostCluster.start([1], { host: { electionTicks: 1000 } });
+    const host = cluster.host(1);
+    expect(host.status().role).toBe('follower');
+    host.campaign();
+    await cluster.leader([1], 2000);
+    await expect(host.propose(text('alone'))).resolves.toMatchObject({ term: host.status().term });
+  });
+
   it('rejects a proposal on a follower at once with NOT_CONTROLLER naming the leader', async () => {
     const c = await threeNodes();
     const leaderId = await c.leader();

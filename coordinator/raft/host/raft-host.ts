@@ -8,6 +8,11 @@
  *   persist (one atomic synced write) → transport.send → restore / apply → settle proposals and
  *   reads → advance → compact if due
  *
+ * One exception to "synced": a Ready whose only durable change is a higher commit index (no
+ * entries, no snapshot, the same term and vote as last persisted) is written without fsync, still
+ * before anything is applied. The commit index is not needed for safety (a restarted node learns
+ * it again from the leader), and syncing it put a second fsync on the path of every commit.
+ *
  * Ordering rules, and why:
  * - Nothing in a Ready leaves the node before that Ready's write is durable: a vote reply depends
  *   on the vote, an ack on the entries, a leader's append on its term. A write that fails stops
@@ -28,7 +33,7 @@ import { randomInt } from 'node:crypto';
 import { ErrorCode, StreamBusError, type StreamBusErrorContext } from '../../../proto/errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { abortReason, asError } from '../../metadata/abort.js';
-import { type MembershipChange, type Message, NO_NODE, type ProposalPosition, RaftNode, type Ready, Role } from '../index.js';
+import { type HardState, type MembershipChange, type Message, NO_NODE, type ProposalPosition, RaftNode, type Ready, Role } from '../index.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { PeerAddress, RaftTransport } from '../transport/raft-transport.js';
 import {
@@ -45,6 +50,22 @@ import type { RaftStateMachine } from './state-machine.js';
 
 const UNKNOWN_NODE_WARN_MS = 10_000;
 const UNKNOWN_NODE_TRACKED_MAX = 1024;
+
+/** An entry proposeNow() or changeMembershipNow() put in the log, and the promise of its outcome. */
+export interface AppendedProposal {
+  readonly position: ProposalPosition;
+  /** Settles as propose()'s promise: resolved once applied here with its term, else rejected. */
+  readonly applied: Promise<ProposalPosition>;
+}
+
+/** Runs `start`; a synchronous throw becomes a rejected promise. */
+function settleNow<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(asError(error));
+  }
+}
 
 function shuttingDown(): StreamBusError {
   return new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the raft host is closed');
@@ -78,8 +99,10 @@ export class RaftHost {
   #reportedLeader = NO_NODE;
   #reportedTerm: number;
   #wasLeader = false;
+  /** The hard state last written, to tell a commit-only Ready (written without fsync) from others. */
+  #persistedHardState: HardState;
 
-  private constructor(options: RaftHostOptions, settings: HostSettings, node: RaftNode, snapshotIndex: number) {
+  private constructor(options: RaftHostOptions, settings: HostSettings, node: RaftNode, snapshotIndex: number, hardState: HardState) {
     this.nodeId = options.nodeId;
     this.#node = node;
     this.#storage = options.storage;
@@ -92,6 +115,7 @@ export class RaftHost {
     this.#applied = snapshotIndex;
     this.#snapshotIndex = snapshotIndex;
     this.#reportedTerm = node.term;
+    this.#persistedHardState = hardState;
   }
 
   /**
@@ -117,7 +141,7 @@ export class RaftHost {
       ...(restored === undefined ? { initialVoters: options.initialVoters ?? [] } : { restored }),
     });
     if (restored !== undefined) options.stateMachine.restore(restored.snapshot);
-    const host = new RaftHost(options, settings, node, restored?.snapshot.meta.index ?? 0);
+    const host = new RaftHost(options, settings, node, restored?.snapshot.meta.index ?? 0, restored?.hardState ?? { term: 0, vote: NO_NODE, commit: 0 });
     host.#begin(options.peers);
     return host;
   }
@@ -151,12 +175,38 @@ export class RaftHost {
    * outcome is unknown); with THROTTLING_QUOTA_EXCEEDED beyond maxPendingProposals.
    */
   propose(data: Uint8Array, options: CallOptions = {}): Promise<ProposalPosition> {
-    return this.#proposeWith(options, () => this.#node.propose(data));
+    return settleNow(() => this.proposeNow(data, options).applied);
+  }
+
+  /**
+   * propose() for a caller that must know before doing anything else whether the entry is in the
+   * log (the coordinator validates the next write against the state this one leaves): a refusal is
+   * THROWN, synchronously, with propose()'s errors; on return the entry is in this leader's log at
+   * `position`, and `applied` settles exactly as propose()'s promise does.
+   */
+  proposeNow(data: Uint8Array, options: CallOptions = {}): AppendedProposal {
+    return this.#appendNow(options, () => this.#node.propose(data));
   }
 
   /** Adds or removes one voter; resolves when the config entry is applied here. Errors as propose(). */
   changeMembership(change: MembershipChange, options: CallOptions = {}): Promise<ProposalPosition> {
-    return this.#proposeWith(options, () => this.#node.proposeMembershipChange(change));
+    return settleNow(() => this.changeMembershipNow(change, options).applied);
+  }
+
+  /** changeMembership() with proposeNow()'s contract: a refusal is thrown synchronously. */
+  changeMembershipNow(change: MembershipChange, options: CallOptions = {}): AppendedProposal {
+    return this.#appendNow(options, () => this.#node.proposeMembershipChange(change));
+  }
+
+  /**
+   * Starts an election now rather than after an election timeout: a group of one voter (`streambus
+   * dev`) leads at once instead of one to two timeouts after start. Ignored by a leader, by a node
+   * that is not a voter, and once the host has stopped.
+   */
+  campaign(): void {
+    if (this.#halted()) return;
+    this.#node.campaign();
+    this.#schedule();
   }
 
   /**
@@ -240,18 +290,18 @@ export class RaftHost {
   // ---------------------------------------------------------------------------------------------
   // Inputs
 
-  #proposeWith(options: CallOptions, propose: () => ProposalPosition): Promise<ProposalPosition> {
+  #appendNow(options: CallOptions, append: () => ProposalPosition): AppendedProposal {
     const refused = this.#refuse(options, this.#calls.proposals);
-    if (refused !== undefined) return Promise.reject(refused);
+    if (refused !== undefined) throw refused;
     let position: ProposalPosition;
     try {
-      position = propose();
+      position = append();
     } catch (error) {
-      return Promise.reject(this.#withLeaderHint(error));
+      throw this.#withLeaderHint(error);
     }
-    const promise = this.#calls.proposal(position, options.signal);
+    const applied = this.#calls.proposal(position, options.signal);
     this.#schedule();
-    return promise;
+    return { position, applied };
   }
 
   #refuse(options: CallOptions, waiting: number): Error | undefined {
@@ -352,12 +402,14 @@ export class RaftHost {
   async #handleReady(ready: Ready): Promise<boolean> {
     const { hardState, snapshot, entries } = ready;
     if (hardState !== undefined || snapshot !== undefined || entries.length > 0) {
+      const sync = !this.#onlyCommitMoved(ready);
       try {
-        await this.#storage.persist({ hardState, snapshot, entries });
+        await this.#storage.persist({ hardState, snapshot, entries, sync });
       } catch (error) {
         this.#fail(error, ErrorCode.KAFKA_STORAGE_ERROR);
         return false;
       }
+      if (hardState !== undefined) this.#persistedHardState = hardState;
       // Closed while writing: the write is durable, but nothing more happens on this node.
       if (this.#halted()) return false;
     }
@@ -377,6 +429,19 @@ export class RaftHost {
     this.#calls.readStates(ready.readStates, this.#applied);
     this.#node.advance();
     return this.#maybeCompact();
+  }
+
+  /**
+   * Whether the only thing this Ready must write is a higher commit index. Such a write needs no
+   * fsync: a vote, a term or an entry must be durable before a message depending on it leaves, but
+   * nothing depends on the commit index being on disk (after a crash the node counts it again from
+   * what the leader sends), and it is written before the entries it commits are applied.
+   */
+  #onlyCommitMoved(ready: Ready): boolean {
+    const { hardState, snapshot, entries } = ready;
+    if (hardState === undefined || snapshot !== undefined || entries.length > 0) return false;
+    const last = this.#persistedHardState;
+    return hardState.term === last.term && hardState.vote === last.vote;
   }
 
   /** Compaction: the state machine's snapshot at `applied` replaces the log up to it. */

@@ -7,6 +7,9 @@
  * on disk together or not at all: a crash never leaves a vote without its term, or a truncated log
  * without the entries that replaced it. (classic-level's clear() is not atomic, so truncation is a
  * list of deletes inside the same batch; the store tracks which indexes it holds to list them.)
+ * The one exception is a write the caller marks `sync: false` (a commit-index advance): it goes
+ * into LevelDB's log in order like any other, so a later synced write makes it durable too, and
+ * losing it in a crash only makes the node learn its commit index again from the leader.
  *
  * Integrity: every value is checksummed (storage-codec.ts) and carries its own position. load()
  * checks the whole log before the node may start, because a node that votes or leads on a damaged
@@ -133,13 +136,13 @@ export class LevelRaftStorage implements RaftStorage {
     });
   }
 
-  /** One atomic synced batch per call (see RaftStorage.persist); resolves once durable. */
+  /** One atomic batch per call, synced unless `write.sync` is false (see RaftStorage.persist). */
   persist(write: RaftWrite): Promise<void> {
     return this.#serialize(async () => {
       this.#requireLoaded('persist');
       const plan = this.#planPersist(write);
       if (plan.ops.length === 0) return;
-      await this.#write(plan.ops, `persisting ${describeWrite(write)}`);
+      await this.#write(plan.ops, `persisting ${describeWrite(write)}`, write.sync ?? true);
       this.#snapshotIndex = plan.snapshotIndex;
       this.#lastIndex = plan.lastIndex;
     });
@@ -211,9 +214,9 @@ export class LevelRaftStorage implements RaftStorage {
     if (!this.#loaded) throw new RaftAssertionError(`LevelRaftStorage.${call}() called before load()`);
   }
 
-  async #write(ops: readonly BatchOp[], what: string): Promise<void> {
+  async #write(ops: readonly BatchOp[], what: string, sync = true): Promise<void> {
     try {
-      await this.#db.batch([...ops], { sync: true });
+      await this.#db.batch([...ops], { sync });
     } catch (cause) {
       this.#failure = storageError(`raft storage at ${this.dir} failed while ${what}: ${describe(cause)}; refusing every further call`, cause);
       this.#logger.error({ err: cause, dir: this.dir }, 'raft storage write failed; the store is failed for good');

@@ -9,6 +9,13 @@ export interface RaftWrite {
   readonly hardState: HardState | undefined;
   readonly snapshot: Snapshot | undefined;
   readonly entries: readonly Entry[];
+  /**
+   * false: the write need not be durable when persist() resolves (no fsync). Only for a write whose
+   * loss in a crash is harmless: the host uses it for a Ready whose one change is a higher commit
+   * index. It still lands before any later write, and a later synced write makes it durable too.
+   * Default true.
+   */
+  readonly sync?: boolean;
 }
 
 export interface RaftStorage {
@@ -23,7 +30,7 @@ export interface RaftStorage {
    * Step 1 of a Ready in ONE atomic, synced write: if `snapshot` is set, replace the stored snapshot
    * and delete every stored entry; then, if `entries` is not empty, delete every stored entry with
    * index ≥ entries[0].index and store `entries`; then store `hardState` if set. Resolves only once
-   * durable. A failed write (disk full, I/O error) rejects with KAFKA_STORAGE_ERROR, and every later
+   * durable (unless `write.sync` is false). A failed write (disk full, I/O error) rejects with KAFKA_STORAGE_ERROR, and every later
    * call rejects with the same error: the host must stop acknowledging anything.
    */
   persist(write: RaftWrite): Promise<void>;

@@ -43,9 +43,13 @@ export class ListStateMachine implements RaftStateMachine {
   }
 }
 
-/** Counts the writes that reach the real storage underneath (the batching check). */
+/** Counts the writes that reach the real storage underneath (the batching check), and the synced ones. */
 export class CountingStorage implements RaftStorage {
   persists = 0;
+  /** Writes made with fsync (every persist but the host's commit-only ones). */
+  syncedPersists = 0;
+  /** Every write, in order, for tests that look at what was written without fsync. */
+  readonly writes: RaftWrite[] = [];
   readonly #inner: RaftStorage;
 
   constructor(inner: RaftStorage) {
@@ -58,6 +62,8 @@ export class CountingStorage implements RaftStorage {
 
   persist(write: RaftWrite): Promise<void> {
     this.persists++;
+    if (write.sync !== false) this.syncedPersists++;
+    this.writes.push(write);
     return this.#inner.persist(write);
   }
 

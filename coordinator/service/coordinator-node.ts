@@ -1,0 +1,251 @@
+/**
+ * One coordinator node, assembled: the data directory's identity (meta.properties), the Raft
+ * store (LevelRaftStorage under <data.dir>/coordinator/raft), the TCP transport, the Raft host,
+ * the replicated metadata log and the Coordinator on top. `streambus coordinator` puts the
+ * coordinator API listener in front of it (./handler.ts); `streambus dev` runs one as a group of
+ * one voter and serves the same APIs on its native port.
+ *
+ * Start-up order is the dependency order, and close() is its reverse: the coordinator stops taking
+ * calls, the host stops (it closes the transport and the store after the write in flight), then
+ * the log. A failure part-way through start() closes what was opened and rethrows.
+ *
+ * Founding voters. On a fresh store the node joins the group named by `voters` (coordinator.voters)
+ * if it is one of them; otherwise it starts with no voters and waits to be added by the leader
+ * (`streambus cluster members add`), rather than bootstrap a second group under the same cluster
+ * id. Once the store holds a configuration, the configuration in the log wins over `voters`.
+ *
+ * A failing disk (or a broken invariant) stops the host for good: the node logs it, stops
+ * acknowledging anything, and `failed` resolves with the error so the process can exit non-zero.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { Coordinator } from '../coordinator.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { TopicDefaults } from '../metadata/controller.js';
+import type { RandomSource } from '../metadata/random.js';
+import { RaftMetadataLog } from '../metadata-log/raft-metadata-log.js';
+import { RaftHost } from '../raft/host/index.js';
+import { LevelRaftStorage } from '../raft/storage/index.js';
+import { TcpRaftTransport } from '../raft/transport/index.js';
+import type { Endpoint } from './coordinator-api.js';
+import { resolveIdentity } from './meta-properties.js';
+
+/** Raft timing and limits; defaults suit a LAN (100 ms ticks, elections after 1–2 s). */
+export interface RaftSettings {
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  readonly snapshotEntries?: number;
+  readonly proposalTimeoutMs?: number;
+}
+
+export interface CoordinatorNodeOptions {
+  /** 1 or more (Raft node ids); INVALID_CONFIG otherwise. */
+  readonly nodeId: number;
+  /** cluster.id. Unset: the one in <dataDir>/meta.properties, or (generateClusterId) a new one. */
+  readonly clusterId?: string | undefined;
+  /** For `streambus dev`: a new data directory without a configured cluster id gets a new one. */
+  readonly generateClusterId?: boolean;
+  readonly dataDir: string;
+  /** The founding voters and their Raft addresses. Absent: a group of this node alone (`streambus dev`). */
+  readonly voters?: ReadonlyMap<number, Endpoint>;
+  /** Where the Raft listener binds; port 0 picks a free one. */
+  readonly raftListen: Endpoint;
+  /** This node's coordinator API address, when known at start (else Coordinator.setApiEndpoint later). */
+  readonly api?: Endpoint;
+  readonly defaults: TopicDefaults;
+  readonly sessionTimeoutMs?: number;
+  readonly raft?: RaftSettings;
+  readonly random?: RandomSource;
+  readonly logger?: Logger;
+}
+
+export class CoordinatorNode {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly dataDir: string;
+  readonly coordinator: Coordinator;
+  readonly log: RaftMetadataLog;
+  readonly host: RaftHost;
+  /** Where the Raft listener is bound. */
+  readonly raftAddress: Endpoint;
+  /** Resolves (never rejects) with the error that stopped the host for good, if that happens. */
+  readonly failed: Promise<StreamBusError>;
+  #closing: Promise<void> | undefined;
+
+  private constructor(init: {
+    identity: { nodeId: number; clusterId: string };
+    dataDir: string;
+    coordinator: Coordinator;
+    log: RaftMetadataLog;
+    host: RaftHost;
+    raftAddress: Endpoint;
+    failed: Promise<StreamBusError>;
+  }) {
+    this.nodeId = init.identity.nodeId;
+    this.clusterId = init.identity.clusterId;
+    this.dataDir = init.dataDir;
+    this.coordinator = init.coordinator;
+    this.log = init.log;
+    this.host = init.host;
+    this.raftAddress = init.raftAddress;
+    this.failed = init.failed;
+  }
+
+  /**
+   * Opens everything and starts the node; a group of one voter campaigns at once. Resolves once
+   * the node runs (it may not lead yet: see Coordinator.whenLeading). Rejects with INVALID_CONFIG
+   * (a node id below 1, bad voters, no cluster id for a new directory, a directory of another
+   * node, a data directory of an older StreamBus), INCONSISTENT_CLUSTER_ID (a directory of another
+   * cluster), KAFKA_STORAGE_ERROR (a damaged or locked store) or the listen error of the Raft port.
+   */
+  static async start(options: CoordinatorNodeOptions): Promise<CoordinatorNode> {
+    const logger = options.logger ?? silentLogger;
+    const nodeId = checkNodeId(options.nodeId);
+    checkVoters(options.voters);
+    const dataDir = path.resolve(options.dataDir);
+    await refuseOldLayout(dataDir);
+    const identity = await resolveIdentity({
+      dataDir,
+      nodeId,
+      clusterId: options.clusterId,
+      ...(options.generateClusterId === undefined ? {} : { generateClusterId: options.generateClusterId }),
+    });
+    const clusterId = identity.clusterId;
+    const storage = await LevelRaftStorage.open({ dir: path.join(dataDir, 'coordinator', 'raft'), nodeId, clusterId, logger });
+    const configured = options.voters ?? new Map<number, Endpoint>();
+    let transport: TcpRaftTransport;
+    try {
+      transport = await TcpRaftTransport.start({ nodeId, clusterId, listen: options.raftListen, peers: withoutSelf(configured, nodeId), logger });
+    } catch (error) {
+      await storage.close();
+      throw listenError(options.raftListen, error);
+    }
+    const log = new RaftMetadataLog({ logger });
+    let reportFailure!: (error: StreamBusError) => void;
+    const failed = new Promise<StreamBusError>((resolve) => {
+      reportFailure = resolve;
+    });
+    let coordinator: Coordinator | undefined = undefined;
+    let host: RaftHost;
+    try {
+      host = await RaftHost.start({
+        nodeId,
+        storage,
+        transport,
+        stateMachine: log,
+        initialVoters: initialVoters(nodeId, options.voters, logger),
+        ...options.raft,
+        logger,
+        onFatal: (error) => {
+          logger.error({ err: error, nodeId }, 'coordinator node stopped for good: it acknowledges nothing from now on');
+          coordinator?.fail(error);
+          reportFailure(error);
+        },
+      });
+    } catch (error) {
+      await transport.close();
+      await storage.close();
+      throw error;
+    }
+    log.attach(host);
+    const raftAddress = transport.address;
+    coordinator = Coordinator.start({
+      nodeId,
+      clusterId,
+      host,
+      log,
+      raft: options.voters?.get(nodeId) ?? advertised(options.raftListen, raftAddress),
+      ...(options.api === undefined ? {} : { api: options.api }),
+      voters: configured,
+      defaults: options.defaults,
+      ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+      ...(options.random === undefined ? {} : { random: options.random }),
+      logger,
+    });
+    const status = host.status();
+    // A group of one has nobody to wait for: lead now rather than after an election timeout.
+    if (status.voters.length === 1 && status.voters[0] === nodeId) host.campaign();
+    logger.info({ nodeId, clusterId, dataDir, raft: raftAddress, voters: status.voters, term: status.term, commit: status.commit }, 'coordinator node started');
+    return new CoordinatorNode({ identity, dataDir, coordinator, log, host, raftAddress, failed });
+  }
+
+  /** Stops the coordinator, then the host (transport and store), then the log. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.coordinator.close();
+      await this.host.close();
+      await this.log.close();
+    })();
+    return this.#closing;
+  }
+}
+
+function checkNodeId(nodeId: number): number {
+  if (!Number.isSafeInteger(nodeId) || nodeId < 1 || nodeId > 2 ** 31 - 1) {
+    throw new StreamBusError(
+      ErrorCode.INVALID_CONFIG,
+      `node.id must be a whole number in 1..2147483647 on a coordinator (Raft node ids start at 1), got ${nodeId}`,
+    );
+  }
+  return nodeId;
+}
+
+function checkVoters(voters: ReadonlyMap<number, Endpoint> | undefined): void {
+  if (voters === undefined) return;
+  if (voters.size === 0) throw new StreamBusError(ErrorCode.INVALID_CONFIG, 'coordinator.voters names no voter');
+  for (const [id, endpoint] of voters) {
+    checkNodeId(id);
+    if (typeof endpoint.host !== 'string' || endpoint.host === '' || !Number.isSafeInteger(endpoint.port) || endpoint.port < 1 || endpoint.port > 65_535) {
+      throw new StreamBusError(ErrorCode.INVALID_CONFIG, `coordinator.voters: node ${id} needs a host and a port in 1..65535, got ${JSON.stringify(endpoint)}`);
+    }
+  }
+}
+
+/** The founding voters for a fresh store (ignored by the host once the store holds a configuration). */
+function initialVoters(nodeId: number, voters: ReadonlyMap<number, Endpoint> | undefined, logger: Logger): number[] {
+  if (voters === undefined) return [nodeId];
+  if (voters.has(nodeId)) return [...voters.keys()].sort((a, b) => a - b);
+  logger.info(
+    { nodeId, voters: [...voters.keys()] },
+    'this node is not among coordinator.voters: if its store is new it starts with no voters and waits to be added (streambus cluster members add)',
+  );
+  return [];
+}
+
+function withoutSelf(voters: ReadonlyMap<number, Endpoint>, nodeId: number): Map<number, Endpoint> {
+  return new Map([...voters].filter(([id]) => id !== nodeId));
+}
+
+/** The bound address, with the configured host when it names one (a wildcard bind says nothing). */
+function advertised(listen: Endpoint, bound: Endpoint): Endpoint {
+  const wildcard = listen.host === '0.0.0.0' || listen.host === '::' || listen.host === '';
+  return { host: wildcard ? bound.host : listen.host, port: bound.port };
+}
+
+function listenError(listen: Endpoint, error: unknown): Error {
+  if (error instanceof StreamBusError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StreamBusError(ErrorCode.INVALID_CONFIG, `cannot listen for raft peers on ${listen.host}:${listen.port}: ${reason}`, { cause: error });
+}
+
+/**
+ * Data directories of StreamBus before the Raft coordinator kept the metadata in
+ * coordinator/metadata-log, a format this version no longer reads. Starting on one would begin a
+ * new, empty cluster next to the old broker data, so refuse and say what to do.
+ */
+async function refuseOldLayout(dataDir: string): Promise<void> {
+  const old = path.join(dataDir, 'coordinator', 'metadata-log');
+  const found = await stat(old).then(
+    () => true,
+    () => false,
+  );
+  if (found) {
+    throw new StreamBusError(
+      ErrorCode.INVALID_CONFIG,
+      `${dataDir} was written by an older StreamBus (it has ${old}, whose format this version does not read); ` +
+        'start with a new data.dir, or remove the old directory to discard its data',
+    );
+  }
+}
