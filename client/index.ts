@@ -70,6 +70,29 @@ export {
   type ValidateOptions,
 } from './admin/admin.js';
 export type { BrokerMetadata } from './cluster/metadata.js';
+export { CoordinatorClient } from './coordinator/coordinator-client.js';
+export { formatEndpoint, toEndpoint } from './coordinator/endpoints.js';
+export type {
+  BrokerHeartbeatResult,
+  BrokerHeartbeatSpec,
+  BrokerListenerSpec,
+  BrokerRegistration,
+  BrokerRegistrationSpec,
+  CoordinatorCallOptions,
+  CoordinatorClientLogger,
+  CoordinatorClientOptions,
+  CoordinatorMember,
+  CoordinatorRole,
+  CoordinatorStatus,
+  CoordinatorValidateOptions,
+  CreatedTopics,
+  Endpoint,
+  FollowMetadataOptions,
+  LeadershipTransfer,
+  MembershipChange,
+  MetadataUpdate,
+  MetadataWrite,
+} from './coordinator/types.js';
 export { murmur2, partitionForKey, toPositive } from './policy/murmur2.js';
 export type { Connection, ConnectionOptions } from './network/types.js';
 
