@@ -19,6 +19,16 @@ export const commands: readonly CommandEntry[] = [
     summary: 'Run a single-node cluster in this process (data in ./data)',
     load: async () => (await import('./commands/dev.js')).command,
   },
+  {
+    name: 'coordinator',
+    summary: 'Run one node of the coordinator group (the Raft group that owns cluster metadata)',
+    load: async () => (await import('./commands/coordinator.js')).command,
+  },
+  {
+    name: 'broker',
+    summary: 'Run a broker that follows a coordinator group (see `streambus coordinator`)',
+    load: async () => (await import('./commands/broker.js')).command,
+  },
   { name: 'topic create', summary: 'Create a topic', load: async () => (await import('./commands/topic-create.js')).command },
   { name: 'topic list', summary: 'List topics with their partition counts', load: async () => (await import('./commands/topic-list.js')).command },
   {
@@ -39,4 +49,24 @@ export const commands: readonly CommandEntry[] = [
   },
   { name: 'produce', summary: 'Write records read from stdin, one per line', load: async () => (await import('./commands/produce.js')).command },
   { name: 'consume', summary: 'Print records of a topic', load: async () => (await import('./commands/consume.js')).command },
+  {
+    name: 'cluster status',
+    summary: 'Show the coordinator group: leader, term, commit index and members with their lag',
+    load: async () => (await import('./commands/cluster-status.js')).command,
+  },
+  {
+    name: 'cluster members add',
+    summary: 'Add a coordinator node to the Raft group as a voter',
+    load: async () => (await import('./commands/cluster-members-add.js')).command,
+  },
+  {
+    name: 'cluster members remove',
+    summary: 'Remove a coordinator node from the Raft group',
+    load: async () => (await import('./commands/cluster-members-remove.js')).command,
+  },
+  {
+    name: 'cluster members transfer-leader',
+    summary: 'Hand coordinator leadership to another voter',
+    load: async () => (await import('./commands/cluster-members-transfer-leader.js')).command,
+  },
 ];
