@@ -30,11 +30,12 @@ import { NativeServer } from '../../broker/network/index.js';
 import { createMetrics, startAdminServer, type AdminServer, type BrokerMetrics } from '../../broker/observability/index.js';
 import { Broker } from '../../broker/server/broker.js';
 import { BrokerLifecycle } from '../../broker/server/broker-lifecycle.js';
-import type { MetadataView, TopicConfigResolver } from '../../broker/server/metadata-view.js';
+import type { TopicConfigResolver } from '../../broker/server/metadata-view.js';
 import { RemoteMetadataLog, remoteControllerGateway } from '../../broker/server/remote-metadata.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import { ConfigSource, advertisedHost, settingKeys, specOf, type ResolvedConfig } from '../config/index.js';
+import { advertisedHost, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
+import { brokerTopicDefaults, metadataView } from './broker-wiring.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -321,36 +322,3 @@ function asError(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(String(reason));
 }
 
-/**
- * Broker-wide defaults of topic configs (log.retention.ms and friends) that the operator actually
- * set; unset ones are left out so DescribeConfigs reports them as built-in defaults, as Kafka does.
- */
-function brokerTopicDefaults(config: ResolvedConfig): Record<string, string> {
-  const defaults: Record<string, string> = {};
-  for (const key of settingKeys) {
-    const topicConfig = specOf(key).topicConfig;
-    if (topicConfig === undefined || config.origins[key].source === ConfigSource.DEFAULT) continue;
-    defaults[topicConfig] = String(config.values[key]);
-  }
-  return defaults;
-}
-
-/**
- * The broker's read view of the followed metadata. It names itself as the controller: clients
- * send admin requests to the controller, and any broker forwards them to the coordinator leader.
- */
-function metadataView(cache: MetadataCache, nodeId: number): MetadataView {
-  return {
-    get clusterId() {
-      return cache.state.clusterId ?? '';
-    },
-    controllerId: nodeId,
-    get offset() {
-      return cache.lastAppliedOffset;
-    },
-    topic: (name) => cache.state.topic(name),
-    topics: () => cache.state.topics(),
-    brokers: () => cache.state.brokers(),
-    onChange: (listener) => cache.subscribe(() => listener()),
-  };
-}

@@ -37,11 +37,12 @@ import { NativeServer, type Handler } from '../../broker/network/index.js';
 import { createMetrics, startAdminServer, type AdminServer, type BrokerMetrics } from '../../broker/observability/index.js';
 import { Broker } from '../../broker/server/broker.js';
 import { BrokerLifecycle } from '../../broker/server/broker-lifecycle.js';
-import type { ControllerGateway, MetadataView, TopicConfigResolver } from '../../broker/server/metadata-view.js';
+import type { ControllerGateway, TopicConfigResolver } from '../../broker/server/metadata-view.js';
 import { isCoordinatorApi } from '../../proto/api.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import { ConfigSource, advertisedHost, settingKeys, specOf, type ResolvedConfig } from '../config/index.js';
+import { advertisedHost, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
+import { brokerTopicDefaults, metadataView } from './broker-wiring.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -293,38 +294,6 @@ async function waitUntilUnfenced(lifecycle: BrokerLifecycle): Promise<void> {
       { cause: error },
     );
   }
-}
-
-/**
- * Broker-wide defaults of topic configs (log.retention.ms and friends) that the operator actually
- * set. Unset ones are left out so DescribeConfigs reports them as built-in defaults, not as
- * broker settings, as Kafka does.
- */
-function brokerTopicDefaults(config: ResolvedConfig): Record<string, string> {
-  const defaults: Record<string, string> = {};
-  for (const key of settingKeys) {
-    const topicConfig = specOf(key).topicConfig;
-    if (topicConfig === undefined || config.origins[key].source === ConfigSource.DEFAULT) continue;
-    defaults[topicConfig] = String(config.values[key]);
-  }
-  return defaults;
-}
-
-/** The broker's read view of the followed metadata. */
-function metadataView(cache: MetadataCache, controllerId: number): MetadataView {
-  return {
-    get clusterId() {
-      return cache.state.clusterId ?? '';
-    },
-    controllerId,
-    get offset() {
-      return cache.lastAppliedOffset;
-    },
-    topic: (name) => cache.state.topic(name),
-    topics: () => cache.state.topics(),
-    brokers: () => cache.state.brokers(),
-    onChange: (listener) => cache.subscribe(() => listener()),
-  };
 }
 
 /** Admin requests from the native protocol, handed to the in-process coordinator. */
