@@ -95,6 +95,7 @@ export type {
 } from './coordinator/types.js';
 export { murmur2, partitionForKey, toPositive } from './policy/murmur2.js';
 export type { Connection, ConnectionOptions } from './network/types.js';
+export { connect } from './network/connection.js';
 
 export interface ClientOptions {
   /** Bootstrap brokers as "host:port"; the rest of the cluster is learned from metadata. */

@@ -124,6 +124,11 @@ export interface FetchRequest {
   /** 0 read_uncommitted, 1 read_committed. */
   isolationLevel: number;
   topics: FetchTopic[];
+  /**
+   * The fetching follower's broker id. Consumers leave it out (decoded as 0) or send -1: they
+   * read only below the high watermark; a follower reads up to the log end.
+   */
+  replicaId?: number;
 }
 export interface FetchTopic {
   name: string;
@@ -133,6 +138,10 @@ export interface FetchPartition {
   partition: number;
   fetchOffset: number;
   maxBytes: number;
+  /** The leader epoch the fetcher believes current; absent or -1: unknown, not checked. */
+  currentLeaderEpoch?: number;
+  /** Followers: the epoch of the last batch they hold; absent or -1: an empty log. */
+  lastFetchedEpoch?: number;
 }
 export interface FetchResponse {
   topics: FetchTopicResult[];
@@ -151,6 +160,14 @@ export interface FetchPartitionResult {
   logStartOffset: number;
   /** Whole stored batches, starting at the one holding fetchOffset. */
   records: Buffer;
+  /** To a follower whose log diverges from the leader's: truncate to at most this, then fetch again. */
+  divergingEpoch?: FetchEpochEndOffset;
+}
+export interface FetchEpochEndOffset {
+  /** The largest leader epoch the leader has at or below the follower's last fetched epoch (-1: none). */
+  epoch: number;
+  /** Where that epoch ends on the leader: the start of the next epoch, or its log end. */
+  endOffset: number;
 }
 
 // ---- ListOffsets

@@ -41,7 +41,8 @@ const requests: { [A in ApiName]: RequestOf<A> } = {
     minBytes: 1,
     maxBytes: 52_428_800,
     isolationLevel: 1,
-    topics: [{ name: 'orders', partitions: [{ partition: 1, fetchOffset: 2 ** 40 + 5, maxBytes: 1_048_576 }] }],
+    topics: [{ name: 'orders', partitions: [{ partition: 1, fetchOffset: 2 ** 40 + 5, maxBytes: 1_048_576, currentLeaderEpoch: 7, lastFetchedEpoch: 6 }] }],
+    replicaId: 3,
   },
   LIST_OFFSETS: { isolationLevel: 1, topics: [{ name: 't', partitions: [{ partition: 0, timestamp: -2 }, { partition: 1, timestamp: 1_700_000_000_000 }] }] },
   CREATE_TOPICS: {
@@ -113,7 +114,16 @@ const responses: { [A in ApiName]: ResponseOf<A> } = {
       {
         name: 'orders',
         partitions: [
-          { partition: 1, errorCode: 1, errorMessage: 'oor', highWatermark: 99, lastStableOffset: 98, logStartOffset: 3, records: records(300, 4) },
+          {
+            partition: 1,
+            errorCode: 1,
+            errorMessage: 'oor',
+            highWatermark: 99,
+            lastStableOffset: 98,
+            logStartOffset: 3,
+            records: records(300, 4),
+            divergingEpoch: { epoch: 5, endOffset: 2 ** 40 + 2 },
+          },
         ],
       },
     ],

@@ -6,6 +6,7 @@ export { LogStore, DEFAULT_LEVELDB_TUNING, type LevelDbTuning, type LogStoreOpti
 export { PartitionLog, ListOffsetTimestamp } from './partition-log.js';
 export type { CommitterStats } from './committer.js';
 export type { TailCheck } from './recovery.js';
+export { NO_EPOCH, type EpochEndOffset, type EpochEntry } from './leader-epochs.js';
 export type {
   AppendResult,
   ChunkedReadResult,

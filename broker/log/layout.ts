@@ -19,8 +19,8 @@
  *   0x03 0x03 | T | P | O     batch index: baseOffset u64 | maxTimestamp i64 | sizeBytes u32
  *   0x04 0x04 | T | P | S     time index: lastOffset u64 of a batch         append, retention, recovery
  *   0x05 0x05 | T | P | ...   reserved: producer state (idempotence, transactions)
- *   0x06 0x06 | T | P | ...   reserved: leader-epoch checkpoints (epoch -> start offset)
- *   0x07 0x07 | T | P         reserved: high watermark checkpoint of a follower
+ *   0x06 0x06 | T | P | E     leader-epoch checkpoint: E = u32 epoch; value startOffset u64   with the write that starts or truncates the epoch
+ *   0x07 0x07 | T | P         reserved (the high watermark lives in the partition state)
  *   0x7f 0x7f | T             topic deletion in progress (empty value)
  *
  * Why batch keys end in the batch's LAST offset. A fetch asks for the batch that contains offset
@@ -171,6 +171,13 @@ export class PartitionKeys {
     return key;
   }
 
+  /** A leader-epoch checkpoint: the offset at which `epoch` starts in this partition's log. */
+  leaderEpoch(epoch: number): Buffer {
+    const key = this.#key(KeyTag.leaderEpoch, 4);
+    key.writeUInt32BE(epoch, key.length - 4);
+    return key;
+  }
+
   timeIndex(timestamp: number): Buffer {
     const key = this.#key(KeyTag.timeIndex, 8);
     writeTimestamp(key, key.length - 8, timestamp);
@@ -186,6 +193,11 @@ export class PartitionKeys {
   rangeEnd(tag: KeyTag): Buffer {
     return prefixEnd(this.#key(tag, 0));
   }
+}
+
+/** The epoch suffix of a leader-epoch checkpoint key. */
+export function keyEpoch(key: Buffer): number {
+  return key.readUInt32BE(key.length - 4);
 }
 
 /** The offset (or time) suffix of a batch, batch-index or time-index key. */

@@ -25,8 +25,11 @@ import {
   storeKey,
   topicPrefix,
   encodePartitionState,
+  decodeOffsetValue,
+  keyEpoch,
   type PartitionState,
 } from './layout.js';
+import type { EpochEntry } from './leader-epochs.js';
 import { PartitionLog, type LogContext } from './partition-log.js';
 import { recoverPartition, type TailCheck } from './recovery.js';
 import {
@@ -276,7 +279,8 @@ export class LogStore {
     await this.#deleting.get(topicId);
     this.#checkUsable();
     const recovered = getIn(this.#recovered, topicId, partition);
-    const log = new PartitionLog(this.#context, topicId, partition, config, recovered ?? FRESH_STATE);
+    const epochs = recovered === undefined ? [] : await this.#loadEpochs(keys, recovered.logEndOffset);
+    const log = new PartitionLog(this.#context, topicId, partition, config, recovered ?? FRESH_STATE, epochs);
     if (recovered === undefined) {
       await this.#committer.submit(0, () => ({
         lane: log,
@@ -289,6 +293,34 @@ export class LogStore {
     }
     deleteIn(this.#recovered, topicId, partition);
     return log;
+  }
+
+  /**
+   * A partition's leader-epoch history. Entries are written with the data they describe, so only
+   * a tail that recovery dropped can leave an entry starting beyond the log end: such entries are
+   * deleted here (synced) before the partition serves anything.
+   */
+  async #loadEpochs(keys: PartitionKeys, logEndOffset: number): Promise<EpochEntry[]> {
+    const entries: EpochEntry[] = [];
+    const stale: Buffer[] = [];
+    try {
+      for await (const [key, value] of this.#db.iterator({ gte: keys.rangeStart(KeyTag.leaderEpoch), lt: keys.rangeEnd(KeyTag.leaderEpoch) })) {
+        const startOffset = decodeOffsetValue(value);
+        const previous = entries.at(-1);
+        if (startOffset === undefined || startOffset > logEndOffset || (previous !== undefined && startOffset < previous.startOffset)) stale.push(key);
+        else entries.push({ epoch: keyEpoch(key), startOffset });
+      }
+      if (stale.length > 0) {
+        await this.#db.batch(
+          stale.map((key) => ({ type: 'del' as const, key })),
+          { sync: true },
+        );
+        this.#logger.warn({ droppedEpochs: stale.length }, 'dropped leader-epoch checkpoints beyond the recovered log end');
+      }
+    } catch (cause) {
+      throw storageError('cannot read the leader-epoch checkpoints', cause);
+    }
+    return entries;
   }
 
   /** The open log of a partition, or undefined. */

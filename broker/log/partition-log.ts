@@ -13,6 +13,13 @@
  *
  * The log start offset moves up BEFORE the batches below it are deleted (as Kafka does): a read
  * below it is refused from that moment, so no reader can see the deletion half done.
+ *
+ * Replication (docs/replication.md) adds three things here: a follower appends the leader's batches
+ * as they are (appendReplicated: offsets kept, contiguity checked), a follower truncates its tail
+ * where its history diverged from the leader's (truncateTo), and every append records the leader
+ * epochs its batches carry in the leader-epoch history (./leader-epochs.ts), persisted in the same
+ * write batch as the data. The high watermark is part of the partition state and is persisted with
+ * the next write to the partition, so after a crash it may lag; it never runs ahead of the data.
  */
 import assert from 'node:assert/strict';
 import type { Logger } from 'pino';
@@ -41,6 +48,7 @@ import {
   type BatchIndexEntry,
   type PartitionState,
 } from './layout.js';
+import { LeaderEpochHistory, type EpochEndOffset, type EpochEntry } from './leader-epochs.js';
 import { compactPartition, type BatchChange, type CompactionFinish, type CompactionResult } from './compaction.js';
 import { RetentionPlanner } from './retention.js';
 import { checkLogConfig, type AppendResult, type ChunkedReadResult, type LogConfig, type MaintenanceReport, type ReadResult } from './types.js';
@@ -89,6 +97,11 @@ export class PartitionLog {
   readonly #errorContext: StreamBusErrorContext;
   readonly #spec: PartitionState;
   readonly #listeners = new Set<() => void>();
+  readonly #logEndListeners = new Set<() => void>();
+  /** The leader-epoch history as the committed log has it (applied when a write commits). */
+  readonly #epochs: LeaderEpochHistory;
+  /** The history including entries handed to the committer (decided in offset order, like #spec). */
+  readonly #specEpochs: LeaderEpochHistory;
   #config: LogConfig;
   #logStartOffset: number;
   #logEndOffset: number;
@@ -99,7 +112,7 @@ export class PartitionLog {
   #lastWrite: Promise<void> = Promise.resolve();
 
   /** @internal Built by LogStore.openPartition, from recovered or fresh state. */
-  constructor(ctx: LogContext, topicId: string, partition: number, config: LogConfig, state: PartitionState) {
+  constructor(ctx: LogContext, topicId: string, partition: number, config: LogConfig, state: PartitionState, epochs: readonly EpochEntry[] = []) {
     checkLogConfig(config);
     this.topicId = topicId;
     this.partition = partition;
@@ -113,6 +126,26 @@ export class PartitionLog {
     this.#logEndOffset = state.logEndOffset;
     this.#highWatermark = state.highWatermark;
     this.#sizeBytes = state.sizeBytes;
+    this.#epochs = new LeaderEpochHistory(epochs);
+    this.#specEpochs = new LeaderEpochHistory(epochs);
+  }
+
+  /** The newest leader epoch that wrote to this log (or started on it), -1 for none. */
+  get latestEpoch(): number {
+    return this.#epochs.latestEpoch;
+  }
+
+  /** The committed leader-epoch history, oldest first. */
+  get leaderEpochs(): readonly EpochEntry[] {
+    return this.#epochs.entries;
+  }
+
+  /**
+   * Where `epoch` ends in this log: the largest epoch <= `epoch` in the history, and the start of
+   * the epoch after it (or the log end). { epoch: -1, endOffset: -1 } when the history has none.
+   */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.#epochs.endOffsetFor(epoch, this.#logEndOffset);
   }
 
   /** The first offset a fetch may ask for. */
@@ -164,6 +197,7 @@ export class PartitionLog {
     const spec = this.#spec;
     const baseOffset = spec.logEndOffset;
     const ops: WriteOp[] = [];
+    const newEpochs: EpochEntry[] = [];
     let nextOffset = baseOffset;
     let maxTimestamp = spec.maxTimestamp;
     let sizeBytes = 0;
@@ -179,6 +213,7 @@ export class PartitionLog {
         `malformed batch at byte ${position} (validate before appending)`,
       );
       patchBaseOffset(batches, position, nextOffset);
+      this.#recordEpoch(ops, header.partitionLeaderEpoch, nextOffset, newEpochs);
       let batchMaxTimestamp = header.maxTimestamp;
       if (logAppendTime) {
         setLogAppendTime(batches, position, nowMs, this.#ctx.crc32c);
@@ -214,7 +249,9 @@ export class PartitionLog {
         assert.equal(this.#logEndOffset, baseOffset, `${this.topicId}-${this.partition}: append committed out of order`);
         this.#logEndOffset = nextOffset;
         this.#sizeBytes += sizeBytes;
+        for (const entry of newEpochs) this.#epochs.add(entry);
         if (this.autoHighWatermark) this.#advanceHighWatermark(nextOffset);
+        this.#notify(this.#logEndListeners);
       },
     };
   }
@@ -458,16 +495,225 @@ export class PartitionLog {
     this.#advanceHighWatermark(offset);
   }
 
+  /**
+   * Calls `listener` (synchronously) whenever the log end advances: what a leader's follower
+   * fetches wait for, as consumers wait for the high watermark (onAppend). Returns the unsubscribe.
+   */
+  onLogEnd(listener: () => void): () => void {
+    const wrapped = (): void => listener();
+    this.#logEndListeners.add(wrapped);
+    return () => this.#logEndListeners.delete(wrapped);
+  }
+
   #advanceHighWatermark(offset: number): void {
     if (offset <= this.#highWatermark) return;
     this.#highWatermark = offset;
-    for (const listener of this.#listeners) {
+    this.#notify(this.#listeners);
+  }
+
+  #notify(listeners: Set<() => void>): void {
+    for (const listener of listeners) {
       try {
         listener();
       } catch (error) {
         this.#logger.error({ err: error }, 'append listener threw');
       }
     }
+  }
+
+  /** Adds the checkpoint of a batch's leader epoch when it starts a new epoch (same write batch). */
+  #recordEpoch(ops: WriteOp[], epoch: number, baseOffset: number, added: EpochEntry[]): void {
+    const entry = this.#specEpochs.entryFor(epoch, baseOffset);
+    if (entry === undefined) return;
+    this.#specEpochs.add(entry);
+    added.push(entry);
+    ops.push({ type: 'put', key: this.#keys.leaderEpoch(entry.epoch), value: encodeOffsetValue(entry.startOffset) });
+  }
+
+  // ---- replication
+
+  /**
+   * Leader: records that `epoch` starts at the current log end, before any batch of it is
+   * appended, so a follower of an older epoch learns where that epoch ended even if the new leader
+   * has not written yet. No-op when the history already has `epoch` or a newer one. Resolves once
+   * durable.
+   */
+  startLeaderEpoch(epoch: number): Promise<void> {
+    const refused = this.#refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    return this.#submit(0, () => {
+      const ops: WriteOp[] = [];
+      const added: EpochEntry[] = [];
+      this.#recordEpoch(ops, epoch, this.#spec.logEndOffset, added);
+      return {
+        lane: this,
+        ops,
+        bytes: 0,
+        result: undefined,
+        onCommitted: () => {
+          for (const entry of added) this.#epochs.add(entry);
+        },
+      };
+    });
+  }
+
+  /**
+   * Follower: appends batches fetched from the leader AS THEY ARE (offsets, leader epochs and
+   * timestamps the leader assigned). Batches wholly below the log end are skipped (already held);
+   * the rest must follow the log end in increasing offset order (gaps, which compaction leaves,
+   * are allowed). Records each new leader epoch the batches carry. Resolves with the new log end
+   * once durable. Rejects with CORRUPT_MESSAGE when a batch overlaps the log end or goes backwards
+   * (nothing is written), and as append() does otherwise.
+   */
+  appendReplicated(batches: Buffer): Promise<number> {
+    const refused = this.#refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    return this.#submit(batches.length, () => this.#buildReplicated(batches));
+  }
+
+  #buildReplicated(batches: Buffer): CommitEntry<number> {
+    const refused = this.#refusal();
+    if (refused !== undefined) throw refused;
+    const spec = this.#spec;
+    const startEnd = spec.logEndOffset;
+    const ops: WriteOp[] = [];
+    const newEpochs: EpochEntry[] = [];
+    const epochs = new LeaderEpochHistory(this.#specEpochs.entries);
+    let nextOffset = startEnd;
+    let maxTimestamp = spec.maxTimestamp;
+    let sizeBytes = 0;
+    for (let position = 0; position < batches.length; ) {
+      const header = batches.length - position >= BATCH_HEADER_BYTES ? readBatchHeader(batches, position) : undefined;
+      if (header === undefined || header.magic !== MAGIC_V2 || header.sizeBytes < BATCH_HEADER_BYTES || position + header.sizeBytes > batches.length) {
+        throw this.#replicationError(`a replicated batch at byte ${position} is not a whole v2 batch`);
+      }
+      const value = batches.subarray(position, position + header.sizeBytes);
+      position += header.sizeBytes;
+      if (header.lastOffset < nextOffset && nextOffset === startEnd) continue; // already held
+      if (header.baseOffset < nextOffset) {
+        throw this.#replicationError(`replicated batch [${header.baseOffset}, ${header.lastOffset}] overlaps the log end ${nextOffset}`);
+      }
+      const entry = epochs.entryFor(header.partitionLeaderEpoch, header.baseOffset);
+      if (entry !== undefined) {
+        epochs.add(entry);
+        newEpochs.push(entry);
+        ops.push({ type: 'put', key: this.#keys.leaderEpoch(entry.epoch), value: encodeOffsetValue(entry.startOffset) });
+      }
+      ops.push(
+        { type: 'put', key: this.#keys.batch(header.lastOffset), value },
+        { type: 'put', key: this.#keys.batchIndex(header.lastOffset), value: encodeBatchIndexValue(header.baseOffset, header.maxTimestamp, header.sizeBytes) },
+      );
+      if (header.maxTimestamp > maxTimestamp) {
+        ops.push({ type: 'put', key: this.#keys.timeIndex(header.maxTimestamp), value: encodeOffsetValue(header.lastOffset) });
+        maxTimestamp = header.maxTimestamp;
+      }
+      sizeBytes += header.sizeBytes;
+      nextOffset = header.lastOffset + 1;
+    }
+    for (const entry of newEpochs) this.#specEpochs.add(entry);
+    spec.logEndOffset = nextOffset;
+    spec.sizeBytes += sizeBytes;
+    spec.maxTimestamp = maxTimestamp;
+    if (this.autoHighWatermark) spec.highWatermark = nextOffset;
+    if (nextOffset !== startEnd) ops.push(this.#stateOp());
+    return {
+      lane: this,
+      ops,
+      bytes: sizeBytes,
+      result: nextOffset,
+      onCommitted: () => {
+        assert.equal(this.#logEndOffset, startEnd, `${this.topicId}-${this.partition}: replicated append committed out of order`);
+        this.#logEndOffset = nextOffset;
+        this.#sizeBytes += sizeBytes;
+        for (const entry of newEpochs) this.#epochs.add(entry);
+        if (this.autoHighWatermark) this.#advanceHighWatermark(nextOffset);
+        if (nextOffset !== startEnd) this.#notify(this.#logEndListeners);
+      },
+    };
+  }
+
+  /**
+   * Follower: removes every batch that ends at or after `offset`, and the leader epochs that start
+   * there, in one write with the new partition state. A batch that straddles `offset` goes whole,
+   * so the log end becomes `offset` or the base of that batch, whichever is lower (a log has no
+   * holes); the high watermark and the log start follow it down if needed. Waits for writes in
+   * flight first; the caller must not append concurrently. Resolves with the new log end once
+   * durable. No-op at or beyond the log end. Throws OFFSET_OUT_OF_RANGE for a negative offset.
+   */
+  truncateTo(offset: number): Promise<number> {
+    return this.#exclusive(async () => {
+      const refused = this.#refusal();
+      if (refused !== undefined) throw refused;
+      if (!Number.isSafeInteger(offset) || offset < 0) {
+        throw new StreamBusError(ErrorCode.OFFSET_OUT_OF_RANGE, `cannot truncate ${this.topicId}-${this.partition} to ${offset}`, {
+          context: this.#errorContext,
+        });
+      }
+      await this.#lastWrite;
+      if (offset >= this.#spec.logEndOffset) return this.#spec.logEndOffset;
+      try {
+        const doomed: BatchIndexEntry[] = [];
+        for await (const entry of this.#scanBatchIndex(offset, Number.MAX_SAFE_INTEGER)) doomed.push(entry);
+        const timeEntries: { key: Buffer; timestamp: number; lastOffset: number }[] = [];
+        for await (const [key, value] of this.#ctx.db.iterator({ gte: this.#keys.rangeStart(KeyTag.timeIndex), lt: this.#keys.rangeEnd(KeyTag.timeIndex) })) {
+          timeEntries.push({ key, timestamp: keyTimestamp(key), lastOffset: decodeOffsetValue(value) ?? -1 });
+        }
+        return await this.#submit(0, () => this.#buildTruncation(offset, doomed, timeEntries));
+      } catch (error) {
+        throw this.#storageError(error, `truncate to ${offset}`);
+      }
+    });
+  }
+
+  #buildTruncation(
+    offset: number,
+    doomed: readonly BatchIndexEntry[],
+    timeEntries: readonly { key: Buffer; timestamp: number; lastOffset: number }[],
+  ): CommitEntry<number> {
+    const refused = this.#refusal();
+    if (refused !== undefined) throw refused;
+    const spec = this.#spec;
+    const newEnd = Math.min(offset, doomed[0]?.baseOffset ?? offset);
+    const ops: WriteOp[] = [];
+    let removedBytes = 0;
+    for (const entry of doomed) {
+      ops.push({ type: 'del', key: this.#keys.batch(entry.lastOffset) }, { type: 'del', key: this.#keys.batchIndex(entry.lastOffset) });
+      removedBytes += entry.sizeBytes;
+    }
+    let maxTimestamp = -1;
+    for (const entry of timeEntries) {
+      if (entry.lastOffset >= newEnd) ops.push({ type: 'del', key: entry.key });
+      else maxTimestamp = Math.max(maxTimestamp, entry.timestamp);
+    }
+    for (const entry of this.#specEpochs.removedBy(newEnd)) ops.push({ type: 'del', key: this.#keys.leaderEpoch(entry.epoch) });
+    this.#specEpochs.truncateFromEnd(newEnd);
+    const previousEnd = spec.logEndOffset;
+    spec.logEndOffset = newEnd;
+    spec.logStartOffset = Math.min(spec.logStartOffset, newEnd);
+    spec.highWatermark = Math.min(spec.highWatermark, newEnd);
+    spec.sizeBytes -= removedBytes;
+    spec.maxTimestamp = maxTimestamp;
+    spec.cleanedOffset = Math.min(spec.cleanedOffset, newEnd);
+    // Visible at once, as the log start is for deletes: nothing past the new end is served again.
+    this.#logStartOffset = spec.logStartOffset;
+    this.#highWatermark = Math.min(this.#highWatermark, newEnd);
+    this.#logEndOffset = Math.min(this.#logEndOffset, newEnd);
+    ops.push(this.#stateOp());
+    this.#logger.warn({ requestedOffset: offset, logEndOffset: newEnd, previousLogEndOffset: previousEnd, removedBatches: doomed.length }, 'truncated the log tail');
+    return {
+      lane: this,
+      ops,
+      bytes: 0,
+      result: newEnd,
+      onCommitted: () => {
+        this.#sizeBytes -= removedBytes;
+        this.#epochs.truncateFromEnd(newEnd);
+      },
+    };
+  }
+
+  #replicationError(message: string): StreamBusError {
+    return new StreamBusError(ErrorCode.CORRUPT_MESSAGE, `${this.topicId}-${this.partition}: ${message}`, { context: this.#errorContext });
   }
 
   // ---- maintenance (called by LogStore.runMaintenance)

@@ -13,14 +13,17 @@ export class AppendWaiter {
   #wake: (() => void) | undefined;
   readonly #unsubscribes: (() => void)[] = [];
 
-  constructor(logs: Iterable<PartitionLog>) {
+  /**
+   * `event`: what wakes the wait. Consumers wait for the high watermark to advance; a follower's
+   * fetch waits for the log end (it reads up to it).
+   */
+  constructor(logs: Iterable<PartitionLog>, event: 'highWatermark' | 'logEnd' = 'highWatermark') {
+    const onEvent = (): void => {
+      this.#fired = true;
+      this.#wake?.();
+    };
     for (const log of logs) {
-      this.#unsubscribes.push(
-        log.onAppend(() => {
-          this.#fired = true;
-          this.#wake?.();
-        }),
-      );
+      this.#unsubscribes.push(event === 'logEnd' ? log.onLogEnd(onEvent) : log.onAppend(onEvent));
     }
   }
 

@@ -7,6 +7,11 @@
  * the base offset in place and stores them. Fetch returns stored bytes untouched and uncopied:
  * each partition's `records` is the list of stored batch Buffers (BytesPieces), which the server
  * encodes as one `bytes` field and writes with writev.
+ *
+ * Replication (../replication/, docs/replication.md): the broker leads or follows each partition
+ * it holds as the metadata says. A fetch with a replica_id is a follower's: it reads up to the
+ * log end and moves the follower's position (and so the high watermark); a consumer's fetch reads
+ * only below the high watermark. acks=all produce waits until the high watermark covers the batch.
  */
 import type { Logger } from 'pino';
 import type { ApiName, BrokerApiName, RequestOf, ResponseOf } from '../../proto/api.js';
@@ -17,6 +22,8 @@ import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, patchPartitio
 import type { LogConfig, LogStore, PartitionLog } from '../log/index.js';
 import type { Handler, RequestContext } from '../network/server.js';
 import { isCoordinatorApi, supportedApiVersions } from '../../proto/api.js';
+import { connect } from '../../client/index.js';
+import { ReplicaManager, type PartitionReplicationStatus, type ReplicationOptions } from '../replication/replica-manager.js';
 import { AppendWaiter } from './append-waiter.js';
 import type { ControllerGateway, MetadataView, TopicConfigResolver, TopicDefaults, TopicView } from './metadata-view.js';
 
@@ -44,6 +51,8 @@ export interface BrokerOptions {
   readonly fetchMaxWaitMs?: number;
   /** Injected so tests can control time; defaults to Date.now. */
   readonly nowMs?: () => number;
+  /** Follower fetching and ISR tracking settings; defaults: the native client's connect, Kafka's timings. */
+  readonly replication?: ReplicationOptions;
 }
 
 const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
@@ -71,11 +80,19 @@ export class Broker implements Handler {
   #reconciling: Promise<void> = Promise.resolve();
   #unsubscribe: (() => void) | undefined;
   readonly #handlers: Handlers;
+  readonly #replicas: ReplicaManager;
 
   constructor(options: BrokerOptions) {
     this.#options = options;
     this.#log = options.logger;
     this.#nowMs = options.nowMs ?? Date.now;
+    this.#replicas = new ReplicaManager(
+      options.nodeId,
+      options.replication ?? { connect },
+      () => options.metadata.brokers(),
+      options.logger,
+      this.#nowMs,
+    );
     this.#handlers = {
       API_VERSIONS: (body) => this.#apiVersions(body),
       METADATA: (body) => this.#metadata(body),
@@ -105,6 +122,15 @@ export class Broker implements Handler {
   async stop(): Promise<void> {
     this.#unsubscribe?.();
     await this.#reconciling;
+    await this.#replicas.close();
+  }
+
+  /**
+   * Replication state of every partition this broker leads or follows: positions, lag and which
+   * followers should leave or join the ISR. The ISR itself changes only through the coordinator.
+   */
+  replicationStatus(): PartitionReplicationStatus[] {
+    return this.#replicas.status();
   }
 
   handle<A extends ApiName>(api: A, _version: number, body: RequestOf<A>, ctx: RequestContext): Promise<ResponseOf<A> | EncodableResponseOf<A>> {
@@ -144,6 +170,7 @@ export class Broker implements Handler {
   async #reconcile(): Promise<void> {
     const { metadata, logs, nodeId } = this.#options;
     const live = new Set<string>();
+    const held: { topic: string; view: TopicView['partitions'][number]; log: PartitionLog }[] = [];
     for (const topic of metadata.topics()) {
       live.add(topic.topicId);
       const config = this.#logConfig(topic);
@@ -152,13 +179,16 @@ export class Broker implements Handler {
         if (!partition.replicas.includes(nodeId)) continue;
         const log = logs.getPartition(topic.topicId, partition.partition);
         if (log === undefined) {
-          await logs.openPartition(topic.topicId, partition.partition, config);
+          held.push({ topic: topic.name, view: partition, log: await logs.openPartition(topic.topicId, partition.partition, config) });
+          continue;
         } else if (known !== undefined && !sameConfig(known.config, config)) {
           log.updateConfig(config);
         }
+        held.push({ topic: topic.name, view: partition, log });
       }
       this.#openTopics.set(topic.topicId, { name: topic.name, config });
     }
+    await this.#replicas.reconcile(held);
     for (const [topicId, { name }] of this.#openTopics) {
       if (live.has(topicId)) continue;
       this.#openTopics.delete(topicId);
@@ -289,7 +319,7 @@ export class Broker implements Handler {
         partitions: await Promise.all(
           topic.partitions.map((p) =>
             acksValid
-              ? this.#produceToPartition(topic.name, p)
+              ? this.#produceToPartition(topic.name, p, body)
               : Promise.resolve(produceError(p.partition, new StreamBusError(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1, not ${body.acks}`))),
           ),
         ),
@@ -298,12 +328,25 @@ export class Broker implements Handler {
     return { topics, throttleMs: 0 };
   }
 
-  async #produceToPartition(topicName: string, request: M.ProducePartition): Promise<M.ProducePartitionResult> {
+  async #produceToPartition(topicName: string, request: M.ProducePartition, body: M.ProduceRequest): Promise<M.ProducePartitionResult> {
     const found = this.#partitionLog(topicName, request.partition);
     if (found instanceof StreamBusError) return produceError(request.partition, found);
     const { topic, log } = found;
     try {
       const config = this.#openTopics.get(topic.topicId)?.config ?? this.#logConfig(topic);
+      const assignment = topic.partitions[request.partition]!;
+      if (body.acks === -1) {
+        // Refused before writing anything: with fewer in-sync replicas than the topic requires,
+        // an acknowledged record could be lost with one more failure (Kafka's NOT_ENOUGH_REPLICAS).
+        const minInsyncReplicas = this.#options.configs.resolve(topic.configs).minInsyncReplicas;
+        if (assignment.isr.length < minInsyncReplicas) {
+          throw new StreamBusError(
+            ErrorCode.NOT_ENOUGH_REPLICAS,
+            `${topicName}-${request.partition} has ${assignment.isr.length} in-sync replicas, min.insync.replicas is ${minInsyncReplicas}`,
+            { context: { topic: topicName, partition: request.partition } },
+          );
+        }
+      }
       const headers = validateBatches(request.records, { maxBatchBytes: config.maxMessageBytes, crc32c });
       if (headers.length === 0) throw new StreamBusError(ErrorCode.INVALID_RECORD, 'the produce request holds no record batch');
       // Control batches (transaction markers) are written by the broker itself, never by clients.
@@ -314,9 +357,12 @@ export class Broker implements Handler {
       // Stamp the leader epoch the batches were written under (outside the CRC): the truncation
       // logic of replication compares it with the leader epoch history.
       for (let position = 0, i = 0; i < headers.length; position += headers[i]!.sizeBytes, i += 1) {
-        patchPartitionLeaderEpoch(request.records, position, topic.partitions[request.partition]!.leaderEpoch);
+        patchPartitionLeaderEpoch(request.records, position, assignment.leaderEpoch);
       }
       const appended = await log.append(request.records, { nowMs: this.#nowMs() });
+      if (body.acks === -1) {
+        await this.#replicas.waitForHighWatermark(topicName, request.partition, log, appended.lastOffset + 1, Math.max(1, body.timeoutMs));
+      }
       let records = 0;
       for (const header of headers) records += header.recordCount;
       this.#options.traffic?.produced(topicName, records, request.records.length);
@@ -345,7 +391,8 @@ export class Broker implements Handler {
         if (!(found instanceof StreamBusError)) logs.push(found.log);
       }
     }
-    const waiter = new AppendWaiter(logs);
+    // A follower waits for the log end to move, a consumer for the high watermark.
+    const waiter = new AppendWaiter(logs, isReplica(body) ? 'logEnd' : 'highWatermark');
     try {
       for (;;) {
         const { response, bytes, failed } = await this.#readFetch(body);
@@ -381,11 +428,23 @@ export class Broker implements Handler {
           continue;
         }
         const { log } = found;
+        const checked = this.#replicas.checkFetch(topic.name, found.topic.partitions[p.partition]!, log, body.replicaId ?? 0, p);
+        if ('refuse' in checked) {
+          failed = true;
+          partitions.push(fetchError(p.partition, checked.refuse, log));
+          continue;
+        }
+        if ('diverging' in checked) {
+          failed = true;
+          partitions.push({ ...fetchError(p.partition, undefined, log), divergingEpoch: checked.diverging });
+          continue;
+        }
         const limit = Math.min(p.maxBytes > 0 ? p.maxBytes : DEFAULT_PARTITION_FETCH_BYTES, remaining);
         try {
           // Only the first partition that returns data may exceed the limits (so one oversized
           // batch can always make progress); later ones stop at what is left of max_bytes.
-          const read = limit > 0 || bytes === 0 ? await log.readChunks(p.fetchOffset, Math.max(limit, 1)) : undefined;
+          const maxOffset = checked.maxOffset;
+          const read = limit > 0 || bytes === 0 ? await log.readChunks(p.fetchOffset, Math.max(limit, 1), { maxOffset }) : undefined;
           let records = read?.chunks ?? NO_BATCHES;
           let recordsBytes = read?.bytes ?? 0;
           if (bytes > 0 && recordsBytes > limit) {
@@ -574,11 +633,17 @@ function produceError(partition: number, error: StreamBusError): M.ProducePartit
   return { partition, errorCode: error.code, errorMessage: error.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
 }
 
-function fetchError(partition: number, error: StreamBusError, log?: PartitionLog): FetchPartitionAnswer {
+/** Whether a fetch comes from a follower (replica_id is a broker id) rather than a consumer. */
+function isReplica(body: M.FetchRequest): boolean {
+  return (body.replicaId ?? 0) > 0;
+}
+
+/** A partition's answer without records: an error, or (error undefined) a diverging epoch's frame. */
+function fetchError(partition: number, error: StreamBusError | undefined, log?: PartitionLog): FetchPartitionAnswer {
   return {
     partition,
-    errorCode: error.code,
-    errorMessage: error.message,
+    errorCode: error?.code ?? ErrorCode.NONE,
+    errorMessage: error?.message ?? '',
     highWatermark: log?.highWatermark ?? -1,
     lastStableOffset: log?.highWatermark ?? -1,
     logStartOffset: log?.logStartOffset ?? -1,

@@ -155,6 +155,8 @@ export class Fetcher {
       maxBytes: Math.min(maxBytes, Math.max(maxPartitionBytes, this.#buffer.byteCredit)),
       isolationLevel,
       topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+      // A consumer, not a follower: the broker serves it only what is below the high watermark.
+      replicaId: -1,
     };
     let response: ResponseOf<'FETCH'> | undefined;
     let failure: StreamBusError | undefined;
