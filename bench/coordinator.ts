@@ -10,11 +10,15 @@
  * on a quorum and applied on the leader). Each repeat starts a fresh cluster; the report gives
  * every repeat and the medians, and checks them against the targets (p99 ≤ 15 ms, ≥ 3,000 writes/s).
  *
+ * With --profile DIR every node runs under `node --cpu-prof` and is stopped with SIGTERM at the end
+ * of each repeat (so V8 writes its profile), the client is sampled in-process over the measured
+ * period, and the report gains the self-time tables of the leader, one follower and the client.
+ *
  * Run: npm run build && node dist/bench/coordinator.js [--quick | --smoke] [--window N]
- *      [--seconds S] [--repeats N] [--set key=value ...] [--out DIR]
+ *      [--seconds S] [--repeats N] [--set key=value ...] [--out DIR] [--profile DIR] [--node-arg ARG ...]
  * Writes bench/results/coordinator-<date>.md and .json. See bench/README.md.
  */
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +28,7 @@ import { CoordinatorClient } from '../client/index.js';
 import { CoordinatorCluster, registerPaperBroker } from '../test/support/coordinator-cluster.js';
 import { probeFsync } from './harness/disk.js';
 import { cpuModel, fileTimestamp, gitCommit } from './harness/machine.js';
+import { InProcessProfiler, formatProfileSummary, summarizeProfile, type CpuProfile } from './harness/profile.js';
 import type { TargetCheck } from './harness/report.js';
 import { processCpuMs } from './harness/resources.js';
 import { median, summarizeLatencies, type LatencySummary } from './harness/stats.js';
@@ -58,6 +63,10 @@ export interface CoordinatorBenchOptions {
   readonly repeats: number;
   readonly settings: Readonly<Record<string, string>>;
   readonly outDir: string;
+  /** When set, CPU profiles of every node and the client go here (one sub-directory per repeat). */
+  readonly profileDir?: string | undefined;
+  /** Extra arguments for node itself in every coordinator process (e.g. V8 flags), for experiments. */
+  readonly nodeArgs?: readonly string[];
   readonly command: string;
   readonly log: (line: string) => void;
 }
@@ -88,17 +97,23 @@ export interface CoordinatorBenchReport {
     readonly loadAverageStart: readonly number[];
     readonly loadAverageEnd: readonly number[];
     readonly settings: Readonly<Record<string, string>>;
+    readonly nodeArgs: readonly string[];
     readonly fsync: LatencySummary;
   };
   readonly params: { readonly window: number; readonly seconds: number; readonly repeats: number; readonly nodes: number };
   readonly runs: readonly CoordinatorRun[];
   readonly median: { readonly writesPerSecond: number; readonly p50Ms: number; readonly p99Ms: number; readonly p999Ms: number };
   readonly targets: readonly TargetCheck[];
+  /** Self-time tables of the last repeat's profiles (markdown), with --profile. */
+  readonly profiles?: string | undefined;
 }
 
 /** One repeat: a fresh cluster, warm-up, then `seconds` of writes with `window` in flight. */
-async function runOnce(options: CoordinatorBenchOptions, plan: ModePlan, repeat: number): Promise<CoordinatorRun> {
-  const cluster = await CoordinatorCluster.start({ nodes: 3, settings: options.settings });
+async function runOnce(options: CoordinatorBenchOptions, plan: ModePlan, repeat: number): Promise<{ run: CoordinatorRun; profiles?: string }> {
+  const profileDir = options.profileDir === undefined ? undefined : path.join(options.profileDir, `repeat-${repeat + 1}`);
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+  const nodeArgs = [...(options.nodeArgs ?? []), ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=500'])];
+  const cluster = await CoordinatorCluster.start({ nodes: 3, settings: options.settings, nodeArgs });
   const client = new CoordinatorClient({ bootstrap: cluster.bootstrap, clientId: 'streambus-bench', maxInFlightPerConnection: Math.max(64, options.window), requestTimeoutMs: 30_000 });
   try {
     await registerPaperBroker(client, cluster.clusterId);
@@ -118,6 +133,8 @@ async function runOnce(options: CoordinatorBenchOptions, plan: ModePlan, repeat:
     const pids = new Map(cluster.nodes.map((n) => [n.nodeId, n.pid!]));
     const cpuBefore = new Map([...pids].map(([id, pid]) => [id, processCpuMs(pid) ?? Number.NaN]));
     const clientBefore = process.cpuUsage();
+    const profiler = profileDir === undefined ? undefined : new InProcessProfiler();
+    profiler?.start();
     const startMs = performance.now();
     await pump(options.window, startMs + options.seconds * 1000, write, (latencyMs, error) => {
       if (error !== undefined) {
@@ -130,6 +147,7 @@ async function runOnce(options: CoordinatorBenchOptions, plan: ModePlan, repeat:
     });
     const elapsedMs = performance.now() - startMs;
     const clientUsage = process.cpuUsage(clientBefore);
+    const clientProfile = profileDir === undefined ? undefined : profiler?.stop(path.join(profileDir, 'client.cpuprofile'));
     const corePct = (id: number): number => (100 * ((processCpuMs(pids.get(id)!) ?? Number.NaN) - cpuBefore.get(id)!)) / elapsedMs;
     const latency = summarizeLatencies(samples, count);
     const run: CoordinatorRun = {
@@ -147,11 +165,49 @@ async function runOnce(options: CoordinatorBenchOptions, plan: ModePlan, repeat:
     options.log(
       `repeat ${repeat + 1}: ${run.writesPerSecond.toFixed(0)} writes/s, p50 ${latency.p50Ms.toFixed(2)} ms, p99 ${latency.p99Ms.toFixed(2)} ms, p99.9 ${latency.p999Ms.toFixed(2)} ms, ${errors} errors`,
     );
-    return run;
+    if (profileDir === undefined || clientProfile === undefined) return { run };
+    const profiles = await collectProfiles(cluster, profileDir, leader.nodeId, clientProfile, run.writes);
+    options.log(`repeat ${repeat + 1}: profiles in ${profileDir}`);
+    return { run, profiles };
   } finally {
     await client.close();
     await cluster.dispose();
   }
+}
+
+/**
+ * Stops every node with SIGTERM (V8 writes a --cpu-prof profile only on a clean exit), names each
+ * profile after its role, and summarizes the leader, one follower and the client. Each table is
+ * headed with its busy time per write, the figure that says what a write costs that process.
+ */
+async function collectProfiles(cluster: CoordinatorCluster, dir: string, leaderId: number, client: CpuProfile, writes: number): Promise<string> {
+  const roles = new Map<number, string>();
+  for (const node of cluster.nodes) {
+    if (node.pid === undefined) continue;
+    roles.set(node.pid, node.nodeId === leaderId ? 'leader' : `follower-${node.nodeId}`);
+  }
+  await Promise.all(cluster.nodes.map((n) => n.stop()));
+  const files = new Map<string, string>();
+  for (const name of readdirSync(dir)) {
+    const pid = /^CPU\.\d+\.\d+\.(\d+)\./.exec(name)?.[1];
+    const role = pid === undefined ? undefined : roles.get(Number(pid));
+    if (role === undefined) continue;
+    const target = path.join(dir, `${role}.cpuprofile`);
+    renameSync(path.join(dir, name), target);
+    files.set(role, target);
+  }
+  const parts = ['### Profiles (last repeat; whole process lifetime for the nodes, the measured period for the client)', ''];
+  const table = (title: string, profile: CpuProfile): void => {
+    const summary = summarizeProfile(profile, 25);
+    const busyUsPerWrite = ((summary.totalMs - summary.idleMs) * 1000) / Math.max(1, writes);
+    parts.push(formatProfileSummary(`${title} (${busyUsPerWrite.toFixed(0)} µs busy per measured write)`, summary));
+  };
+  const leaderFile = files.get('leader');
+  const followerFile = [...files].find(([role]) => role.startsWith('follower'))?.[1];
+  if (leaderFile !== undefined) table('leader', JSON.parse(readFileSync(leaderFile, 'utf8')) as CpuProfile);
+  if (followerFile !== undefined) table(path.basename(followerFile, '.cpuprofile'), JSON.parse(readFileSync(followerFile, 'utf8')) as CpuProfile);
+  table('client', client);
+  return parts.join('\n');
 }
 
 /**
@@ -193,7 +249,8 @@ export function coordinatorMarkdown(report: CoordinatorBenchReport): string {
     `- machine: ${env.nproc} cores, ${env.cpuModel}; Node ${env.node}`,
     `- commit: ${env.commit}`,
     `- command: \`${env.command}\``,
-    `- ${params.nodes} coordinator processes on 127.0.0.1, settings: ${Object.entries(env.settings).map(([k, v]) => `${k}=${v}`).join(', ') || 'defaults'}`,
+    `- ${params.nodes} coordinator processes on 127.0.0.1, settings: ${Object.entries(env.settings).map(([k, v]) => `${k}=${v}`).join(', ') || 'defaults'}` +
+      (env.nodeArgs.length > 0 ? `, node arguments: ${env.nodeArgs.join(' ')}` : ''),
     `- workload: alter-configs of one topic (a new retention.ms each time), ${params.window} writes in flight, ${params.seconds} s per repeat after a warm-up, ${params.repeats} repeats on fresh clusters`,
     `- latency: send to acknowledgement (committed on a quorum, applied on the leader), ms`,
     `- load average at start ${env.loadAverageStart.map((v) => v.toFixed(2)).join(' ')}, at end ${env.loadAverageEnd.map((v) => v.toFixed(2)).join(' ')}`,
@@ -224,6 +281,7 @@ export function coordinatorMarkdown(report: CoordinatorBenchReport): string {
   ];
   const failed = report.runs.filter((r) => r.firstError !== undefined);
   if (failed.length > 0) lines.push('### Errors', '', ...failed.map((r) => `- ${r.errors} failed; first: ${r.firstError ?? ''}`), '');
+  if (report.profiles !== undefined) lines.push(report.profiles, '');
   return lines.join('\n');
 }
 
@@ -235,7 +293,12 @@ export async function runCoordinatorBench(options: CoordinatorBenchOptions): Pro
   const fsync = probeFsync({ dir: tmpdir(), writes: options.mode === 'smoke' ? 20 : 200, writeBytes: 4096, maxMs: options.mode === 'smoke' ? 300 : 2000 });
   options.log(`fsync probe: p50 ${fsync.p50Ms.toFixed(2)} ms, p99 ${fsync.p99Ms.toFixed(2)} ms`);
   const runs: CoordinatorRun[] = [];
-  for (let repeat = 0; repeat < options.repeats; repeat++) runs.push(await runOnce(options, plan, repeat));
+  let profiles: string | undefined;
+  for (let repeat = 0; repeat < options.repeats; repeat++) {
+    const outcome = await runOnce(options, plan, repeat);
+    runs.push(outcome.run);
+    profiles = outcome.profiles ?? profiles;
+  }
   const med = {
     writesPerSecond: median(runs.map((r) => r.writesPerSecond)),
     p50Ms: median(runs.map((r) => r.latency.p50Ms)),
@@ -254,15 +317,18 @@ export async function runCoordinatorBench(options: CoordinatorBenchOptions): Pro
       loadAverageStart,
       loadAverageEnd: loadavg(),
       settings: options.settings,
+      nodeArgs: options.nodeArgs ?? [],
       fsync,
     },
     params: { window: options.window, seconds: options.seconds, repeats: options.repeats, nodes: 3 },
     runs,
     median: med,
     targets: checkTargets(med, runs),
+    profiles,
   };
   mkdirSync(options.outDir, { recursive: true });
-  const base = path.join(options.outDir, ['coordinator', ...(options.mode === 'full' ? [] : [options.mode]), fileTimestamp(startedAt)].join('-'));
+  const tags = [...(options.mode === 'full' ? [] : [options.mode]), ...(options.profileDir === undefined ? [] : ['profile'])];
+  const base = path.join(options.outDir, ['coordinator', ...tags, fileTimestamp(startedAt)].join('-'));
   writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
   writeFileSync(`${base}.md`, coordinatorMarkdown(report));
   options.log(`wrote ${base}.md and ${base}.json`);
@@ -287,12 +353,14 @@ function parseCommandLine(argv: readonly string[]): CoordinatorBenchOptions {
       repeats: { type: 'string' },
       set: { type: 'string', multiple: true, default: [] },
       out: { type: 'string' },
+      profile: { type: 'string' },
+      'node-arg': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('usage: node dist/bench/coordinator.js [--quick | --smoke] [--window N] [--seconds S] [--repeats N] [--set key=value ...] [--out DIR]\n');
+    process.stdout.write('usage: node dist/bench/coordinator.js [--quick | --smoke] [--window N] [--seconds S] [--repeats N] [--set key=value ...] [--out DIR] [--profile DIR] [--node-arg ARG ...]\n');
     process.exit(0);
   }
   const mode: CoordinatorBenchMode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
@@ -310,6 +378,8 @@ function parseCommandLine(argv: readonly string[]): CoordinatorBenchOptions {
     repeats: positiveNumber(values.repeats, 'repeats', plan.repeats, true),
     settings,
     outDir: values.out ?? path.join(packageRoot(), 'bench/results'),
+    profileDir: values.profile === undefined ? undefined : path.resolve(values.profile),
+    nodeArgs: values['node-arg'],
     command: ['node dist/bench/coordinator.js', ...argv].join(' '),
     log: (line) => process.stderr.write(`${line}\n`),
   };

@@ -56,6 +56,7 @@ import type {
   MembershipChangeRequest,
   MetadataFetchResult,
 } from './service/coordinator-api.js';
+import { WriteLog } from './write-log.js';
 import { type WriteStep, WritePipeline } from './write-pipeline.js';
 
 export interface CoordinatorOptions {
@@ -169,6 +170,8 @@ export class Coordinator implements CoordinatorApi {
   readonly #nowMs: () => number;
   readonly #fetchMaxWaitMs: number;
   readonly #writes: WritePipeline;
+  /** The info lines of topic admin writes, one per kind per event-loop turn (write-log.ts). */
+  readonly #writeLog: WriteLog;
   readonly #unsubscribe: (() => void)[] = [];
   #peers: ReadonlyMap<number, Endpoint> = new Map();
   #peersDue = false;
@@ -195,6 +198,7 @@ export class Coordinator implements CoordinatorApi {
     this.#sessions = new BrokerSessions({ sessionTimeoutMs: options.sessionTimeoutMs ?? DEFAULT_BROKER_SESSION_TIMEOUT_MS });
     this.#nowMs = options.nowMs ?? (() => performance.now());
     this.#fetchMaxWaitMs = options.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS;
+    this.#writeLog = new WriteLog(this.#logger);
     this.#writes = new WritePipeline({
       log: options.log,
       host: options.host,
@@ -549,6 +553,7 @@ export class Coordinator implements CoordinatorApi {
       for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
       this.#wakeLeaderWaiters();
       for (const wake of [...this.#polls]) wake();
+      this.#writeLog.flush();
       await Promise.resolve();
       this.#logger.info({ nodeId: this.nodeId, metadataOffset: this.log.committedOffset }, 'coordinator closed');
     })();
@@ -705,7 +710,7 @@ export class Coordinator implements CoordinatorApi {
       return write(outcome.commands, (offsets) => {
         const metadataOffset = offsets.at(-1) ?? -1;
         const names = outcome.results.filter((r) => r.errorCode === ErrorCode.NONE).map((r) => r.name);
-        this.#logger.info({ topics: names, metadataOffset }, what);
+        this.#writeLog.record(what, names, metadataOffset);
         return { results: outcome.results, metadataOffset };
       });
     });

@@ -98,7 +98,7 @@ class Term {
   /** Open when `outstanding` drops to 0 (only made while stale). */
   drained: Gate | undefined;
   /** Settles with the most recent proposal; rejects if it failed. */
-  last: Promise<void> = Promise.resolve();
+  last: Promise<unknown> = Promise.resolve();
 
   constructor(term: number) {
     this.term = term;
@@ -275,8 +275,8 @@ export class WritePipeline {
         throw asError(error);
       },
     );
-    term.last = settled.then(() => undefined);
-    term.last.catch(() => undefined);
+    // The same promise the caller gets (and handles): no promise of its own per write.
+    term.last = settled;
     return settled;
   }
 

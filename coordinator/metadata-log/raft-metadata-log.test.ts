@@ -61,6 +61,25 @@ describe('raft metadata log > appends', () => {
     for (const id of g.running) expect(await recordsOf(g, id)).toEqual(reference);
   });
 
+  it('applies on the leader the canonical commands its followers decode from the entry, not the ones it was given', async () => {
+    const { group: g, leader } = await threeNodes();
+    const given: MetadataCommand = {
+      configs: { 'retention.ms': '5', 'cleanup.policy': 'compact' },
+      partitions: [partition],
+      topicId: 'id-canonical',
+      name: 'canonical',
+      type: 'create-topic',
+    };
+    const [offset] = await g.member(leader).log.append([given]);
+    await g.applied(offset!);
+    const [onLeader] = await g.member(leader).log.read(offset!, 1);
+    expect(JSON.stringify(onLeader!.command)).toBe(
+      '{"type":"create-topic","name":"canonical","topicId":"id-canonical","partitions":[{"partition":0,"replicas":[1],"isr":[1],"leader":1,"leaderEpoch":0,"partitionEpoch":0}],"configs":{"cleanup.policy":"compact","retention.ms":"5"}}',
+    );
+    expect(Object.isFrozen(onLeader!.command)).toBe(true);
+    for (const id of g.running) expect((await g.member(id).log.read(offset!, 1))[0]).toStrictEqual(onLeader);
+  });
+
   it('throws a refusal synchronously from appendNow: NOT_CONTROLLER on a follower, INVALID_REQUEST for a bad command', async () => {
     const { group: g, leader } = await threeNodes({ log: { maxRecordBytes: 200 } });
     const follower = g.running.find((id) => id !== leader)!;

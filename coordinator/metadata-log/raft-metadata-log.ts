@@ -29,7 +29,7 @@ import { abortReason, asError } from '../metadata/abort.js';
 import {
   MetadataCommandType,
   decodeMetadataCommand,
-  encodeMetadataCommand,
+  encodeCanonicalMetadataCommand,
   type MetadataCommand,
   type MetadataRecord,
 } from '../metadata/commands.js';
@@ -124,6 +124,12 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
    * compaction trimming records cannot lose an answer a proposer has not read yet.
    */
   readonly #awaited = new Map<number, { readonly first: number; readonly count: number } | undefined>();
+  /**
+   * The commands of entries this node proposed, by Raft index, with the payload they were proposed
+   * as: apply() takes them instead of decoding the payload when the committed entry carries that
+   * very payload (the same bytes object; an entry that replaced it at that index does not).
+   */
+  readonly #proposed = new Map<number, { readonly data: Uint8Array; readonly commands: readonly MetadataCommand[] }>();
   #closed = false;
 
   constructor(options: RaftMetadataLogOptions = {}) {
@@ -177,10 +183,13 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
     if (signal?.aborted === true) throw abortReason(signal);
     if (!Array.isArray(commands)) throw new StreamBusError(ErrorCode.INVALID_REQUEST, 'append takes an array of commands');
     if (commands.length === 0) return Promise.resolve([]);
-    const data = this.#encode(commands);
+    const encoded = this.#encode(commands);
     const proposer = this.#proposer;
     if (proposer === undefined) throw new StreamBusError(ErrorCode.NOT_CONTROLLER, 'the metadata log is not attached to its Raft group yet');
-    return this.awaitOffsets(proposer.proposeNow(data, signal === undefined ? {} : { signal }));
+    const appended = proposer.proposeNow(encoded.data, signal === undefined ? {} : { signal });
+    // apply() takes it, or awaitOffsets() drops it when the entry did not commit.
+    this.#proposed.set(appended.position.index, encoded);
+    return this.awaitOffsets(appended);
   }
 
   /**
@@ -204,26 +213,30 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
       },
       (error: unknown) => {
         this.#awaited.delete(index);
+        this.#proposed.delete(index);
         throw asError(error);
       },
     );
   }
 
-  /** One entry payload for `commands`; INVALID_REQUEST for too many, a malformed one or an oversized one. */
-  #encode(commands: readonly MetadataCommand[]): Uint8Array {
+  /**
+   * One entry payload for `commands`, and the canonical commands it decodes to; INVALID_REQUEST
+   * for too many, a malformed one or an oversized one.
+   */
+  #encode(commands: readonly MetadataCommand[]): { readonly data: Uint8Array; readonly commands: readonly MetadataCommand[] } {
     if (commands.length > this.#maxCommandsPerAppend) {
       throw new StreamBusError(ErrorCode.INVALID_REQUEST, `${commands.length} commands in one append; the limit is ${this.#maxCommandsPerAppend}`);
     }
     // Encoding validates each command's structure, so nothing malformed is proposed.
-    const payloads = commands.map((command) => encodeMetadataCommand(command));
-    const tooLarge = payloads.findIndex((p) => p.length > this.#maxRecordBytes);
+    const encoded = commands.map((command) => encodeCanonicalMetadataCommand(command));
+    const tooLarge = encoded.findIndex((e) => e.bytes.length > this.#maxRecordBytes);
     if (tooLarge !== -1) {
       throw new StreamBusError(
         ErrorCode.INVALID_REQUEST,
-        `metadata command ${tooLarge} encodes to ${payloads[tooLarge]?.length} bytes; the limit is ${this.#maxRecordBytes}`,
+        `metadata command ${tooLarge} encodes to ${encoded[tooLarge]?.bytes.length} bytes; the limit is ${this.#maxRecordBytes}`,
       );
     }
-    return encodeEntryPayload(payloads);
+    return { data: encodeEntryPayload(encoded.map((e) => e.bytes)), commands: encoded.map((e) => e.command) };
   }
 
   read(fromOffset: number, maxRecords: number): Promise<MetadataRecord[]> {
@@ -306,6 +319,11 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
 
   #commandsOf(entry: Entry): readonly MetadataCommand[] {
     if (entry.kind !== 'normal' || entry.data.length === 0) return [NO_OP];
+    const proposed = this.#proposed.get(entry.index);
+    if (proposed !== undefined) {
+      this.#proposed.delete(entry.index);
+      if (proposed.data === entry.data) return proposed.commands;
+    }
     try {
       return decodeEntryPayload(entry.data);
     } catch (error) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import { type MetadataCommand, decodeMetadataCommand, encodeMetadataCommand } from './commands.js';
+import { type MetadataCommand, decodeMetadataCommand, encodeCanonicalMetadataCommand, encodeMetadataCommand } from './commands.js';
 
 const partition = { partition: 0, replicas: [1, 2], isr: [1, 2], leader: 1, leaderEpoch: 0, partitionEpoch: 0 };
 
@@ -42,6 +42,25 @@ function decodeError(input: Uint8Array): StreamBusError {
 describe('metadata > commands > encoding', () => {
   it.each(samples.map((c) => [c.type, c] as const))('round-trips a %s command', (_type, command) => {
     expect(decodeMetadataCommand(encodeMetadataCommand(command))).toEqual(command);
+  });
+
+  it.each(samples.map((c) => [c.type, c] as const))(
+    'gives with the bytes of a %s command the frozen command its bytes decode to, field order included',
+    (_type, command) => {
+      const encoded = encodeCanonicalMetadataCommand(command);
+      const decoded = decodeMetadataCommand(encoded.bytes);
+      expect(encoded.command).toStrictEqual(decoded);
+      expect(JSON.stringify(encoded.command)).toBe(JSON.stringify(decoded));
+      expect(Object.isFrozen(encoded.command)).toBe(true);
+      expect(encoded.bytes).toEqual(encodeMetadataCommand(command));
+    },
+  );
+
+  it('reads -0 as 0, so a command is the same before and after its JSON round trip', () => {
+    const encoded = encodeCanonicalMetadataCommand({ type: 'fence-broker', nodeId: -0, brokerEpoch: -0 });
+    expect(encoded.command).toEqual({ type: 'fence-broker', nodeId: 0, brokerEpoch: 0 });
+    expect(Object.is((encoded.command as { nodeId: number }).nodeId, 0)).toBe(true);
+    expect(decodeMetadataCommand(encoded.bytes)).toStrictEqual(encoded.command);
   });
 
   it('wraps the command in a versioned JSON envelope', () => {

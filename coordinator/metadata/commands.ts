@@ -296,13 +296,30 @@ export function readMetadataCommand(shape: ShapeReader, value: unknown, path = '
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** A command's canonical bytes, and the deeply frozen command that decoding those bytes gives. */
+export interface EncodedMetadataCommand {
+  readonly bytes: Uint8Array;
+  readonly command: MetadataCommand;
+}
+
 /**
  * Encodes a command as canonical bytes. Throws INVALID_REQUEST if the command is not well formed,
  * so nothing malformed is ever written to the log.
  */
 export function encodeMetadataCommand(command: MetadataCommand): Uint8Array {
+  return encodeCanonicalMetadataCommand(command).bytes;
+}
+
+/**
+ * encodeMetadataCommand(), also returning the canonical command, equal to what
+ * decodeMetadataCommand(bytes) returns: the leader applies the commands it proposed without
+ * parsing its own bytes back. (The canonical form holds only strings, safe integers other than
+ * -0, null, arrays and plain objects, so the JSON round trip gives it back unchanged.)
+ */
+export function encodeCanonicalMetadataCommand(command: MetadataCommand): EncodedMetadataCommand {
   const canonical = readMetadataCommand(new ShapeReader(ErrorCode.INVALID_REQUEST, 'metadata command to encode'), command);
-  return encoder.encode(JSON.stringify({ v: METADATA_ENVELOPE_VERSION, command: canonical }));
+  const bytes = encoder.encode(JSON.stringify({ v: METADATA_ENVELOPE_VERSION, command: canonical }));
+  return { bytes, command: deepFreeze(canonical) };
 }
 
 /**

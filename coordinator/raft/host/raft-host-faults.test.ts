@@ -128,11 +128,13 @@ describe('raft host > bad days', () => {
     const failing = c.member(leaderId);
     // A full disk cannot be produced safely on a shared machine: LevelDB's native batch write for
     // this node's directory fails the way it would (ENOSPC). Everything else is the real store.
-    const proto = ClassicLevel.prototype as unknown as { _batch: (...args: unknown[]) => Promise<void> };
-    const original = proto._batch;
-    vi.spyOn(proto, '_batch').mockImplementation(function (this: { location: string }, ...args: unknown[]) {
-      if (this.location === failing.dir) return Promise.reject(new Error('IO error: ENOSPC: no space left on device'));
-      return original.apply(this, args);
+    // (A batch is written by its `_write`, which calls LevelDB's native write.)
+    const proto = ClassicLevel.prototype as unknown as { _chainedBatch: (this: { location: string }) => { _write: (...args: unknown[]) => Promise<void> } };
+    const original = proto._chainedBatch;
+    vi.spyOn(proto, '_chainedBatch').mockImplementation(function (this: { location: string }) {
+      const batch = original.call(this);
+      if (this.location === failing.dir) batch._write = () => Promise.reject(new Error('IO error: ENOSPC: no space left on device'));
+      return batch;
     });
 
     const pending = Array.from({ length: 5 }, (_, i) => rejection(failing.host.propose(text(`doomed-${i}`))));
@@ -155,6 +157,35 @@ describe('raft host > bad days', () => {
     // The entries of the unpersisted Ready never reached anyone.
     for (const id of rest) expect(c.items(id).some((item) => item.startsWith('doomed'))).toBe(false);
     expect(failing.fatal).toHaveLength(1);
+  });
+
+  it('stops for good when the late write of a commit-index advance fails', async () => {
+    cluster = await HostCluster.start([1, 2, 3]);
+    const c = cluster;
+    const leaderId = await c.leader();
+    await c.host(leaderId).propose(text('before'));
+    const failing = c.member(leaderId);
+    // Only this node's unsynced writes (commit-index advances) fail; its synced ones succeed.
+    type NativeBatch = { _write: (options: { sync?: boolean }) => Promise<void> };
+    const proto = ClassicLevel.prototype as unknown as { _chainedBatch: (this: { location: string }) => NativeBatch };
+    const original = proto._chainedBatch;
+    vi.spyOn(proto, '_chainedBatch').mockImplementation(function (this: { location: string }) {
+      const batch = original.call(this);
+      const write = batch._write.bind(batch);
+      if (this.location === failing.dir) batch._write = (options) => (options.sync === false ? Promise.reject(new Error('IO error: EIO')) : write(options));
+      return batch;
+    });
+
+    // The entry is durable on a quorum before its commit advance is written, so it commits and
+    // is answered; the advance is written on its own a tick later, and that write fails.
+    await failing.host.propose(text('committed'));
+    await waitFor(() => failing.fatal.length > 0, 'onFatal after the failed commit-index write');
+    expect(failing.fatal).toHaveLength(1);
+    expect((failing.fatal[0] as StreamBusError).code).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    expect(failing.host.status().failed).toBe(true);
+    expect((await rejection(failing.host.propose(text('later')))).code).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    const rest = c.running.filter((id) => id !== leaderId);
+    await waitFor(() => rest.every((id) => c.items(id).includes('committed')), 'the others to apply the committed entry');
   });
 
   it('drops and logs messages from a node that is neither a voter nor a peer, once per 10 s per node', async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, StreamBusError } from '../../../proto/errors.js';
 import { LevelRaftStorage } from '../storage/level-raft-storage.js';
+import type { RaftWrite } from '../storage/raft-storage.js';
 import { RaftHost } from './raft-host.js';
 import { HostCluster, ListStateMachine, waitFor } from './testing/host-cluster.js';
 
@@ -62,7 +63,7 @@ describe('raft host > replication', () => {
     expect(c.items(leaderId)).toHaveLength(count + 1);
   });
 
-  it('writes a Ready that only advances the commit index without fsync, and every other Ready with it', async () => {
+  it('writes no Ready of its own for a commit-index advance: the next synced write carries it', async () => {
     const c = await threeNodes();
     const leaderId = await c.leader();
     const leader = c.host(leaderId);
@@ -70,14 +71,17 @@ describe('raft host > replication', () => {
     const storage = c.member(leaderId).storage;
     const [persists, synced] = [storage.persists, storage.syncedPersists];
     const count = 20;
+    // Each proposal's write carries, in the same synced batch, the commit index the previous
+    // one reached. A commit that nothing carries is written late, on its own, after a tick of quiet.
     for (let i = 0; i < count; i++) await leader.propose(text(`s${i}`));
-    // One synced write per proposal (its entry); the commit that follows the followers' acks is
-    // written without fsync. Before the change that was a second fsync per proposal.
     const syncedWrites = storage.syncedPersists - synced;
     const unsyncedWrites = storage.persists - persists - syncedWrites;
     expect(syncedWrites).toBeGreaterThanOrEqual(count);
     expect(syncedWrites).toBeLessThanOrEqual(count + 2);
-    expect(unsyncedWrites).toBeGreaterThanOrEqual(count - 2);
+    expect(unsyncedWrites).toBeLessThan(count / 2);
+    const carried = storage.writes.slice(-count).filter((w) => w.entries.length > 0 && w.hardState !== undefined);
+    expect(carried.length).toBeGreaterThanOrEqual(count - 2);
+    for (const write of carried) expect(write.hardState!.commit).toBe(write.entries[0]!.index - 1);
     for (const id of c.running) {
       const writes = c.member(id).storage.writes;
       writes.forEach((write, i) => {
@@ -90,6 +94,24 @@ describe('raft host > replication', () => {
         expect(write.hardState!.commit).toBeGreaterThan(previous!.commit);
       });
     }
+  });
+
+  it('writes a commit advance that no other write carries within a tick, without fsync, and one still unwritten on close', async () => {
+    const c = await threeNodes();
+    const leaderId = await c.leader();
+    const { index } = await c.host(leaderId).propose(text('quiet after this'));
+    const storage = c.member(leaderId).storage;
+    const lastCommit = (writes: readonly RaftWrite[]): number => writes.reduce((commit, w) => Math.max(commit, w.hardState?.commit ?? 0), 0);
+    await waitFor(() => lastCommit(storage.writes) >= index, 'the leader to write its commit index late');
+    const late = storage.writes.findLast((w) => w.hardState !== undefined)!;
+    expect(late).toMatchObject({ sync: false, entries: [], snapshot: undefined });
+
+    const follower = c.running.find((id) => id !== leaderId)!;
+    const followerStorage = c.member(follower).storage;
+    const { index: next } = await c.host(leaderId).propose(text('then closed'));
+    await waitFor(() => c.items(follower).includes('then closed'), 'the follower to apply the last entry');
+    await c.stopNode(follower);
+    expect(lastCommit(followerStorage.writes)).toBeGreaterThanOrEqual(next);
   });
 
   it('restarts from a log whose last commit advances were written without fsync', async () => {

@@ -8,10 +8,15 @@
  *   persist (one atomic synced write) → transport.send → restore / apply → settle proposals and
  *   reads → advance → compact if due
  *
- * One exception to "synced": a Ready whose only durable change is a higher commit index (no
- * entries, no snapshot, the same term and vote as last persisted) is written without fsync, still
- * before anything is applied. The commit index is not needed for safety (a restarted node learns
- * it again from the leader), and syncing it put a second fsync on the path of every commit.
+ * One exception to "persist first": a Ready whose only durable change is a higher commit index (no
+ * entries, no snapshot, the same term and vote as last persisted) writes nothing. Its hard state
+ * rides along with the next write the node makes anyway (the next Ready's entries, synced), and
+ * when none comes within a tick it is written on its own without fsync (and on close). The commit
+ * index is not needed for safety: a restarted node starts from max(stored commit, snapshot index)
+ * and learns the rest again from the leader. Writing it in every round cost a second fsync per
+ * commit at first, then an unsynced LevelDB write per round on every node: a hand-off to the
+ * storage's worker thread that showed as a sizeable share of each node's CPU at thousands of
+ * metadata writes a second.
  *
  * Ordering rules, and why:
  * - Nothing in a Ready leaves the node before that Ready's write is durable: a vote reply depends
@@ -34,7 +39,7 @@ import { ErrorCode, StreamBusError, type StreamBusErrorContext } from '../../../
 import { type Logger, silentLogger } from '../../logger.js';
 import { abortReason, asError } from '../../metadata/abort.js';
 import { type HardState, type MembershipChange, type Message, NO_NODE, type ProposalPosition, RaftNode, type Ready, Role } from '../index.js';
-import type { RaftStorage } from '../storage/raft-storage.js';
+import type { RaftStorage, RaftWrite } from '../storage/raft-storage.js';
 import type { PeerAddress, RaftTransport } from '../transport/raft-transport.js';
 import {
   type CallOptions,
@@ -99,8 +104,12 @@ export class RaftHost {
   #reportedLeader = NO_NODE;
   #reportedTerm: number;
   #wasLeader = false;
-  /** The hard state last written, to tell a commit-only Ready (written without fsync) from others. */
+  /** The hard state last written, to tell a commit-only Ready (not written at once) from others. */
   #persistedHardState: HardState;
+  /** A commit-only advance not written yet: the next write carries it (#handleReady, #writeLateCommit). */
+  #unwrittenHardState: HardState | undefined;
+  /** performance.now() when #unwrittenHardState was first set since the last write of the hard state. */
+  #unwrittenSinceMs = 0;
 
   private constructor(options: RaftHostOptions, settings: HostSettings, node: RaftNode, snapshotIndex: number, hardState: HardState) {
     this.nodeId = options.nodeId;
@@ -282,6 +291,7 @@ export class RaftHost {
     this.#calls.rejectAll(this.#failure ?? shuttingDown());
     this.#leaderListeners.clear();
     await this.#turn;
+    if (this.#failure === undefined) await this.#writeLateCommit(0);
     await this.#transport.close().catch((error: unknown) => this.#logger.warn({ err: error, nodeId: this.nodeId }, 'closing the raft transport failed'));
     await this.#storage.close().catch((error: unknown) => this.#logger.warn({ err: error, nodeId: this.nodeId }, 'closing the raft storage failed'));
     this.#logger.info({ nodeId: this.nodeId }, 'raft host closed');
@@ -385,12 +395,16 @@ export class RaftHost {
   /** Runs Readys until the core has none; inputs arriving during a write join the next Ready. */
   async #drive(): Promise<void> {
     try {
-      while (!this.#halted() && this.#node.hasReady()) {
-        if (!(await this.#handleReady(this.#node.ready()))) return;
-        // After every Ready, not only when the loop runs dry: under a steady load it may never.
+      do {
+        while (!this.#halted() && this.#node.hasReady()) {
+          if (!(await this.#handleReady(this.#node.ready()))) return;
+          // After every Ready, not only when the loop runs dry: under a steady load it may never.
+          this.#observe();
+        }
+        if (this.#halted()) return;
         this.#observe();
-      }
-      if (!this.#halted()) this.#observe();
+        // Inputs that arrive during a late commit write are handled by this same turn.
+      } while (await this.#writeLateCommit(this.#settings.tickMs));
     } catch (error) {
       this.#fail(error);
     } finally {
@@ -400,18 +414,16 @@ export class RaftHost {
 
   /** One Ready, in contract order; false when the host stopped meanwhile. */
   async #handleReady(ready: Ready): Promise<boolean> {
-    const { hardState, snapshot, entries } = ready;
-    if (hardState !== undefined || snapshot !== undefined || entries.length > 0) {
-      const sync = !this.#onlyCommitMoved(ready);
-      try {
-        await this.#storage.persist({ hardState, snapshot, entries, sync });
-      } catch (error) {
-        this.#fail(error, ErrorCode.KAFKA_STORAGE_ERROR);
-        return false;
-      }
-      if (hardState !== undefined) this.#persistedHardState = hardState;
-      // Closed while writing: the write is durable, but nothing more happens on this node.
-      if (this.#halted()) return false;
+    const { snapshot, entries } = ready;
+    const commitOnly = this.#onlyCommitMoved(ready);
+    if (commitOnly !== undefined) {
+      // Written with the next write, or late (see the module comment).
+      if (this.#unwrittenHardState === undefined) this.#unwrittenSinceMs = performance.now();
+      this.#unwrittenHardState = commitOnly;
+    } else if (ready.hardState !== undefined || snapshot !== undefined || entries.length > 0) {
+      // A newer hard state replaces the unwritten one; otherwise this write carries it.
+      const hardState = ready.hardState ?? this.#unwrittenHardState;
+      if (!(await this.#persist({ hardState, snapshot, entries, sync: true }))) return false;
     }
     if (ready.messages.length > 0) this.#transport.send(ready.messages);
     if (snapshot !== undefined) {
@@ -432,16 +444,44 @@ export class RaftHost {
   }
 
   /**
-   * Whether the only thing this Ready must write is a higher commit index. Such a write needs no
-   * fsync: a vote, a term or an entry must be durable before a message depending on it leaves, but
-   * nothing depends on the commit index being on disk (after a crash the node counts it again from
-   * what the leader sends), and it is written before the entries it commits are applied.
+   * One write of the Ready loop; false (and the host stopped) when it failed or the host closed
+   * meanwhile. The hard state it carries is the last one written from then on.
    */
-  #onlyCommitMoved(ready: Ready): boolean {
+  async #persist(write: RaftWrite): Promise<boolean> {
+    this.#unwrittenHardState = undefined;
+    try {
+      await this.#storage.persist(write);
+    } catch (error) {
+      this.#fail(error, ErrorCode.KAFKA_STORAGE_ERROR);
+      return false;
+    }
+    if (write.hardState !== undefined) this.#persistedHardState = write.hardState;
+    // Closed while writing: the write is durable, but nothing more happens on this node.
+    return !this.#halted();
+  }
+
+  /**
+   * Writes a commit-only advance that no other write carried within `afterMs`, without fsync:
+   * at the end of a loop turn that found nothing else to do (ticks make one every tickMs), and on
+   * close with `afterMs` 0. True when it wrote and the host goes on.
+   */
+  async #writeLateCommit(afterMs: number): Promise<boolean> {
+    const hardState = this.#unwrittenHardState;
+    if (hardState === undefined || performance.now() - this.#unwrittenSinceMs < afterMs) return false;
+    return this.#persist({ hardState, snapshot: undefined, entries: [], sync: false });
+  }
+
+  /**
+   * The hard state of a Ready whose only durable change is a higher commit index, else undefined.
+   * Such a change need not be written before anything else happens: a vote, a term or an entry
+   * must be durable before a message depending on it leaves, but nothing depends on the commit
+   * index being on disk (a restarted node counts it again from what the leader sends).
+   */
+  #onlyCommitMoved(ready: Ready): HardState | undefined {
     const { hardState, snapshot, entries } = ready;
-    if (hardState === undefined || snapshot !== undefined || entries.length > 0) return false;
+    if (hardState === undefined || snapshot !== undefined || entries.length > 0) return undefined;
     const last = this.#persistedHardState;
-    return hardState.term === last.term && hardState.vote === last.vote;
+    return hardState.term === last.term && hardState.vote === last.vote ? hardState : undefined;
   }
 
   /** Compaction: the state machine's snapshot at `applied` replaces the log up to it. */

@@ -6,7 +6,18 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, StreamBusError } from '../../../proto/errors.js';
 import { type Entry, RaftAssertionError, type Snapshot } from '../index.js';
 import { LevelRaftStorage } from './level-raft-storage.js';
-import { HARD_STATE_KEY, IDENTITY_KEY, SNAPSHOT_KEY, encodeEntry, encodeHardState, entryKey } from './storage-codec.js';
+import {
+  ENTRY_KEY_END,
+  ENTRY_KEY_MIN,
+  HARD_STATE_KEY,
+  IDENTITY_KEY,
+  SNAPSHOT_KEY,
+  encodeEntry,
+  encodeHardState,
+  encodeSnapshot,
+  entryKey,
+  indexOfEntryKey,
+} from './storage-codec.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dirs: string[] = [];
@@ -49,6 +60,30 @@ async function raw(dir: string, edit: (db: ClassicLevel<Uint8Array, Uint8Array>)
   } finally {
     await db.close();
   }
+}
+
+/** The indexes of the entry keys in the database, in key order. */
+async function storedEntryIndexes(db: ClassicLevel<Uint8Array, Uint8Array>): Promise<(number | undefined)[]> {
+  return (await db.keys({ gte: ENTRY_KEY_MIN, lt: ENTRY_KEY_END }).all()).map((key) => indexOfEntryKey(key));
+}
+
+/** A batch as classic-level builds it; `_write` is where LevelDB's native write is called. */
+interface NativeBatch {
+  _write: (...args: unknown[]) => Promise<void>;
+}
+
+/**
+ * Makes the next batch any store writes fail in LevelDB's native write with `error`, the way a
+ * full disk fails it; every other batch is written for real.
+ */
+function failNextBatchWrite(error: Error): void {
+  const proto = ClassicLevel.prototype as unknown as { _chainedBatch: () => NativeBatch };
+  const original = proto._chainedBatch;
+  vi.spyOn(proto, '_chainedBatch').mockImplementationOnce(function (this: unknown) {
+    const batch = original.call(this);
+    batch._write = () => Promise.reject(error);
+    return batch;
+  });
 }
 
 async function expectRefusal(promise: Promise<unknown>, code: ErrorCode, ...fragments: string[]): Promise<StreamBusError> {
@@ -149,6 +184,51 @@ describe('raft storage > round trips', () => {
     expect(await store.entries(4, 100)).toEqual([normal(4, 1), normal(5, 1)]);
     await store.close();
     await raw(dir, async (db) => expect(await db.get(entryKey(3))).toBeUndefined());
+  });
+});
+
+describe('raft storage > compaction', () => {
+  it('deletes what each compaction covers, after its snapshot, and keeps every entry above it', async () => {
+    const dir = await tempDir();
+    const store = await open(dir);
+    await store.load();
+    const count = 3000;
+    const entries = Array.from({ length: count }, (_, i) => normal(i + 1, 1, 'x'.repeat(100)));
+    await store.persist({ snapshot: bootstrap, entries, hardState: { term: 1, vote: 1, commit: count } });
+    const first: Snapshot = { meta: { index: 1000, term: 1, voters: [1, 2, 3] }, data: text('1..1000') };
+    const second: Snapshot = { meta: { index: count - 2, term: 1, voters: [1, 2, 3] }, data: text(`1..${count - 2}`) };
+    await store.compact(first);
+    await store.compact(second);
+    // Readable at once: the store answers for (snapshot, last] whatever the deletes are doing.
+    expect(await store.entries(count - 1, count + 1)).toEqual(entries.slice(count - 2));
+    await expectRefusal(store.entries(count - 2, count), ErrorCode.OFFSET_OUT_OF_RANGE, 'compacted');
+    await store.close();
+    await raw(dir, async (db) => {
+      expect(await storedEntryIndexes(db)).toEqual([count - 1, count]);
+      expect(new Uint8Array((await db.get(SNAPSHOT_KEY))!)).toEqual(encodeSnapshot(second));
+    });
+  });
+
+  it('loads a store whose compaction stopped between the snapshot and its deletes, and deletes the leftovers', async () => {
+    const dir = await tempDir();
+    await seeded(dir);
+    // What a crash right after compact()'s snapshot write leaves: the snapshot at 3, entries 1..5.
+    const snapshot: Snapshot = { meta: { index: 3, term: 1, voters: [1, 2, 3] }, data: text('1..3') };
+    await raw(dir, (db) => db.put(SNAPSHOT_KEY, encodeSnapshot(snapshot)));
+    const store = await open(dir);
+    expect(await store.load()).toEqual({ hardState: { term: 1, vote: 1, commit: 3 }, snapshot, entries: [normal(4, 1), normal(5, 1)] });
+    await store.close();
+    await raw(dir, async (db) => expect(await storedEntryIndexes(db)).toEqual([4, 5]));
+  });
+
+  it('refuses a key below the snapshot that is not a well-formed entry key rather than deleting it as a leftover', async () => {
+    const dir = await tempDir();
+    await seeded(dir);
+    await raw(dir, async (db) => {
+      await db.put(SNAPSHOT_KEY, encodeSnapshot({ meta: { index: 3, term: 1, voters: [1, 2, 3] }, data: text('1..3') }));
+      await db.put(new Uint8Array([0x01, 0x00]), text('stray'));
+    });
+    await loadFails(dir, ErrorCode.KAFKA_STORAGE_ERROR, 'entry key 0100', 'not a well-formed entry key');
   });
 });
 
@@ -284,8 +364,7 @@ describe('raft storage > failures and lifecycle', () => {
     const store = await open(dir);
     await store.load();
     await store.persist({ snapshot: bootstrap, entries: [normal(1, 1)], hardState: { term: 1, vote: 1, commit: 0 } });
-    const proto = ClassicLevel.prototype as unknown as { _batch: (...args: unknown[]) => Promise<void> };
-    vi.spyOn(proto, '_batch').mockRejectedValueOnce(new Error('IO error: ENOSPC: no space left on device'));
+    failNextBatchWrite(new Error('IO error: ENOSPC: no space left on device'));
 
     const first = await expectRefusal(store.persist({ snapshot: undefined, entries: [normal(2, 1)], hardState: undefined }), ErrorCode.KAFKA_STORAGE_ERROR, 'no space left', 'entries 2..2');
     vi.restoreAllMocks();

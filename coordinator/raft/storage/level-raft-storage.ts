@@ -11,6 +11,18 @@
  * into LevelDB's log in order like any other, so a later synced write makes it durable too, and
  * losing it in a crash only makes the node learn its commit index again from the leader.
  *
+ * Cost. A batch is built with classic-level's chained batch (one native call per operation),
+ * not the array form: the array form reads every operation object's properties through N-API on
+ * the event loop, about 15 µs per operation against 3 µs, and a Ready carries one put per entry.
+ *
+ * Compaction stores the snapshot in one synced write and then deletes the entries it covers with
+ * a range delete (clear()) that runs on a worker thread, in the background: deleting 10,000
+ * entries in one batch held the event loop for a few hundred milliseconds. Nothing waits for the
+ * deletes but close(). They are not atomic with the snapshot, which is harmless: the snapshot is
+ * durable before the first delete, a crash in between leaves entries at or below the snapshot
+ * index, and load() deletes such leftovers rather than refusing the store. They never overlap a
+ * later write: every later put or delete of an entry is above the snapshot index.
+ *
  * Integrity: every value is checksummed (storage-codec.ts) and carries its own position. load()
  * checks the whole log before the node may start, because a node that votes or leads on a damaged
  * log can make a committed entry vanish: a bad checksum, a gap, a term going backwards, an entry
@@ -78,6 +90,10 @@ export class LevelRaftStorage implements RaftStorage {
   #snapshotIndex = 0;
   #lastIndex = 0;
   #loaded = false;
+  /** Entries at or below this index are deleted, or being deleted by #clearing. */
+  #clearedThrough = 0;
+  /** The background range delete of the last compaction; close() waits for it. */
+  #clearing: Promise<void> = Promise.resolve();
   #tail: Promise<unknown> = Promise.resolve();
   #failure: StreamBusError | undefined;
   #closing: Promise<void> | undefined;
@@ -130,6 +146,7 @@ export class LevelRaftStorage implements RaftStorage {
    */
   load(): Promise<RestoredState | undefined> {
     return this.#serialize(async () => {
+      await this.#clearing;
       const restored = await this.#load();
       this.#loaded = true;
       return restored;
@@ -148,7 +165,10 @@ export class LevelRaftStorage implements RaftStorage {
     });
   }
 
-  /** Stores `snapshot` and deletes the entries it covers, in one synced batch. */
+  /**
+   * Stores `snapshot` (synced) and resolves; the entries it covers are then deleted in the
+   * background by a range delete off the event loop (see the module comment).
+   */
   compact(snapshot: Snapshot): Promise<void> {
     return this.#serialize(async () => {
       this.#requireLoaded('compact');
@@ -157,10 +177,9 @@ export class LevelRaftStorage implements RaftStorage {
       if (index > this.#lastIndex) {
         throw new RaftAssertionError(`compacting to index ${index}, past the last stored entry ${this.#lastIndex}`);
       }
-      const ops: BatchOp[] = [{ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshot(snapshot) }];
-      for (let i = this.#snapshotIndex + 1; i <= index; i++) ops.push({ type: 'del', key: entryKey(i) });
-      await this.#write(ops, `compacting to index ${index}`);
+      await this.#write([{ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshot(snapshot) }], `compacting to index ${index}`);
       this.#snapshotIndex = index;
+      this.#clearCovered(index);
     });
   }
 
@@ -193,6 +212,7 @@ export class LevelRaftStorage implements RaftStorage {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#tail.catch(() => undefined);
+      await this.#clearing;
       await this.#db.close().catch((error: unknown) => this.#logger.warn({ err: error, dir: this.dir }, 'closing the raft storage failed'));
     })();
     return this.#closing;
@@ -214,9 +234,36 @@ export class LevelRaftStorage implements RaftStorage {
     if (!this.#loaded) throw new RaftAssertionError(`LevelRaftStorage.${call}() called before load()`);
   }
 
+  /**
+   * Deletes the entries in (#clearedThrough, index] after the previous range delete, without
+   * holding up the caller; a failure is logged and the range is tried again by the next compaction
+   * (or deleted by the next load()), since leftovers below the snapshot only take space.
+   */
+  #clearCovered(index: number): void {
+    const from = this.#clearedThrough + 1;
+    if (from > index) return;
+    this.#clearedThrough = index;
+    this.#clearing = this.#clearing.then(() =>
+      this.#db.clear({ gte: entryKey(from), lte: entryKey(index) }).catch((error: unknown) => {
+        this.#clearedThrough = Math.min(this.#clearedThrough, from - 1);
+        this.#logger.warn({ err: error, dir: this.dir, from, to: index }, 'deleting compacted raft entries failed; the next compaction tries again');
+      }),
+    );
+  }
+
   async #write(ops: readonly BatchOp[], what: string, sync = true): Promise<void> {
     try {
-      await this.#db.batch([...ops], { sync });
+      const batch = this.#db.batch();
+      try {
+        for (const op of ops) {
+          if (op.type === 'put') batch.put(op.key, op.value);
+          else batch.del(op.key);
+        }
+      } catch (error) {
+        await batch.close();
+        throw error;
+      }
+      await batch.write({ sync });
     } catch (cause) {
       this.#failure = storageError(`raft storage at ${this.dir} failed while ${what}: ${describe(cause)}; refusing every further call`, cause);
       this.#logger.error({ err: cause, dir: this.dir }, 'raft storage write failed; the store is failed for good');
@@ -259,8 +306,10 @@ export class LevelRaftStorage implements RaftStorage {
     const snapshot = snapshotValue === undefined ? undefined : this.#decode('the snapshot', () => decodeSnapshot(snapshotValue));
     const base = snapshot?.meta.index ?? 0;
     let previousTerm = snapshot?.meta.term ?? 0;
+    if (snapshot !== undefined) await this.#deleteLeftovers(base);
     const entries: Entry[] = [];
-    for await (const [key, value] of this.#db.iterator({ gte: ENTRY_KEY_MIN, lt: ENTRY_KEY_END })) {
+    const from = snapshot === undefined ? ENTRY_KEY_MIN : entryKey(base + 1);
+    for await (const [key, value] of this.#db.iterator({ gte: from, lt: ENTRY_KEY_END })) {
       const expected = base + 1 + entries.length;
       if (snapshot === undefined) throw this.#corrupt(`entry key ${hex(key)}`, 'the store holds log entries but no snapshot (the first write always stores one)');
       const entry = this.#checkedEntry(key, value, expected);
@@ -288,9 +337,27 @@ export class LevelRaftStorage implements RaftStorage {
       throw this.#corrupt('the hard state', `its term ${hardState.term} is older than the last entry's term ${previousTerm}`);
     }
     this.#snapshotIndex = base;
+    this.#clearedThrough = base;
     this.#lastIndex = lastIndex;
     this.#logger.info({ dir: this.dir, snapshotIndex: base, lastIndex, term: hardState.term, commit: hardState.commit }, 'raft storage loaded');
     return { hardState, snapshot, entries };
+  }
+
+  /**
+   * Deletes entries at or below the snapshot index that a compaction's background delete did not
+   * finish (a crash, or a failed delete). Their keys are still checked: a key in that range that is
+   * not a well-formed entry key is damage, not a leftover.
+   */
+  async #deleteLeftovers(snapshotIndex: number): Promise<void> {
+    const end = entryKey(snapshotIndex + 1);
+    let count = 0;
+    for await (const key of this.#db.keys({ gte: ENTRY_KEY_MIN, lt: end })) {
+      if (indexOfEntryKey(key) === undefined) throw this.#corrupt(`entry key ${hex(key)}`, 'it is not a well-formed entry key');
+      count++;
+    }
+    if (count === 0) return;
+    await this.#db.clear({ gte: ENTRY_KEY_MIN, lt: end });
+    this.#logger.info({ dir: this.dir, entries: count, snapshotIndex }, 'deleted raft entries left below the snapshot by an interrupted compaction');
   }
 
   /** Decodes the entry stored under `key`, which must be the key of index `expected`. */

@@ -11,9 +11,9 @@ export interface RaftWrite {
   readonly entries: readonly Entry[];
   /**
    * false: the write need not be durable when persist() resolves (no fsync). Only for a write whose
-   * loss in a crash is harmless: the host uses it for a Ready whose one change is a higher commit
-   * index. It still lands before any later write, and a later synced write makes it durable too.
-   * Default true.
+   * loss in a crash is harmless: the host uses it for a commit-index advance that no synced write
+   * carried within a tick (and on close). It still lands before any later write, and a later synced
+   * write makes it durable too. Default true.
    */
   readonly sync?: boolean;
 }
@@ -36,7 +36,10 @@ export interface RaftStorage {
   persist(write: RaftWrite): Promise<void>;
   /**
    * Log compaction: stores `snapshot` (from RaftNode.compact) and deletes the entries it covers
-   * (index ≤ snapshot.meta.index), atomically. Losing this write in a crash is harmless.
+   * (index ≤ snapshot.meta.index). The snapshot is stored before any covered entry is deleted;
+   * the deletes may finish after the promise resolves and need not be atomic with the snapshot, so
+   * load() accepts (and removes) entries left at or below the stored snapshot. Losing this write
+   * in a crash is harmless.
    */
   compact(snapshot: Snapshot): Promise<void>;
   /** Stored entries in [from, to) (to exclusive), for serving metadata reads after they left memory. */

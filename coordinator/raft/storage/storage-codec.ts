@@ -73,9 +73,20 @@ function getU64(view: DataView, at: number): number {
 }
 
 export function entryKey(index: number): Uint8Array {
+  // Byte by byte rather than through a DataView: one allocation per key, and there is one per
+  // entry written (index < 2^53, so the high word fits 21 bits).
   const key = new Uint8Array(9);
   key[0] = ENTRY_KEY_PREFIX;
-  setU64(new DataView(key.buffer), 1, index);
+  const high = Math.floor(index / TWO_32);
+  const low = index >>> 0;
+  key[1] = high >>> 24;
+  key[2] = (high >>> 16) & 0xff;
+  key[3] = (high >>> 8) & 0xff;
+  key[4] = high & 0xff;
+  key[5] = low >>> 24;
+  key[6] = (low >>> 16) & 0xff;
+  key[7] = (low >>> 8) & 0xff;
+  key[8] = low & 0xff;
   return key;
 }
 
@@ -95,7 +106,11 @@ function frame(bodyBytes: number, fill: (body: DataView, bytes: Uint8Array) => v
   const body = value.subarray(HEADER_BYTES);
   fill(new DataView(value.buffer, HEADER_BYTES, bodyBytes), body);
   value[0] = STORAGE_FORMAT_VERSION;
-  new DataView(value.buffer).setUint32(1, crc32c(body));
+  const crc = crc32c(body);
+  value[1] = crc >>> 24;
+  value[2] = (crc >>> 16) & 0xff;
+  value[3] = (crc >>> 8) & 0xff;
+  value[4] = crc & 0xff;
   return value;
 }
 
