@@ -2,7 +2,7 @@
  * The coordinator part's public entry: cluster metadata (topic configs, the command log, the state
  * machine, the controller), the metadata logs (the Raft-replicated one, and an in-memory one for
  * tests), the broker-side MetadataCache, the Coordinator service on Raft, the node that assembles
- * it, and its protocol handler.
+ * it with its metrics and health checks, and its protocol handler.
  */
 export {
   Coordinator,
@@ -14,7 +14,8 @@ export {
   type CreateTopicsOptions,
   type ValidateOnlyOptions,
 } from './coordinator.js';
-export { CoordinatorNode, type CoordinatorNodeOptions, type RaftSettings } from './service/coordinator-node.js';
+export { CoordinatorNode, type CoordinatorNodeOptions, type NodeHealth, type RaftSettings } from './service/coordinator-node.js';
+export { CoordinatorMetrics, type CoordinatorMetricsOptions, type CoordinatorMetricsSource } from './service/coordinator-metrics.js';
 export {
   CoordinatorHandler,
   configOpFromWire,

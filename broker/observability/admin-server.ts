@@ -3,7 +3,8 @@
  * 127.0.0.1 unless configured otherwise):
  *
  *   GET /metrics  Prometheus text exposition of the registry
- *   GET /livez    200 while the event loop turns (a blocked process cannot answer at all)
+ *   GET /livez    200 while the event loop turns (a blocked process cannot answer at all) and
+ *                 the liveness callback, if any, agrees; 503 {"status":"not_live","reasons":[...]}
  *   GET /readyz   200 {"status":"ready"} when the readiness callback says so,
  *                 503 {"status":"not_ready","reasons":[...]} otherwise
  *   anything else 404; a known path with another method 405
@@ -25,6 +26,12 @@ export interface ReadyState {
   readonly reasons?: readonly string[];
 }
 
+export interface LiveState {
+  readonly live: boolean;
+  /** Why not ("the raft host stopped for good: ..."). */
+  readonly reasons?: readonly string[];
+}
+
 export interface AdminServerOptions {
   /** Default 127.0.0.1. */
   readonly host?: string;
@@ -33,6 +40,11 @@ export interface AdminServerOptions {
   readonly registry: Registry;
   /** Asked on every /readyz. Default: always ready. A throw or rejection counts as not ready. */
   readonly ready?: () => ReadyState | Promise<ReadyState>;
+  /**
+   * Asked on every /livez, for a process that can be running yet broken for good (a coordinator
+   * whose Raft host stopped). Must be cheap and synchronous. Default: live while the loop turns.
+   */
+  readonly live?: () => LiveState;
   readonly logger?: Logger;
   /** When set, /metrics needs `Authorization: Bearer <token>`. */
   readonly authToken?: string | null;
@@ -81,7 +93,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     if (path === '/livez') {
       // Answering at all proves the loop turns; one more turn proves it is not stuck mid-request.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      send(response, 200, JSON_TYPE, '{"status":"live"}\n');
+      const state = options.live?.() ?? { live: true };
+      if (state.live) send(response, 200, JSON_TYPE, '{"status":"live"}\n');
+      else send(response, 503, JSON_TYPE, `${JSON.stringify({ status: 'not_live', reasons: state.reasons ?? [] })}\n`);
       return;
     }
     if (path === '/readyz') {

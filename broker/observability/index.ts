@@ -3,4 +3,4 @@
  */
 export { LogFormat, createLogger, formatCompactLine, type Logger, type LoggerOptions } from './logger.js';
 export { createMetrics, type BrokerMetrics, type MetricsOptions, type PartitionSource, type PartitionStats } from './metrics.js';
-export { startAdminServer, type AdminServer, type AdminServerOptions, type ReadyState } from './admin-server.js';
+export { startAdminServer, type AdminServer, type AdminServerOptions, type LiveState, type ReadyState } from './admin-server.js';

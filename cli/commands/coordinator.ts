@@ -2,34 +2,37 @@
  * `streambus coordinator`: runs one node of the coordinator group, the Raft group that owns the
  * cluster's metadata (topics, partitions, configs, broker registrations).
  *
- * The node replicates the metadata log with its peers on raft.host:raft.port and serves the
+ * The node replicates the metadata log with its peers on raft.host:raft.port, serves the
  * coordinator API (status, metadata fetch, broker registration and heartbeats, membership changes,
- * leadership transfer, topic administration) on coordinator.host:coordinator.port. It prints a
- * banner on stderr (for people) and logs one JSON line
- * `{"msg":"streambus coordinator ready","api":{…},"raft":{…}}` on stdout (for scripts and test
- * harnesses) once both listeners are bound; it need not lead, or even know a leader, by then.
+ * leadership transfer, topic administration) on coordinator.host:coordinator.port, and the HTTP
+ * admin port (/metrics, /livez, /readyz) on admin.host:admin.port. /livez fails once the Raft host
+ * stopped for good; /readyz answers 200 once a leader is known and this node has applied what the
+ * leader had committed (CoordinatorNode.readiness). It prints a banner on stderr (for people) and
+ * logs one JSON line `{"msg":"streambus coordinator ready","api":{…},"raft":{…},"admin":{…}}` on
+ * stdout (for scripts and test harnesses) once its listeners are bound; it need not lead, or even
+ * know a leader, by then. `api` is the advertised API address, the one recorded in the metadata
+ * (coordinator.advertised.host, else the bind host or, for a wildcard, the host name).
  * It serves until SIGINT or SIGTERM and then shuts down cleanly; if it stops for good (a failing
  * disk) it shuts down and exits non-zero.
  */
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { defineCommand } from '../command.js';
-import { createLogger } from '../../broker/observability/index.js';
+import { createLogger, startAdminServer, type AdminServer } from '../../broker/observability/index.js';
 import { NativeServer } from '../../broker/network/index.js';
-import { CoordinatorHandler, CoordinatorNode, formatVoters, parseVoters, type Endpoint } from '../../coordinator/index.js';
+import { CoordinatorHandler, CoordinatorMetrics, CoordinatorNode, formatVoters, parseVoters, type Endpoint } from '../../coordinator/index.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import type { ConfigValues } from '../config/index.js';
+import { advertisedHost, type ConfigValues } from '../config/index.js';
 import { packageVersion } from '../version.js';
 import { untilStopped } from './dev.js';
-
-const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '']);
 
 export const command = defineCommand({
   name: 'coordinator',
   summary: 'Run one node of the coordinator group (the Raft group that owns cluster metadata)',
   description:
     'Starts a coordinator node: it replicates the metadata log with the other coordinators (raft.host, raft.port) and serves ' +
-    'the coordinator API (coordinator.host, coordinator.port). The founding voters are named by coordinator.voters ' +
+    'the coordinator API (coordinator.host, coordinator.port) and the HTTP admin port (admin.host, admin.port: /metrics, /livez, /readyz). ' +
+    'The founding voters are named by coordinator.voters ' +
     '(id@host:port,...), and every node of a group needs the same cluster.id. A node not among the voters starts empty and ' +
     'waits to be added with `streambus cluster members add`. deploy/local-coordinators.sh runs three on 127.0.0.1-3. ' +
     'Stop it with Ctrl-C or SIGTERM.',
@@ -53,11 +56,14 @@ export const command = defineCommand({
       dataDir: path.resolve(values['data.dir']),
       ...(voters === undefined ? {} : { voters }),
       raftListen,
+      raftAdvertisedHost: values['raft.advertised.host'] ?? undefined,
       defaults: { numPartitions: values['num.partitions'], replicationFactor: values['default.replication.factor'] },
       sessionTimeoutMs: values['broker.session.timeout.ms'],
       logger: logger.child({ component: 'coordinator' }),
+      metrics: new CoordinatorMetrics({ defaultMetrics: true, version: packageVersion() }),
     });
     let server: NativeServer | undefined;
+    let admin: AdminServer | undefined;
     try {
       server = new NativeServer({
         handler: new CoordinatorHandler({
@@ -74,26 +80,44 @@ export const command = defineCommand({
         logger: logger.child({ component: 'coordinator-api' }),
       });
       await server.listen();
+      admin = await startAdminServer({
+        host: values['admin.host'],
+        port: values['admin.port'],
+        registry: node.metrics.registry,
+        logger,
+        authToken: values['admin.auth.token'],
+        live: () => {
+          const health = node.liveness();
+          return { live: health.ok, reasons: health.reasons };
+        },
+        ready: async () => {
+          const health = await node.readiness();
+          return { ready: health.ok, reasons: health.reasons };
+        },
+      });
     } catch (error) {
+      await server?.close();
       await node.close();
       throw error;
     }
-    const bound = { host: server.host, port: server.port };
-    const api = { host: WILDCARDS.has(bound.host) ? hostname() : bound.host, port: bound.port };
+    const api = { host: advertisedHost(values, 'coordinator', hostname()), port: server.port };
     node.coordinator.setApiEndpoint(api);
     const raft = node.raftAddress;
+    const adminAddress = { host: advertisedHost(values, 'admin', hostname()), port: admin.port };
     process.stderr.write(
       [
         `StreamBus ${packageVersion()} coordinator — node ${node.nodeId}, cluster ${node.clusterId}, data ${node.dataDir}`,
         `  coordinator API   ${api.host}:${api.port}`,
         `  raft              ${raft.host}:${raft.port}`,
+        `  admin HTTP        http://${adminAddress.host}:${adminAddress.port}  (/metrics /livez /readyz)`,
         `  voters            ${voters === undefined ? `${nodeId} (this node alone)` : formatVoters(voters)}`,
         '',
       ].join('\n'),
     );
-    logger.info({ api, raft, nodeId: node.nodeId, clusterId: node.clusterId, dataDir: node.dataDir }, 'streambus coordinator ready');
+    logger.info({ api, raft, admin: adminAddress, nodeId: node.nodeId, clusterId: node.clusterId, dataDir: node.dataDir }, 'streambus coordinator ready');
     const failure = await untilStopped(ctx.signal, node.failed);
     logger.info('shutting down');
+    await admin.close();
     await server.close();
     await node.close();
     logger.info('stopped');

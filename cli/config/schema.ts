@@ -107,11 +107,19 @@ export const settings = {
     type: 'int', default: 9095, ...PORT, scope: 'server',
     doc: 'Port of the Raft listener. A coordinator of a group needs the fixed port its peers know (its entry in coordinator.voters); 0 picks a free one, which suits `streambus dev` (a group of one).',
   },
+  'raft.advertised.host': {
+    type: 'string', default: null, scope: 'server',
+    doc: 'Host a coordinator records as its Raft address (with its Raft port), where its peers dial it. Needed when raft.host is a wildcard and the node is not among coordinator.voters (a node added later); for a founding voter keep it to the name its voters entry gives. Unset: its coordinator.voters entry, else raft.host, or the host name when that is a wildcard address.',
+  },
   'coordinator.host': {
     type: 'string', default: '127.0.0.1', scope: 'server',
     doc: 'Bind address of `streambus coordinator`\'s API listener (coordinator status, metadata fetch, broker registration and heartbeats, membership, topic administration). `streambus dev` serves these APIs on its native port.',
   },
   'coordinator.port': { type: 'int', default: 9094, ...PORT, scope: 'server', doc: 'Port of the coordinator API listener (0 picks a free one).' },
+  'coordinator.advertised.host': {
+    type: 'string', default: null, scope: 'server',
+    doc: 'Host a coordinator records as its API address (with its API port): brokers and the cluster commands are sent there when it leads. Unset: coordinator.host, or the host name when that is a wildcard address.',
+  },
   'coordinator.voters': {
     type: 'string', default: null, scope: 'server',
     doc: 'The founding voters of the coordinator group and their Raft addresses, id@host:port comma-separated (like KRaft\'s controller.quorum.voters): 1@127.0.0.1:9095,2@127.0.0.2:9095,3@127.0.0.3:9095. Read on a new data directory only; later the group\'s membership lives in its log. A node not listed starts empty and waits to be added (`streambus cluster members add`). Unset: a group of this node alone.',
@@ -247,7 +255,7 @@ const wildcardHosts = new Set(['0.0.0.0', '::', '[::]', '']);
  * The host a listener advertises: its advertised.host when set, else its bind host, else (for a
  * wildcard bind address) the machine's host name, which the caller passes in.
  */
-export function advertisedHost(values: ConfigValues, listener: 'native' | 'kafka' | 'admin', hostname: string): string {
+export function advertisedHost(values: ConfigValues, listener: 'native' | 'kafka' | 'admin' | 'coordinator', hostname: string): string {
   const advertised = values[`${listener}.advertised.host`];
   if (advertised !== null && advertised !== '') return advertised;
   const host = values[`${listener}.host`];

@@ -91,6 +91,20 @@ describe('single node > a coordinator group of one', () => {
     }
   });
 
+  it('serves the coordinator\'s Raft metrics next to the broker\'s on its one admin port', async () => {
+    const node = await startSingleNode(config(join(root, 'metrics')), quiet);
+    try {
+      const response = await fetch(`http://127.0.0.1:${node.admin.bound.port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+      const text = await response.text();
+      expect(text).toMatch(/^streambus_raft_is_leader 1$/m);
+      expect(text).toMatch(/^streambus_raft_leader_id 1$/m);
+      expect(text).toMatch(/^streambus_raft_commit_index [1-9]\d*$/m);
+      expect(text).toMatch(/^# TYPE streambus_connections_open gauge$/m);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('refuses node.id 0, which is no Raft node id, with INVALID_CONFIG', async () => {
     await expect(startSingleNode(config(join(root, 'node-zero'), { 'node.id': '0' }), quiet)).rejects.toMatchObject({
       code: ErrorCode.INVALID_CONFIG,

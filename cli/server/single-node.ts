@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import {
   type Coordinator,
   CoordinatorHandler,
+  CoordinatorMetrics,
   CoordinatorNode,
   MetadataCache,
   configOpFromWire,
@@ -90,7 +91,10 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
   };
 
   try {
+    // One registry for the whole process: the broker's metrics and the coordinator's Raft metrics.
+    const metrics = createMetrics({ version: packageVersion() });
     const coordinatorNode = await CoordinatorNode.start({
+      metrics: new CoordinatorMetrics({ registry: metrics.registry }),
       nodeId,
       clusterId: values['cluster.id'] ?? undefined,
       generateClusterId: true,
@@ -119,7 +123,6 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
     });
     await follower.caughtUp;
 
-    const metrics = createMetrics({ version: packageVersion() });
     const configs: TopicConfigResolver = {
       resolve: (overrides) => resolveTopicConfig(overrides, brokerDefaults),
       describe: (overrides) => describeTopicConfigs(overrides, brokerDefaults),

@@ -16,8 +16,18 @@
  *
  * A failing disk (or a broken invariant) stops the host for good: the node logs it, stops
  * acknowledging anything, and `failed` resolves with the error so the process can exit non-zero.
+ *
+ * Health and metrics. liveness() and readiness() answer the admin port's /livez and /readyz;
+ * `metrics` (./coordinator-metrics.ts) counts and times the Raft writes through wrappers around
+ * the store and the proposer this file hands the host and the log, and reads its gauges from the
+ * host's status() at scrape time, so the Raft host itself knows nothing of metrics.
+ *
+ * Advertised Raft address. What this node records for its own Raft address (register-coordinator)
+ * is raftAdvertisedHost when given, else its entry in `voters` (the address its peers dial
+ * already), else the bind host, or this machine's host name when that is a wildcard address.
  */
 import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { Coordinator } from '../coordinator.js';
@@ -25,11 +35,22 @@ import { type Logger, silentLogger } from '../logger.js';
 import type { TopicDefaults } from '../metadata/controller.js';
 import type { RandomSource } from '../metadata/random.js';
 import { RaftMetadataLog } from '../metadata-log/raft-metadata-log.js';
+import { NO_NODE } from '../raft/index.js';
 import { RaftHost } from '../raft/host/index.js';
 import { LevelRaftStorage } from '../raft/storage/index.js';
 import { TcpRaftTransport } from '../raft/transport/index.js';
 import type { Endpoint } from './coordinator-api.js';
+import { CoordinatorMetrics } from './coordinator-metrics.js';
 import { resolveIdentity } from './meta-properties.js';
+
+/** How long readiness() waits for this node to apply what the leader has committed. */
+const DEFAULT_READY_TIMEOUT_MS = 2000;
+
+/** The answer of a health check: ok, or why not in words an operator can act on. */
+export interface NodeHealth {
+  readonly ok: boolean;
+  readonly reasons: readonly string[];
+}
 
 /** Raft timing and limits; defaults suit a LAN (100 ms ticks, elections after 1–2 s). */
 export interface RaftSettings {
@@ -52,6 +73,11 @@ export interface CoordinatorNodeOptions {
   readonly voters?: ReadonlyMap<number, Endpoint>;
   /** Where the Raft listener binds; port 0 picks a free one. */
   readonly raftListen: Endpoint;
+  /**
+   * The host recorded as this node's Raft address (raft.advertised.host), with the bound port.
+   * Unset or empty: the node's entry in `voters`, else the bind host (the host name for a wildcard).
+   */
+  readonly raftAdvertisedHost?: string | undefined;
   /** This node's coordinator API address, when known at start (else Coordinator.setApiEndpoint later). */
   readonly api?: Endpoint;
   readonly defaults: TopicDefaults;
@@ -59,6 +85,8 @@ export interface CoordinatorNodeOptions {
   readonly raft?: RaftSettings;
   readonly random?: RandomSource;
   readonly logger?: Logger;
+  /** Where the node's metrics go. Default: metrics in a registry of its own, without runtime metrics. */
+  readonly metrics?: CoordinatorMetrics;
 }
 
 export class CoordinatorNode {
@@ -72,6 +100,12 @@ export class CoordinatorNode {
   readonly raftAddress: Endpoint;
   /** Resolves (never rejects) with the error that stopped the host for good, if that happens. */
   readonly failed: Promise<StreamBusError>;
+  /** Raft and metadata metrics of this node (its registry: metrics.registry). */
+  readonly metrics: CoordinatorMetrics;
+  readonly #failure: () => StreamBusError | undefined;
+  readonly #unwatch: () => void;
+  /** The read barrier of the readiness check in flight, shared by concurrent checks. */
+  #readyCheck: Promise<NodeHealth> | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(init: {
@@ -82,6 +116,9 @@ export class CoordinatorNode {
     host: RaftHost;
     raftAddress: Endpoint;
     failed: Promise<StreamBusError>;
+    failure: () => StreamBusError | undefined;
+    metrics: CoordinatorMetrics;
+    unwatch: () => void;
   }) {
     this.nodeId = init.identity.nodeId;
     this.clusterId = init.identity.clusterId;
@@ -91,6 +128,9 @@ export class CoordinatorNode {
     this.host = init.host;
     this.raftAddress = init.raftAddress;
     this.failed = init.failed;
+    this.#failure = init.failure;
+    this.metrics = init.metrics;
+    this.#unwatch = init.unwatch;
   }
 
   /**
@@ -113,7 +153,8 @@ export class CoordinatorNode {
       ...(options.generateClusterId === undefined ? {} : { generateClusterId: options.generateClusterId }),
     });
     const clusterId = identity.clusterId;
-    const storage = await LevelRaftStorage.open({ dir: path.join(dataDir, 'coordinator', 'raft'), nodeId, clusterId, logger });
+    const metrics = options.metrics ?? new CoordinatorMetrics();
+    const storage = metrics.instrumentStorage(await LevelRaftStorage.open({ dir: path.join(dataDir, 'coordinator', 'raft'), nodeId, clusterId, logger }));
     const configured = options.voters ?? new Map<number, Endpoint>();
     let transport: TcpRaftTransport;
     try {
@@ -127,6 +168,7 @@ export class CoordinatorNode {
     const failed = new Promise<StreamBusError>((resolve) => {
       reportFailure = resolve;
     });
+    let failure: StreamBusError | undefined;
     let coordinator: Coordinator | undefined = undefined;
     let host: RaftHost;
     try {
@@ -140,6 +182,7 @@ export class CoordinatorNode {
         logger,
         onFatal: (error) => {
           logger.error({ err: error, nodeId }, 'coordinator node stopped for good: it acknowledges nothing from now on');
+          failure ??= error;
           coordinator?.fail(error);
           reportFailure(error);
         },
@@ -149,14 +192,15 @@ export class CoordinatorNode {
       await storage.close();
       throw error;
     }
-    log.attach(host);
+    log.attach(metrics.instrumentProposer(host));
+    const unwatch = metrics.watch({ status: () => host.status(), state: () => log.state, onLeaderChange: (listener) => host.onLeaderChange(listener) });
     const raftAddress = transport.address;
     coordinator = Coordinator.start({
       nodeId,
       clusterId,
       host,
       log,
-      raft: options.voters?.get(nodeId) ?? advertised(options.raftListen, raftAddress),
+      raft: raftAdvertised(nodeId, options, raftAddress),
       ...(options.api === undefined ? {} : { api: options.api }),
       voters: configured,
       defaults: options.defaults,
@@ -168,12 +212,52 @@ export class CoordinatorNode {
     // A group of one has nobody to wait for: lead now rather than after an election timeout.
     if (status.voters.length === 1 && status.voters[0] === nodeId) host.campaign();
     logger.info({ nodeId, clusterId, dataDir, raft: raftAddress, voters: status.voters, term: status.term, commit: status.commit }, 'coordinator node started');
-    return new CoordinatorNode({ identity, dataDir, coordinator, log, host, raftAddress, failed });
+    return new CoordinatorNode({ identity, dataDir, coordinator, log, host, raftAddress, failed, failure: () => failure, metrics, unwatch });
+  }
+
+  /** Live while the Raft host runs; not once it stopped for good (a failed disk) or the node closed. */
+  liveness(): NodeHealth {
+    const failure = this.#failure();
+    if (failure !== undefined) return { ok: false, reasons: [`the raft host stopped for good: ${failure.message}`] };
+    if (this.#closing !== undefined) return { ok: false, reasons: ['the coordinator node is shutting down'] };
+    return { ok: true, reasons: [] };
+  }
+
+  /**
+   * Ready when the node is live, knows a leader, and has applied everything the leader had
+   * committed when asked: a ReadIndex read barrier (RaftHost.readBarrier) that must complete
+   * within `timeoutMs` (default 2 s). A follower still catching up, a node cut off from the
+   * leader, and a node waiting to be added are not ready. Concurrent checks share one barrier.
+   */
+  readiness(options: { readonly timeoutMs?: number } = {}): Promise<NodeHealth> {
+    const live = this.liveness();
+    if (!live.ok) return Promise.resolve(live);
+    const status = this.host.status();
+    if (status.leaderId === NO_NODE) return Promise.resolve({ ok: false, reasons: [`no coordinator leader is known (term ${status.term})`] });
+    this.#readyCheck ??= this.#caughtUp(options.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS).finally(() => {
+      this.#readyCheck = undefined;
+    });
+    return this.#readyCheck;
+  }
+
+  async #caughtUp(timeoutMs: number): Promise<NodeHealth> {
+    try {
+      await this.host.readBarrier({ signal: AbortSignal.timeout(timeoutMs) });
+      return { ok: true, reasons: [] };
+    } catch (error) {
+      const status = this.host.status();
+      const why = error instanceof Error ? error.message : String(error);
+      return {
+        ok: false,
+        reasons: [`not caught up with leader ${status.leaderId} within ${timeoutMs} ms (applied ${status.applied}, commit ${status.commit}): ${why}`],
+      };
+    }
   }
 
   /** Stops the coordinator, then the host (transport and store), then the log. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#unwatch();
       await this.coordinator.close();
       await this.host.close();
       await this.log.close();
@@ -218,10 +302,16 @@ function withoutSelf(voters: ReadonlyMap<number, Endpoint>, nodeId: number): Map
   return new Map([...voters].filter(([id]) => id !== nodeId));
 }
 
-/** The bound address, with the configured host when it names one (a wildcard bind says nothing). */
-function advertised(listen: Endpoint, bound: Endpoint): Endpoint {
-  const wildcard = listen.host === '0.0.0.0' || listen.host === '::' || listen.host === '';
-  return { host: wildcard ? bound.host : listen.host, port: bound.port };
+/** The Raft address this node records for itself; see the module comment for the order. */
+function raftAdvertised(nodeId: number, options: CoordinatorNodeOptions, bound: Endpoint): Endpoint {
+  const configured = options.raftAdvertisedHost;
+  if (configured !== undefined && configured !== '') return { host: configured, port: bound.port };
+  const listed = options.voters?.get(nodeId);
+  if (listed !== undefined) return listed;
+  const listen = options.raftListen.host;
+  // A wildcard bind names no address a peer could dial: the host name is the best guess.
+  const wildcard = listen === '0.0.0.0' || listen === '::' || listen === '[::]' || listen === '';
+  return { host: wildcard ? hostname() : listen, port: bound.port };
 }
 
 function listenError(listen: Endpoint, error: unknown): Error {

@@ -10,8 +10,10 @@
 #
 # Knobs, all optional: STREAMBUS_LOCAL_DIR, STREAMBUS_LOCAL_API_PORT (9094),
 # STREAMBUS_LOCAL_RAFT_PORT (9095), STREAMBUS_LOCAL_NATIVE_PORT (9093), STREAMBUS_LOCAL_ADMIN_PORT
-# (9644), STREAMBUS_LOCAL_START_TIMEOUT and STREAMBUS_LOCAL_STOP_TIMEOUT (seconds: 30 and 15), NODE.
-# The ports default to the settings' own defaults (cli/config/schema.ts).
+# (9644, the brokers'), STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT (9645: coordinator N shares 127.0.0.N
+# with broker N, so their admin ports differ), STREAMBUS_LOCAL_START_TIMEOUT and
+# STREAMBUS_LOCAL_STOP_TIMEOUT (seconds: 30 and 15), NODE. The other ports default to the settings'
+# own defaults (cli/config/schema.ts).
 
 LOCAL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CLI="$LOCAL_ROOT/dist/cli/main.js"
@@ -21,6 +23,7 @@ API_PORT="${STREAMBUS_LOCAL_API_PORT:-9094}"
 RAFT_PORT="${STREAMBUS_LOCAL_RAFT_PORT:-9095}"
 NATIVE_PORT="${STREAMBUS_LOCAL_NATIVE_PORT:-9093}"
 ADMIN_PORT="${STREAMBUS_LOCAL_ADMIN_PORT:-9644}"
+COORDINATOR_ADMIN_PORT="${STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT:-9645}"
 START_TIMEOUT="${STREAMBUS_LOCAL_START_TIMEOUT:-30}"
 STOP_TIMEOUT="${STREAMBUS_LOCAL_STOP_TIMEOUT:-15}"
 NODES=(1 2 3)
@@ -158,12 +161,13 @@ start_coordinators() {
     else
       start_process coordinator "$n" "node.id=$n" "cluster.id=$id" "coordinator.voters=$(voters)" \
         "raft.host=$(host_of "$n")" "raft.port=$RAFT_PORT" \
-        "coordinator.host=$(host_of "$n")" "coordinator.port=$API_PORT"
+        "coordinator.host=$(host_of "$n")" "coordinator.port=$API_PORT" \
+        "admin.host=$(host_of "$n")" "admin.port=$COORDINATOR_ADMIN_PORT"
     fi
   done
   for n in "${NODES[@]}"; do
     if wait_ready coordinator "$n"; then
-      echo "coordinator $n ready: api $(host_of "$n"):$API_PORT, raft $(host_of "$n"):$RAFT_PORT, pid $(pid_of coordinator "$n")"
+      echo "coordinator $n ready: api $(host_of "$n"):$API_PORT, raft $(host_of "$n"):$RAFT_PORT, admin http://$(host_of "$n"):$COORDINATOR_ADMIN_PORT, pid $(pid_of coordinator "$n")"
     else
       failed=1
     fi

@@ -350,7 +350,10 @@ describe('deploy > docker-compose.yml', () => {
       expect(voters.map((v) => v.replace(/^\d+@/, '').split(':')[0]).sort()).toEqual(coordinatorNames);
       expect(voters.every((v) => v.endsWith(`:${defaultPorts.raft}`))).toBe(true);
       expect(voters).toContain(`${values['node.id']}@${name}:${defaultPorts.raft}`);
-      expect(text(list(obj(service.healthcheck, 'healthcheck').test, 'test').join(' '), 'test')).toContain(`127.0.0.1:${defaultPorts.coordinator}`);
+      expect(values['admin.port'], name).toBe(defaultPorts.admin);
+      // The addresses a coordinator records for itself are its service name, as its voters entry.
+      expect(values['coordinator.advertised.host'], name).toBe(name);
+      expect(values['raft.advertised.host'], name).toBe(name);
     }
     for (const [name, service] of brokers) {
       const values = resolveEnv(composeEnv(service)).values;
@@ -365,8 +368,8 @@ describe('deploy > docker-compose.yml', () => {
     }
   });
 
-  it('checks broker health on an admin path the admin server serves', async () => {
-    for (const [name, service] of brokers) {
+  it('checks coordinator and broker health on /readyz of the admin port, a path the admin server serves', async () => {
+    for (const [name, service] of [...coordinators, ...brokers]) {
       const test = list(obj(service.healthcheck, 'healthcheck').test, 'test').join(' ');
       const url = /http:\/\/127\.0\.0\.1:(\d+)(\/[a-z]+)/.exec(test);
       expect(url, name).not.toBeNull();
@@ -382,6 +385,7 @@ describe('deploy > Kubernetes manifests', () => {
   const coordinator = statefulSets.find((s) => container(s).name === 'coordinator')!;
   const broker = statefulSets.find((s) => container(s).name === 'broker')!;
   const sample = { POD_IP: '10.1.2.3', POD_NAME: 'streambus-broker-1', POD_NAMESPACE: 'prod' };
+  const coordinatorSample = { ...sample, POD_NAME: 'streambus-coordinator-1' };
 
   it('lists every manifest file in the kustomization', () => {
     const listed = list(obj(parse(read('deploy/k8s/kustomization.yaml')), 'kustomization').resources, 'resources');
@@ -428,7 +432,11 @@ describe('deploy > Kubernetes manifests', () => {
     }
     const brokerValues = resolveEnv(containerEnv(broker, sample)).values;
     expect(brokerValues['native.advertised.host']).toBe('streambus-broker-1.streambus-broker.prod.svc.cluster.local');
-    expect(resolveEnv(containerEnv(coordinator, sample)).values['coordinator.host']).toBe(sample.POD_IP);
+    const coordinatorValues = resolveEnv(containerEnv(coordinator, coordinatorSample)).values;
+    expect(coordinatorValues['coordinator.advertised.host']).toBe('streambus-coordinator-1.streambus-coordinator.prod.svc.cluster.local');
+    // Raft: the very name the pod's coordinator.voters entry gives (node 2 is pod streambus-coordinator-1).
+    const entry = (coordinatorValues['coordinator.voters'] ?? '').split(',').find((v) => v.startsWith('2@'));
+    expect(entry).toBe(`2@${coordinatorValues['raft.advertised.host']}:${defaultPorts.raft}`);
   });
 
   it('names the coordinator pods by their headless-service DNS names in the voters and the coordinators list', () => {
@@ -441,19 +449,19 @@ describe('deploy > Kubernetes manifests', () => {
   });
 
   it('declares the default ports and probes the admin paths the admin server serves', async () => {
-    expect(Object.fromEntries(ports(coordinator))).toEqual({ coordinator: defaultPorts.coordinator, raft: defaultPorts.raft });
+    expect(Object.fromEntries(ports(coordinator))).toEqual({ coordinator: defaultPorts.coordinator, raft: defaultPorts.raft, admin: defaultPorts.admin });
     expect(Object.fromEntries(ports(broker))).toEqual({ native: defaultPorts.native, admin: defaultPorts.admin });
-    const c = container(broker);
-    const probes = ['startupProbe', 'livenessProbe', 'readinessProbe'].map((probe) => obj(obj(c[probe], probe).httpGet, `${probe}.httpGet`));
-    for (const probe of probes) {
-      expect(probe.port).toBe('admin');
-      expect(await served(text(probe.path, 'path'))).toBe(true);
+    for (const set of [coordinator, broker]) {
+      const c = container(set);
+      const probes = ['startupProbe', 'livenessProbe', 'readinessProbe'].map((probe) => obj(obj(c[probe], probe).httpGet, `${nameOf(set)} ${probe}.httpGet`));
+      for (const probe of probes) {
+        expect(probe.port, nameOf(set)).toBe('admin');
+        expect(await served(text(probe.path, 'path'))).toBe(true);
+      }
+      expect(probes.map((p) => p.path), nameOf(set)).toEqual(['/livez', '/livez', '/readyz']);
     }
-    expect(probes.map((p) => p.path)).toEqual(['/livez', '/livez', '/readyz']);
-    const coordinatorProbes = container(coordinator);
-    expect(obj(obj(coordinatorProbes.livenessProbe, 'livenessProbe').tcpSocket, 'tcpSocket').port).toBe('coordinator');
-    const readiness = list(obj(obj(coordinatorProbes.readinessProbe, 'readinessProbe').exec, 'exec').command, 'command').join(' ');
-    expect(readiness).toContain(`$POD_IP:${defaultPorts.coordinator}`);
+    // The coordinator's /readyz waits up to 2 s for a read barrier: its probe must wait longer.
+    expect(Number(obj(container(coordinator).readinessProbe, 'readinessProbe').timeoutSeconds)).toBeGreaterThan(2);
   });
 
   it('derives node ids from the pod ordinal when the start command runs in sh', async () => {

@@ -74,6 +74,7 @@ beforeAll(async () => {
     STREAMBUS_LOCAL_RAFT_PORT: String(await freePort()),
     STREAMBUS_LOCAL_NATIVE_PORT: String(nativePort),
     STREAMBUS_LOCAL_ADMIN_PORT: String(await freePort()),
+    STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT: String(await freePort()),
   };
 });
 

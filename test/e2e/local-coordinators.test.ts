@@ -54,6 +54,7 @@ beforeAll(async () => {
     STREAMBUS_LOCAL_DIR: dir,
     STREAMBUS_LOCAL_API_PORT: String(await freePort()),
     STREAMBUS_LOCAL_RAFT_PORT: String(await freePort()),
+    STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT: String(await freePort()),
   };
 });
 

@@ -255,6 +255,8 @@ export class CoordinatorCluster {
       'raft.port': node.raft.port,
       'coordinator.host': node.api.host,
       'coordinator.port': node.api.port,
+      // Every node serves an HTTP admin port; 0 keeps the nodes (and other tests) off 9644.
+      'admin.port': 0,
       'data.dir': node.dataDir,
       'log.format': 'json',
       'log.level': 'info',
