@@ -292,7 +292,7 @@ export class Coordinator implements CoordinatorApi {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Reads: any node
+  // Reads: every node answers them
 
   status(): CoordinatorNodeStatus {
     const raft = this.#host.status();

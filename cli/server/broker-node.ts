@@ -24,18 +24,16 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { CoordinatorClient } from '../../client/index.js';
-import { MetadataCache, describeTopicConfigs, resolveIdentity, resolveTopicConfig } from '../../coordinator/index.js';
+import { MetadataCache, resolveIdentity } from '../../coordinator/index.js';
 import { LogStore } from '../../broker/log/index.js';
 import { NativeServer } from '../../broker/network/index.js';
 import { createMetrics, startAdminServer, type AdminServer, type BrokerMetrics } from '../../broker/observability/index.js';
-import { Broker } from '../../broker/server/broker.js';
 import { BrokerLifecycle } from '../../broker/server/broker-lifecycle.js';
-import type { TopicConfigResolver } from '../../broker/server/metadata-view.js';
 import { RemoteMetadataLog, remoteControllerGateway } from '../../broker/server/remote-metadata.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { advertisedHost, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
-import { brokerTopicDefaults, metadataView } from './broker-wiring.js';
+import { createBroker } from './broker-wiring.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -77,7 +75,6 @@ export async function startBrokerNode(config: ResolvedConfig, logger: Logger, op
   if (nodeId < 1) throw new StreamBusError(ErrorCode.INVALID_CONFIG, `node.id must be at least 1 for a broker, got ${nodeId}`);
   const dataDir = path.resolve(values['data.dir']);
   const coordinators = values.coordinators;
-  const brokerDefaults = brokerTopicDefaults(config);
   const topicDefaults = { numPartitions: values['num.partitions'], replicationFactor: values['default.replication.factor'] };
   const cleanups: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;
@@ -144,51 +141,19 @@ export async function startBrokerNode(config: ResolvedConfig, logger: Logger, op
     cleanups.push(() => logs.close());
 
     const metrics = createMetrics({ version: packageVersion() });
-    const configs: TopicConfigResolver = {
-      resolve: (overrides) => resolveTopicConfig(overrides, brokerDefaults),
-      describe: (overrides) => describeTopicConfigs(overrides, brokerDefaults),
-    };
     const gateway = remoteControllerGateway({ client, clusterId: () => cache.state.clusterId });
-    const broker = new Broker({
+    const broker = createBroker({
+      config,
       nodeId,
       logs,
-      metadata: metadataView(cache, nodeId),
+      cache,
       controller: gateway,
-      configs,
       topicDefaults,
-      autoCreateTopics: values['auto.create.topics.enable'],
-      logger: logger.child({ component: 'broker' }),
-      serverVersion: packageVersion(),
-      maxFrameBytes: values['max.frame.bytes'],
-      maxInFlight: values['max.in.flight.per.connection'],
-      traffic: {
-        produced: (topic, records, bytes) => {
-          metrics.recordsIn.inc({ topic }, records);
-          metrics.bytesIn.inc({ topic }, bytes);
-        },
-        fetched: (topic, records, bytes) => {
-          metrics.recordsOut.inc({ topic }, records);
-          metrics.bytesOut.inc({ topic }, bytes);
-        },
-      },
+      metrics,
+      logger,
     });
     await broker.start();
     cleanups.push(() => broker.stop());
-
-    metrics.setPartitionSource(function* () {
-      for (const log of logs.partitions()) {
-        const topic = cache.state.topicById(log.topicId);
-        if (topic === undefined) continue;
-        yield {
-          topic: topic.name,
-          partition: log.partition,
-          logStartOffset: log.logStartOffset,
-          logEndOffset: log.logEndOffset,
-          highWatermark: log.highWatermark,
-          sizeBytes: log.sizeBytes,
-        };
-      }
-    });
 
     const server = new NativeServer({
       handler: broker,

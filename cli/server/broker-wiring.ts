@@ -1,10 +1,17 @@
 /**
  * What `streambus dev` and `streambus broker` wire the same way around a Broker: the broker-wide
- * topic defaults from the resolved config, and the broker's read view of a followed MetadataCache.
+ * topic defaults from the resolved config, the broker's read view of a followed MetadataCache, and
+ * the Broker itself with its traffic and partition metrics. They differ only in where admin
+ * requests go (the ControllerGateway) and in what runs beside the broker.
  */
-import type { MetadataCache } from '../../coordinator/index.js';
-import type { MetadataView } from '../../broker/server/metadata-view.js';
+import type { Logger } from 'pino';
+import { type MetadataCache, type TopicDefaults, describeTopicConfigs, resolveTopicConfig } from '../../coordinator/index.js';
+import type { LogStore } from '../../broker/log/index.js';
+import type { BrokerMetrics } from '../../broker/observability/index.js';
+import { Broker } from '../../broker/server/broker.js';
+import type { ControllerGateway, MetadataView, TopicConfigResolver } from '../../broker/server/metadata-view.js';
 import { ConfigSource, settingKeys, specOf, type ResolvedConfig } from '../config/index.js';
+import { packageVersion } from '../version.js';
 
 /**
  * Broker-wide defaults of topic configs (log.retention.ms and friends) that the operator actually
@@ -39,4 +46,67 @@ export function metadataView(cache: MetadataCache, controllerId: number): Metada
     brokers: () => cache.state.brokers(),
     onChange: (listener) => cache.subscribe(() => listener()),
   };
+}
+
+export interface BrokerParts {
+  readonly config: ResolvedConfig;
+  readonly nodeId: number;
+  readonly logs: LogStore;
+  readonly cache: MetadataCache;
+  readonly controller: ControllerGateway;
+  readonly topicDefaults: TopicDefaults;
+  readonly metrics: BrokerMetrics;
+  readonly logger: Logger;
+}
+
+/**
+ * The Broker over a followed cache, counting its traffic in `metrics` and exporting its partitions'
+ * offsets and sizes there. Not started: the caller starts it once the rest of its process is ready.
+ */
+export function createBroker(parts: BrokerParts): Broker {
+  const { config, logs, cache, metrics } = parts;
+  const values = config.values;
+  const brokerDefaults = brokerTopicDefaults(config);
+  const configs: TopicConfigResolver = {
+    resolve: (overrides) => resolveTopicConfig(overrides, brokerDefaults),
+    describe: (overrides) => describeTopicConfigs(overrides, brokerDefaults),
+  };
+  const broker = new Broker({
+    nodeId: parts.nodeId,
+    logs,
+    metadata: metadataView(cache, parts.nodeId),
+    controller: parts.controller,
+    configs,
+    topicDefaults: parts.topicDefaults,
+    autoCreateTopics: values['auto.create.topics.enable'],
+    logger: parts.logger.child({ component: 'broker' }),
+    serverVersion: packageVersion(),
+    maxFrameBytes: values['max.frame.bytes'],
+    maxInFlight: values['max.in.flight.per.connection'],
+    traffic: {
+      produced: (topic, records, bytes) => {
+        metrics.recordsIn.inc({ topic }, records);
+        metrics.bytesIn.inc({ topic }, bytes);
+      },
+      fetched: (topic, records, bytes) => {
+        metrics.recordsOut.inc({ topic }, records);
+        metrics.bytesOut.inc({ topic }, bytes);
+      },
+    },
+  });
+  metrics.setPartitionSource(function* () {
+    for (const log of logs.partitions()) {
+      const topic = cache.state.topicById(log.topicId);
+      if (topic === undefined) continue;
+      yield {
+        topic: topic.name,
+        partition: log.partition,
+        logStartOffset: log.logStartOffset,
+        logEndOffset: log.logEndOffset,
+        highWatermark: log.highWatermark,
+        sizeBytes: log.sizeBytes,
+      };
+    }
+  });
+  return broker;
 }

@@ -28,22 +28,19 @@ import {
   MetadataCache,
   configOpFromWire,
   createTopicFromWire,
-  describeTopicConfigs,
-  resolveTopicConfig,
   topicResultToWire,
   type MetadataFollower,
 } from '../../coordinator/index.js';
 import { LogStore } from '../../broker/log/index.js';
 import { NativeServer, type Handler } from '../../broker/network/index.js';
 import { createMetrics, startAdminServer, type AdminServer, type BrokerMetrics } from '../../broker/observability/index.js';
-import { Broker } from '../../broker/server/broker.js';
 import { BrokerLifecycle } from '../../broker/server/broker-lifecycle.js';
-import type { ControllerGateway, TopicConfigResolver } from '../../broker/server/metadata-view.js';
+import type { ControllerGateway } from '../../broker/server/metadata-view.js';
 import { isCoordinatorApi } from '../../proto/api.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { advertisedHost, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
-import { brokerTopicDefaults, metadataView } from './broker-wiring.js';
+import { createBroker } from './broker-wiring.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -76,7 +73,6 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
   checkSessionSettings(config);
   const nodeId = values['node.id'];
   const dataDir = path.resolve(values['data.dir']);
-  const brokerDefaults = brokerTopicDefaults(config);
   const topicDefaults = { numPartitions: values['num.partitions'], replicationFactor: values['default.replication.factor'] };
   const cleanups: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
@@ -123,51 +119,19 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
     });
     await follower.caughtUp;
 
-    const configs: TopicConfigResolver = {
-      resolve: (overrides) => resolveTopicConfig(overrides, brokerDefaults),
-      describe: (overrides) => describeTopicConfigs(overrides, brokerDefaults),
-    };
     const gateway = controllerGateway(coordinator);
-    const broker = new Broker({
+    const broker = createBroker({
+      config,
       nodeId,
       logs,
-      metadata: metadataView(cache, nodeId),
+      cache,
       controller: gateway,
-      configs,
       topicDefaults,
-      autoCreateTopics: values['auto.create.topics.enable'],
-      logger: logger.child({ component: 'broker' }),
-      serverVersion: packageVersion(),
-      maxFrameBytes: values['max.frame.bytes'],
-      maxInFlight: values['max.in.flight.per.connection'],
-      traffic: {
-        produced: (topic, records, bytes) => {
-          metrics.recordsIn.inc({ topic }, records);
-          metrics.bytesIn.inc({ topic }, bytes);
-        },
-        fetched: (topic, records, bytes) => {
-          metrics.recordsOut.inc({ topic }, records);
-          metrics.bytesOut.inc({ topic }, bytes);
-        },
-      },
+      metrics,
+      logger,
     });
     await broker.start();
     cleanups.push(() => broker.stop());
-
-    metrics.setPartitionSource(function* () {
-      for (const log of logs.partitions()) {
-        const topic = cache.state.topicById(log.topicId);
-        if (topic === undefined) continue;
-        yield {
-          topic: topic.name,
-          partition: log.partition,
-          logStartOffset: log.logStartOffset,
-          logEndOffset: log.logEndOffset,
-          highWatermark: log.highWatermark,
-          sizeBytes: log.sizeBytes,
-        };
-      }
-    });
 
     const coordinatorHandler = new CoordinatorHandler({
       coordinator,

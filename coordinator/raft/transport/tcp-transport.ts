@@ -89,7 +89,7 @@ export interface TcpRaftTransportOptions {
   readonly reconnectBackoffMaxMs?: number;
   /** Uniform in [0, 1): the backoff jitter. Default Math.random; tests pass a seeded one. */
   readonly random?: () => number;
-  /** The local address outgoing connections bind (multi-node tests on 127.0.0.x). Default: any. */
+  /** The local address outgoing connections bind (multi-node tests on 127.0.0.x). Default: the system picks it. */
   readonly localAddress?: string;
   readonly logger?: Logger;
 }
