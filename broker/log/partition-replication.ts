@@ -1,0 +1,182 @@
+/**
+ * The replication side of one partition's log (docs/replication.md): a leader records where its
+ * epoch starts (startLeaderEpoch), a follower appends the leader's batches as they are
+ * (appendReplicated: offsets kept, contiguity checked), and a follower truncates its tail where
+ * its history diverged from the leader's (truncateTo). Each write carries the leader-epoch history
+ * changes (./leader-epochs.ts) in the same write batch as the data. PartitionLog delegates here.
+ */
+import assert from 'node:assert/strict';
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { BATCH_HEADER_BYTES, MAGIC_V2, readBatchHeader } from '../../proto/record-batch/index.js';
+import type { CommitEntry, WriteOp } from './committer.js';
+import { KeyTag, decodeOffsetValue, encodeBatchIndexValue, encodeOffsetValue, keyTimestamp, type BatchIndexEntry } from './layout.js';
+import { LeaderEpochHistory, type EpochEntry } from './leader-epochs.js';
+import type { PartitionCore } from './partition-core.js';
+
+type TimeIndexEntry = { key: Buffer; timestamp: number; lastOffset: number };
+
+/** PartitionLog.startLeaderEpoch: see its JSDoc. */
+export function startLeaderEpoch(core: PartitionCore, epoch: number): Promise<void> {
+  const refused = core.refusal();
+  if (refused !== undefined) return Promise.reject(refused);
+  return core.submit(0, () => {
+    const ops: WriteOp[] = [];
+    const added: EpochEntry[] = [];
+    core.recordEpoch(ops, epoch, core.spec.logEndOffset, added);
+    return {
+      lane: core.lane,
+      ops,
+      bytes: 0,
+      result: undefined,
+      onCommitted: () => {
+        for (const entry of added) core.epochs.add(entry);
+      },
+    };
+  });
+}
+
+/** PartitionLog.appendReplicated: see its JSDoc. */
+export function appendReplicated(core: PartitionCore, batches: Buffer): Promise<number> {
+  const refused = core.refusal();
+  if (refused !== undefined) return Promise.reject(refused);
+  return core.submit(batches.length, () => buildReplicated(core, batches));
+}
+
+function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<number> {
+  const refused = core.refusal();
+  if (refused !== undefined) throw refused;
+  const spec = core.spec;
+  const startEnd = spec.logEndOffset;
+  const ops: WriteOp[] = [];
+  const newEpochs: EpochEntry[] = [];
+  const epochs = new LeaderEpochHistory(core.specEpochs.entries);
+  let nextOffset = startEnd;
+  let maxTimestamp = spec.maxTimestamp;
+  let sizeBytes = 0;
+  for (let position = 0; position < batches.length; ) {
+    const header = batches.length - position >= BATCH_HEADER_BYTES ? readBatchHeader(batches, position) : undefined;
+    if (header === undefined || header.magic !== MAGIC_V2 || header.sizeBytes < BATCH_HEADER_BYTES || position + header.sizeBytes > batches.length) {
+      throw replicationError(core, `a replicated batch at byte ${position} is not a whole v2 batch`);
+    }
+    const value = batches.subarray(position, position + header.sizeBytes);
+    position += header.sizeBytes;
+    if (header.lastOffset < nextOffset && nextOffset === startEnd) continue; // already held
+    if (header.baseOffset < nextOffset) {
+      throw replicationError(core, `replicated batch [${header.baseOffset}, ${header.lastOffset}] overlaps the log end ${nextOffset}`);
+    }
+    const entry = epochs.entryFor(header.partitionLeaderEpoch, header.baseOffset);
+    if (entry !== undefined) {
+      epochs.add(entry);
+      newEpochs.push(entry);
+      ops.push({ type: 'put', key: core.keys.leaderEpoch(entry.epoch), value: encodeOffsetValue(entry.startOffset) });
+    }
+    ops.push(
+      { type: 'put', key: core.keys.batch(header.lastOffset), value },
+      { type: 'put', key: core.keys.batchIndex(header.lastOffset), value: encodeBatchIndexValue(header.baseOffset, header.maxTimestamp, header.sizeBytes) },
+    );
+    if (header.maxTimestamp > maxTimestamp) {
+      ops.push({ type: 'put', key: core.keys.timeIndex(header.maxTimestamp), value: encodeOffsetValue(header.lastOffset) });
+      maxTimestamp = header.maxTimestamp;
+    }
+    sizeBytes += header.sizeBytes;
+    nextOffset = header.lastOffset + 1;
+  }
+  for (const entry of newEpochs) core.specEpochs.add(entry);
+  spec.logEndOffset = nextOffset;
+  spec.sizeBytes += sizeBytes;
+  spec.maxTimestamp = maxTimestamp;
+  if (core.owner.autoHighWatermark) spec.highWatermark = nextOffset;
+  if (nextOffset !== startEnd) ops.push(core.stateOp());
+  return {
+    lane: core.lane,
+    ops,
+    bytes: sizeBytes,
+    result: nextOffset,
+    onCommitted: () => {
+      assert.equal(core.logEndOffset, startEnd, `${core.topicId}-${core.partition}: replicated append committed out of order`);
+      core.logEndOffset = nextOffset;
+      core.sizeBytes += sizeBytes;
+      for (const entry of newEpochs) core.epochs.add(entry);
+      if (core.owner.autoHighWatermark) core.advanceHighWatermark(nextOffset);
+      if (nextOffset !== startEnd) core.notify(core.logEndListeners);
+    },
+  };
+}
+
+/** PartitionLog.truncateTo: see its JSDoc. */
+export function truncateTo(core: PartitionCore, offset: number): Promise<number> {
+  return core.exclusive(async () => {
+    const refused = core.refusal();
+    if (refused !== undefined) throw refused;
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new StreamBusError(ErrorCode.OFFSET_OUT_OF_RANGE, `cannot truncate ${core.topicId}-${core.partition} to ${offset}`, {
+        context: core.errorContext,
+      });
+    }
+    await core.lastWrite;
+    if (offset >= core.spec.logEndOffset) return core.spec.logEndOffset;
+    try {
+      const doomed: BatchIndexEntry[] = [];
+      for await (const entry of core.scanBatchIndex(offset, Number.MAX_SAFE_INTEGER)) doomed.push(entry);
+      const timeEntries: TimeIndexEntry[] = [];
+      for await (const [key, value] of core.ctx.db.iterator({ gte: core.keys.rangeStart(KeyTag.timeIndex), lt: core.keys.rangeEnd(KeyTag.timeIndex) })) {
+        timeEntries.push({ key, timestamp: keyTimestamp(key), lastOffset: decodeOffsetValue(value) ?? -1 });
+      }
+      return await core.submit(0, () => buildTruncation(core, offset, doomed, timeEntries));
+    } catch (error) {
+      throw core.storageError(error, `truncate to ${offset}`);
+    }
+  });
+}
+
+function buildTruncation(
+  core: PartitionCore,
+  offset: number,
+  doomed: readonly BatchIndexEntry[],
+  timeEntries: readonly TimeIndexEntry[],
+): CommitEntry<number> {
+  const refused = core.refusal();
+  if (refused !== undefined) throw refused;
+  const spec = core.spec;
+  const newEnd = Math.min(offset, doomed[0]?.baseOffset ?? offset);
+  const ops: WriteOp[] = [];
+  let removedBytes = 0;
+  for (const entry of doomed) {
+    ops.push({ type: 'del', key: core.keys.batch(entry.lastOffset) }, { type: 'del', key: core.keys.batchIndex(entry.lastOffset) });
+    removedBytes += entry.sizeBytes;
+  }
+  let maxTimestamp = -1;
+  for (const entry of timeEntries) {
+    if (entry.lastOffset >= newEnd) ops.push({ type: 'del', key: entry.key });
+    else maxTimestamp = Math.max(maxTimestamp, entry.timestamp);
+  }
+  for (const entry of core.specEpochs.removedBy(newEnd)) ops.push({ type: 'del', key: core.keys.leaderEpoch(entry.epoch) });
+  core.specEpochs.truncateFromEnd(newEnd);
+  const previousEnd = spec.logEndOffset;
+  spec.logEndOffset = newEnd;
+  spec.logStartOffset = Math.min(spec.logStartOffset, newEnd);
+  spec.highWatermark = Math.min(spec.highWatermark, newEnd);
+  spec.sizeBytes -= removedBytes;
+  spec.maxTimestamp = maxTimestamp;
+  spec.cleanedOffset = Math.min(spec.cleanedOffset, newEnd);
+  // Visible at once, as the log start is for deletes: nothing past the new end is served again.
+  core.logStartOffset = spec.logStartOffset;
+  core.highWatermark = Math.min(core.highWatermark, newEnd);
+  core.logEndOffset = Math.min(core.logEndOffset, newEnd);
+  ops.push(core.stateOp());
+  core.logger.warn({ requestedOffset: offset, logEndOffset: newEnd, previousLogEndOffset: previousEnd, removedBatches: doomed.length }, 'truncated the log tail');
+  return {
+    lane: core.lane,
+    ops,
+    bytes: 0,
+    result: newEnd,
+    onCommitted: () => {
+      core.sizeBytes -= removedBytes;
+      core.epochs.truncateFromEnd(newEnd);
+    },
+  };
+}
+
+function replicationError(core: PartitionCore, message: string): StreamBusError {
+  return new StreamBusError(ErrorCode.CORRUPT_MESSAGE, `${core.topicId}-${core.partition}: ${message}`, { context: core.errorContext });
+}
