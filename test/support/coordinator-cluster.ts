@@ -202,9 +202,24 @@ export class CoordinatorCluster {
     this.#root = init.root;
   }
 
-  /** Starts every node at once and waits until each is ready. */
+  /**
+   * Starts every node at once and waits until each is ready. Ports are picked free beforehand
+   * (bind port 0, close), so another process may take one in between: a start that fails on
+   * EADDRINUSE is retried on fresh ports, up to three attempts; any other failure is thrown at once.
+   */
   static async start(options: CoordinatorClusterOptions = {}): Promise<CoordinatorCluster> {
     if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run 'npm run build' first (npm test does)`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await CoordinatorCluster.#startOnFreePorts(options);
+      } catch (error) {
+        const portTaken = error instanceof Error && error.message.includes('EADDRINUSE');
+        if (!portTaken || attempt === 3) throw error;
+      }
+    }
+  }
+
+  static async #startOnFreePorts(options: CoordinatorClusterOptions): Promise<CoordinatorCluster> {
     const count = options.nodes ?? 3;
     const root = await mkdtemp(path.join(tmpdir(), 'streambus-coordinators-'));
     const nodes: CoordinatorNode[] = [];
