@@ -3,17 +3,13 @@
  * first) in --smoke mode, one short repeat on three real coordinator processes, and checks that it
  * printed and recorded figures.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runHarnessSmoke } from './harness/smoke-run.js';
 import type { CoordinatorBenchReport } from './coordinator.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const harness = path.join(root, 'dist/bench/coordinator.js');
 const RUN_TIMEOUT_MS = 60_000;
 
 interface Run {
@@ -25,18 +21,12 @@ interface Run {
 }
 
 async function runSmoke(outDir: string): Promise<Run> {
-  if (!existsSync(harness)) throw new Error(`${harness} is missing: run 'npm run build' first (npm test does)`);
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [harness, '--smoke', '--out', outDir], { timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (error, out, err) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout: out, stderr: err });
-    });
-  });
-  const files = await readdir(outDir);
-  const json = files.find((f) => f.startsWith('coordinator-smoke-') && f.endsWith('.json'));
-  const md = files.find((f) => f.startsWith('coordinator-smoke-') && f.endsWith('.md'));
-  if (json === undefined || md === undefined) throw new Error(`the harness wrote no report (exit ${String(code)})\n${stderr}`);
-  const report = JSON.parse(await readFile(path.join(outDir, json), 'utf8')) as CoordinatorBenchReport;
-  return { code, stdout, stderr, report, markdown: await readFile(path.join(outDir, md), 'utf8') };
+  const run = await runHarnessSmoke('coordinator', outDir, RUN_TIMEOUT_MS);
+  return {
+    ...run,
+    report: JSON.parse(await run.read('.json', 'coordinator-smoke-')) as CoordinatorBenchReport,
+    markdown: await run.read('.md', 'coordinator-smoke-'),
+  };
 }
 
 describe('bench > coordinator harness (smoke)', () => {

@@ -3,17 +3,13 @@
  * first) in --smoke mode, StreamBus only (no peer needs installing), with tiny counts against a
  * real server, and checks that it wrote a report, figures for every workload, and both plots.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runHarnessSmoke } from './harness/smoke-run.js';
 import type { LatencyRun, PeersReport, PublishRun, ConsumeRun } from './peers/report.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const harness = path.join(root, 'dist/bench/peers.js');
 const RUN_TIMEOUT_MS = 15_000;
 
 interface Run {
@@ -28,27 +24,13 @@ interface Run {
 }
 
 async function runSmoke(outDir: string): Promise<Run> {
-  if (!existsSync(harness)) throw new Error(`${harness} is missing: run 'npm run build' first (npm test does)`);
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [harness, '--smoke', '--out', outDir], { timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (error, out, err) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout: out, stderr: err });
-    });
-  });
-  const files = await readdir(outDir);
-  const find = (suffix: string): string => {
-    const name = files.find((f) => f.endsWith(suffix));
-    if (name === undefined) throw new Error(`the harness wrote no *${suffix} (exit ${String(code)})\n${stderr}`);
-    return path.join(outDir, name);
-  };
+  const run = await runHarnessSmoke('peers', outDir, RUN_TIMEOUT_MS);
   return {
-    code,
-    stdout,
-    stderr,
-    files,
-    report: JSON.parse(await readFile(find('.json'), 'utf8')) as PeersReport,
-    markdown: await readFile(find('.md'), 'utf8'),
-    throughputSvg: await readFile(find('-throughput.svg'), 'utf8'),
-    latencySvg: await readFile(find('-latency.svg'), 'utf8'),
+    ...run,
+    report: JSON.parse(await run.read('.json')) as PeersReport,
+    markdown: await run.read('.md'),
+    throughputSvg: await run.read('-throughput.svg'),
+    latencySvg: await run.read('-latency.svg'),
   };
 }
 
