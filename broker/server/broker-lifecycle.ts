@@ -19,6 +19,7 @@
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { type BrokerRegistrationRequest, type Logger, silentLogger } from '../../coordinator/index.js';
 import type { ControllerGateway } from './metadata-view.js';
+import { Waiters } from './waiters.js';
 
 /** Kafka's broker.heartbeat.interval.ms default. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000;
@@ -34,11 +35,6 @@ export interface BrokerLifecycleOptions {
   /** Kafka's broker.heartbeat.interval.ms. Default 2000. */
   readonly heartbeatIntervalMs?: number;
   readonly logger?: Logger;
-}
-
-interface UnfencedWaiter {
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
 }
 
 function needsRegistration(error: unknown): boolean {
@@ -67,7 +63,7 @@ export class BrokerLifecycle {
   #failing = false;
   /** The coordinator asked for a new registration: do it on the next turn, not after an interval. */
   #registerNow = false;
-  readonly #waiters = new Set<UnfencedWaiter>();
+  readonly #waiters = new Waiters();
 
   /** Throws StreamBusError INVALID_CONFIG for a heartbeat interval that is not a whole number ≥ 1. */
   constructor(options: BrokerLifecycleOptions) {
@@ -114,25 +110,7 @@ export class BrokerLifecycle {
     if (this.#closing !== undefined) return Promise.reject(new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the broker lifecycle is closed'));
     if (this.#brokerEpoch !== undefined && !this.#fenced) return Promise.resolve();
     const signal = options.signal;
-    if (signal?.aborted === true) return Promise.reject(abortError(signal));
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.#waiters.delete(waiter);
-        reject(signal === undefined ? new Error('aborted') : abortError(signal));
-      };
-      const waiter: UnfencedWaiter = {
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject: (error) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.add(waiter);
-    });
+    return this.#waiters.wait(signal);
   }
 
   /**
@@ -144,8 +122,7 @@ export class BrokerLifecycle {
       clearTimeout(this.#timer);
       await this.#inFlight;
       const shutdown = new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the broker lifecycle is closed');
-      for (const waiter of [...this.#waiters]) waiter.reject(shutdown);
-      this.#waiters.clear();
+      this.#waiters.rejectAll(shutdown);
       const brokerEpoch = this.#brokerEpoch;
       if (brokerEpoch === undefined) return;
       try {
@@ -213,8 +190,7 @@ export class BrokerLifecycle {
     }
     this.#fenced = fenced;
     if (fenced) return;
-    for (const waiter of [...this.#waiters]) waiter.resolve();
-    this.#waiters.clear();
+    this.#waiters.resolveAll();
   }
 
   #schedule(): void {
@@ -232,9 +208,4 @@ export class BrokerLifecycle {
     }, delayMs);
     this.#timer.unref();
   }
-}
-
-function abortError(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('the operation was aborted', 'AbortError');
 }

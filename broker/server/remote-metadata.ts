@@ -39,6 +39,7 @@ import {
 } from '../../coordinator/index.js';
 import { AdminError, type CoordinatorClient, type MetadataUpdate as CoordinatorUpdate } from '../../client/index.js';
 import type { AdminResult, ControllerGateway, TopicDefaults } from './metadata-view.js';
+import { Waiters } from './waiters.js';
 
 /** Records kept past a reader's reach before the oldest are folded into the log's own snapshot. */
 export const DEFAULT_RETAIN_RECORDS = 1000;
@@ -63,11 +64,6 @@ export interface RemoteMetadataLogOptions {
   readonly logger?: Logger;
 }
 
-interface CaughtUpWaiter {
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
-
 export class RemoteMetadataLog implements FollowableLog {
   readonly #client: Pick<CoordinatorClient, 'followMetadata'>;
   readonly #retainRecords: number;
@@ -88,7 +84,7 @@ export class RemoteMetadataLog implements FollowableLog {
   /** The coordinator's committed offset as its latest answer reported it. */
   #remoteCommittedOffset = -1;
   #caughtUp = false;
-  readonly #caughtUpWaiters = new Set<CaughtUpWaiter>();
+  readonly #caughtUpWaiters = new Waiters();
   readonly #listeners = new Set<(records: readonly MetadataRecord[]) => void>();
   readonly #abort = new AbortController();
   #running: Promise<void> | undefined;
@@ -135,25 +131,7 @@ export class RemoteMetadataLog implements FollowableLog {
     if (this.#caughtUp) return Promise.resolve();
     if (this.#closed) return Promise.reject(closedError());
     const signal = options.signal;
-    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.#caughtUpWaiters.delete(waiter);
-        reject(abortReason(signal!));
-      };
-      const waiter: CaughtUpWaiter = {
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject: (error) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#caughtUpWaiters.add(waiter);
-    });
+    return this.#caughtUpWaiters.wait(signal);
   }
 
   /**
@@ -316,12 +294,8 @@ export class RemoteMetadataLog implements FollowableLog {
 
   #settleCaughtUp(error?: Error): void {
     if (error === undefined) this.#caughtUp = true;
-    const waiters = [...this.#caughtUpWaiters];
-    this.#caughtUpWaiters.clear();
-    for (const waiter of waiters) {
-      if (error === undefined) waiter.resolve();
-      else waiter.reject(error);
-    }
+    if (error === undefined) this.#caughtUpWaiters.resolveAll();
+    else this.#caughtUpWaiters.rejectAll(error);
   }
 }
 
@@ -482,11 +456,6 @@ function wholeNumber(name: string, value: number): number {
 
 function closedError(): StreamBusError {
   return new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the remote metadata log is closed');
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('the operation was aborted', 'AbortError');
 }
 
 /** Waits `ms` or until the signal aborts, whichever comes first; never rejects. */
