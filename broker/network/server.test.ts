@@ -66,6 +66,8 @@ class ToyHandler implements Handler {
   readonly started: string[] = [];
   readonly #gates = new Map<string, ReturnType<typeof deferred>>();
   honourAbort = false;
+  /** The signal of every METADATA request, in the order they started. */
+  readonly signals: AbortSignal[] = [];
 
   gate(name: string): ReturnType<typeof deferred> {
     let gate = this.#gates.get(name);
@@ -103,6 +105,9 @@ class ToyHandler implements Handler {
       case 'METADATA': {
         const topic = (body as RequestOf<'METADATA'>).topics[0] ?? '';
         this.started.push(topic);
+        this.signals.push(ctx.signal);
+        // Leaves a listener on its request's signal, as a careless handler might.
+        if (topic === 'leak') ctx.signal.addEventListener('abort', () => undefined);
         if (topic.startsWith('gate:')) {
           const gate = this.gate(topic.slice(5));
           if (this.honourAbort) {
@@ -256,6 +261,18 @@ describe('broker > network > native server', () => {
     f.handler.release('a');
     await slow;
     expect(finished).toEqual(['fast', 'gate:a']);
+  });
+
+  it('gives each request a signal no earlier request left a listener on', async () => {
+    const client = await f.connect();
+    const seen = f.handler.signals.length;
+    for (const topic of ['clean-1', 'clean-2', 'leak', 'after-leak']) await client.request('METADATA', metadata(topic));
+    const [clean1, clean2, leak, afterLeak] = f.handler.signals.slice(seen);
+    // A signal whose request removed its listeners is handed on (it costs microseconds to make one) ...
+    expect(clean2).toBe(clean1);
+    // ... but one that still carries a listener is retired with its request.
+    expect(afterLeak).not.toBe(leak);
+    for (const signal of [clean1, afterLeak]) expect(signal?.aborted).toBe(false);
   });
 
   it('never runs more than maxInFlightPerConnection handlers for one connection, and pauses instead of failing', async () => {
