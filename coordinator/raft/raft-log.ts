@@ -11,6 +11,10 @@
  *   "delete from entries[0].index, then append" rule overwrites exactly the stale suffix.
  * - `appliedTo`: the last index handed out for apply. Entries are handed out only when committed,
  *   and only once: a restart starts again from the snapshot (or the driver's applied index).
+ * - `durableTo`: the last index this node's storage is known to hold as the log here has it. It
+ *   moves up when the driver acknowledges a Ready (markHandedOutDurable) and down when a truncation
+ *   or a snapshot replaces entries. A leader counts itself towards commit only up to here, which is
+ *   what lets it send appends before its own write is synced (see Ready.leaderAppends).
  */
 import { assert } from './assert.js';
 import type { ConfigEntry, Entry, Snapshot, SnapshotMeta } from './types.js';
@@ -24,6 +28,9 @@ export class RaftLog {
   #pendingSnapshot = false;
   #appliedTo: number;
   #droppedFrom = Infinity;
+  #durableTo: number;
+  /** The last index the outstanding Ready asks the driver to persist (lowered by truncation). */
+  #handedOutTo: number;
 
   constructor(snapshot: Snapshot, entries: readonly Entry[], committed: number, applied: number) {
     this.#snapshot = snapshot;
@@ -32,6 +39,17 @@ export class RaftLog {
     // Everything we were given came from storage, so it is already durable.
     this.#unstableFrom = this.lastIndex + 1;
     this.#appliedTo = applied;
+    this.#durableTo = this.lastIndex;
+    this.#handedOutTo = this.lastIndex;
+  }
+
+  get durableTo(): number {
+    return this.#durableTo;
+  }
+
+  /** The driver acknowledged the Ready: everything it handed out (and not since replaced) is on disk. */
+  markHandedOutDurable(): void {
+    this.#durableTo = Math.max(this.#durableTo, this.#handedOutTo);
   }
 
   get snapshot(): Snapshot {
@@ -151,6 +169,8 @@ export class RaftLog {
       this.#entries.length = keep;
       this.#unstableFrom = Math.min(this.#unstableFrom, index);
       this.#droppedFrom = Math.min(this.#droppedFrom, index);
+      this.#durableTo = Math.min(this.#durableTo, index - 1);
+      this.#handedOutTo = Math.min(this.#handedOutTo, index - 1);
     }
   }
 
@@ -197,6 +217,9 @@ export class RaftLog {
     this.#committed = snapshot.meta.index;
     this.#unstableFrom = snapshot.meta.index + 1;
     this.#pendingSnapshot = true;
+    // What storage holds no longer matches this log until the snapshot is persisted.
+    this.#durableTo = 0;
+    this.#handedOutTo = 0;
     // The snapshot is handed out before any later committed entry, so apply continues after it.
     this.#appliedTo = snapshot.meta.index;
   }
@@ -237,6 +260,7 @@ export class RaftLog {
   /** The snapshot we were constructed with is not durable yet (a brand-new node's bootstrap configuration). */
   markSnapshotPending(): void {
     this.#pendingSnapshot = true;
+    this.#durableTo = 0;
   }
 
   get hasPendingSnapshot(): boolean {
@@ -258,6 +282,7 @@ export class RaftLog {
     const entries = from <= this.lastIndex ? this.#entries.slice(from - this.firstIndex) : [];
     this.#pendingSnapshot = false;
     this.#unstableFrom = this.lastIndex + 1;
+    this.#handedOutTo = this.lastIndex;
     return { snapshot, entries };
   }
 

@@ -294,6 +294,41 @@ describe('raft > replication', () => {
 });
 
 describe('raft > commit rules', () => {
+  it('sends a leader\'s appends before its own write and counts its own copy only once advance() says it is durable', () => {
+    const c = new ManualCluster({ voters: [1, 2, 3], seed: 3 });
+    c.elect(1);
+    const leader = c.node(1);
+    leader.propose(text('early'));
+    const ready = leader.ready();
+    // The term is already on disk, so the appends carrying the new entry may leave now ...
+    expect(ready.hardState).toBeUndefined();
+    expect(ready.leaderAppends.map((m) => [m.type, m.to])).toEqual([['append', 2], ['append', 3]]);
+    expect(ready.messages.filter((m) => m.type === 'append')).toEqual([]);
+    const index = ready.entries[0]!.index;
+    // ... and node 2 writes and acks it while the leader's own write is still in progress.
+    c.queue.push(...ready.leaderAppends.filter((m) => m.to === 2));
+    c.deliver((m) => m.to === 2);
+    c.deliver((m) => m.to === 1 && m.from === 2);
+    expect(leader.commitIndex).toBe(index - 1);
+    // Two copies are a quorum of three only once the leader's own is durable.
+    c.storage(1).persist(ready);
+    leader.advance();
+    expect(leader.commitIndex).toBe(index);
+  });
+
+  it('keeps a follower\'s ack for after its write: only a leader sends anything early', () => {
+    const c = new ManualCluster({ voters: [1, 2, 3], seed: 3 });
+    c.elect(1);
+    c.act(1, (leader) => leader.propose(text('x')));
+    const follower = c.node(2);
+    const append = c.queue.find((m) => m.type === 'append' && m.to === 2)!;
+    follower.step(append);
+    const ready = follower.ready();
+    expect(ready.entries.length).toBe(1);
+    expect(ready.leaderAppends).toEqual([]);
+    expect(ready.messages.map((m) => m.type)).toEqual(['append-response']);
+  });
+
   /**
    * Figure 8 of the Raft paper, with our leader no-ops (PreVote and CheckQuorum off: they do not
    * matter here and would only make the script longer). Five nodes. Term 2: leader 2 gets X to

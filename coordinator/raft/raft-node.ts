@@ -8,13 +8,19 @@
  * is what lets the simulator replay a failing seed exactly.
  *
  * Persist-before-send. Every message in a Ready may depend on the hard state and entries of that
- * same Ready (a vote reply on the vote, an append ack on the entries, a leader's append on its own
- * term), so the driver must make the Ready's persistent part durable before releasing any of its
- * messages; see `Ready` for the exact order. The core hands out one Ready at a time, so "everything
- * earlier is durable" holds by induction. The leader does not exploit the thesis' parallel-append
- * optimisation (§10.2.1): it counts its own unpersisted entries towards commit, which is safe only
- * because no follower can ack an entry before the leader's Ready carrying it was persisted, and
- * committed entries are applied only after their Ready is persisted.
+ * same Ready (a vote reply on the vote, an append ack on the entries), so the driver makes the
+ * Ready's persistent part durable before releasing its messages; see `Ready` for the exact order.
+ * The core hands out one Ready at a time, so "everything earlier is durable" holds by induction.
+ *
+ * The one exception is the thesis' parallel append (§10.2.1): a leader's appends under a term that
+ * is already durable (Ready.leaderAppends) may leave before the leader's own write is synced, so
+ * the followers' disks and the leader's work at the same time instead of one after the other. It
+ * is safe because the leader counts itself towards commit only up to what it has persisted
+ * (RaftLog.durableTo, raised at advance()); a follower's ack still follows the follower's own
+ * persist. If the leader crashes before its write lands, the entries live only where a quorum's
+ * acks say they do, exactly as for any entry that was never committed. (With one Ready at a time,
+ * a commit counted early could not leave the node before the write anyway; durableTo makes the
+ * rule the core's own instead of resting on how drivers sequence their Readies.)
  *
  * Choices (see coordinator/raft/README.md for the reasoning):
  * - PreVote and CheckQuorum are on by default; together with the lease check on votes they keep a
@@ -43,7 +49,7 @@ import { ProgressState } from './progress.js';
 import { RaftLog } from './raft-log.js';
 import { type RaftNodeOptions, resolveNodeConfig } from './raft-options.js';
 import { handleReadRequest } from './read-index.js';
-import { appendAsLeader, flushBroadcasts, handleAppendResponse, handleHeartbeatResponse, sendAppend, tickLeader } from './replication.js';
+import { appendAsLeader, flushBroadcasts, handleAppendResponse, handleHeartbeatResponse, maybeCommit, sendAppend, splitLeaderAppends, tickLeader } from './replication.js';
 import {
   type Entry,
   type FollowerStatus,
@@ -291,23 +297,25 @@ export class RaftNode {
     assert(!s.readyOutstanding, 'ready() called again before advance()');
     flushBroadcasts(s);
     const current = hardStateOf(s);
+    const previous = s.reportedHardState;
     let reported = current;
     if (s.deferVote) {
       // Seeded bug: the vote reply goes out in this Ready, the vote itself only in the next one.
       s.deferVote = false;
-      const previous = s.reportedHardState;
       reported = { ...current, vote: previous.term === current.term ? previous.vote : NO_NODE };
     }
-    const hardState = sameHardState(reported, s.reportedHardState) ? undefined : reported;
+    const hardState = sameHardState(reported, previous) ? undefined : reported;
+    // A commit index alone is not what a leader's append depends on; its term and vote are.
+    const termDurable = reported.term === previous.term && reported.vote === previous.vote;
     s.reportedHardState = reported;
     const { snapshot, entries } = s.log.takeUnstable();
     const committedEntries = s.log.takeCommitted(s.maxCommittedPerReady);
-    const messages = s.messages;
+    const { leaderAppends, messages } = splitLeaderAppends(s, termDurable);
     const readStates = s.readStates;
     s.messages = [];
     s.readStates = [];
     s.readyOutstanding = true;
-    return { hardState, snapshot, entries, messages, committedEntries, readStates, softState: { role: s.role, leaderId: s.leaderId } };
+    return { hardState, snapshot, entries, leaderAppends, messages, committedEntries, readStates, softState: { role: s.role, leaderId: s.leaderId } };
   }
 
   /** Acknowledges the last Ready: it is persisted, its messages sent, its entries applied. */
@@ -316,6 +324,9 @@ export class RaftNode {
     assert(s.readyOutstanding, 'advance() without an outstanding Ready');
     s.readyOutstanding = false;
     s.applied = s.log.appliedTo;
+    s.log.markHandedOutDurable();
+    // The leader's own copy now counts: with a quorum of acks already in, this commits.
+    maybeCommit(s);
   }
 
   // ---------------------------------------------------------------------------------------------

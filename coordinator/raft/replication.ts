@@ -9,16 +9,16 @@
  *
  * Commitment (Raft paper, Figure 8). The leader counts replicas only for entries of its current
  * term; entries of earlier terms commit indirectly, with the first entry of this term after them.
- * The leader counts its own unpersisted entries towards commit: safe because no follower can ack
- * an entry before the leader's Ready carrying it was persisted, and committed entries are applied
- * only after their Ready is persisted (see raft-node.ts on persist-before-send).
+ * The leader counts itself only up to what it has persisted (RaftLog.durableTo), because its
+ * appends may leave before its own write is synced (splitLeaderAppends; raft-node.ts explains why
+ * that is safe). It re-counts when the driver acknowledges a Ready (advance calls maybeCommit).
  */
 import { assert } from './assert.js';
 import { refreshConfig } from './membership.js';
 import { type NodeState, becomeFollower, quorum, send } from './node-state.js';
 import { ProgressState } from './progress.js';
 import { admitReadsAwaitingCommit, releaseConfirmedReads } from './read-index.js';
-import { type AppendResponseMessage, type Entry, type HeartbeatResponseMessage, MessageType, NO_NODE, Role } from './types.js';
+import { type AppendResponseMessage, type Entry, type HeartbeatResponseMessage, type Message, MessageType, NO_NODE, Role } from './types.js';
 
 /** Appends one entry of the leader's own (a proposal, a config change, the no-op) and marks followers dirty. */
 export function appendAsLeader(s: NodeState, entry: Entry): void {
@@ -117,12 +117,26 @@ export function handleHeartbeatResponse(s: NodeState, m: HeartbeatResponseMessag
   }
 }
 
+/**
+ * Splits the messages of a Ready. A leader's appends may go out before the Ready is persisted when
+ * the Ready carries no new hard state (`termDurable`): its term is then already on disk, and the
+ * entries they carry count for the leader only once durable. Everything else waits for the persist.
+ */
+export function splitLeaderAppends(s: NodeState, termDurable: boolean): { leaderAppends: Message[]; messages: Message[] } {
+  if (s.role !== Role.LEADER || !termDurable) return { leaderAppends: [], messages: s.messages };
+  const leaderAppends: Message[] = [];
+  const messages: Message[] = [];
+  for (const m of s.messages) (m.type === MessageType.APPEND ? leaderAppends : messages).push(m);
+  return { leaderAppends, messages };
+}
+
 /** Advances the commit index to what a quorum holds, if that is an entry of this term. Returns whether it moved. */
-function maybeCommit(s: NodeState): boolean {
+export function maybeCommit(s: NodeState): boolean {
   if (s.role !== Role.LEADER) return false;
+  const self = s.log.durableTo;
   const matches: number[] = [];
   for (const voter of s.voters) {
-    matches.push(voter === s.id ? s.log.lastIndex : (s.progress.get(voter)?.match ?? 0));
+    matches.push(voter === s.id ? self : (s.progress.get(voter)?.match ?? 0));
   }
   if (matches.length === 0) return false;
   matches.sort((a, b) => b - a);

@@ -190,6 +190,8 @@ export interface SoftState {
 /**
  * One batch of work for the driver. The contract, in order:
  *
+ * 0. Optionally send `leaderAppends` now, before the write below (the leader's parallel append; the
+ *    driver may instead send them with `messages` in step 2).
  * 1. Persist, in ONE atomic synced write: if `snapshot` is set, replace the stored snapshot with it
  *    and delete every stored entry; then, if `entries` is not empty, delete every stored entry with
  *    index ≥ entries[0].index and store `entries`; then, if `hardState` is set, store it.
@@ -205,6 +207,11 @@ export interface Ready {
   readonly hardState: HardState | undefined;
   readonly snapshot: Snapshot | undefined;
   readonly entries: readonly Entry[];
+  /**
+   * A leader's appends under a term already on disk: they may leave before this Ready is persisted
+   * (the leader counts its own entries towards commit only once they are durable).
+   */
+  readonly leaderAppends: readonly Message[];
   readonly messages: readonly Message[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];

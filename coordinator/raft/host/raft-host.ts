@@ -5,8 +5,8 @@
  * feeds it peer messages and client calls, and runs the Ready loop of coordinator/raft/README.md,
  * one Ready at a time and in exactly this order:
  *
- *   persist (one atomic synced write) → transport.send → restore / apply → settle proposals and
- *   reads → advance → compact if due
+ *   send the leader's appends → persist (one atomic synced write) → transport.send → restore /
+ *   apply → settle proposals and reads → advance → compact if due
  *
  * One exception to "persist first": a Ready whose only durable change is a higher commit index (no
  * entries, no snapshot, the same term and vote as last persisted) writes nothing. Its hard state
@@ -19,9 +19,11 @@
  * metadata writes a second.
  *
  * Ordering rules, and why:
- * - Nothing in a Ready leaves the node before that Ready's write is durable: a vote reply depends
- *   on the vote, an ack on the entries, a leader's append on its term. A write that fails stops
- *   the host for good before the send; no message of an unpersisted Ready is ever sent.
+ * - Nothing in a Ready but the leader's appends leaves the node before that Ready's write is
+ *   durable: a vote reply depends on the vote, an ack on the entries. The leader's appends depend
+ *   only on its term, already durable, so they go first and the followers' fsyncs run alongside
+ *   the leader's (the core counts the leader's own entries only once advance() says they are on
+ *   disk). A write that fails stops the host for good before the rest is sent.
  * - Inputs (ticks, messages, proposals) only mark the core dirty and schedule one loop turn on
  *   setImmediate. Everything that arrives before the turn runs, or while the previous Ready is
  *   being written, goes out as ONE Ready: that is the batching that makes one fsync carry many
@@ -415,6 +417,8 @@ export class RaftHost {
   /** One Ready, in contract order; false when the host stopped meanwhile. */
   async #handleReady(ready: Ready): Promise<boolean> {
     const { snapshot, entries } = ready;
+    // The leader's parallel append: followers write while this node does (see Ready.leaderAppends).
+    if (ready.leaderAppends.length > 0) this.#transport.send(ready.leaderAppends);
     const commitOnly = this.#onlyCommitMoved(ready);
     if (commitOnly !== undefined) {
       // Written with the next write, or late (see the module comment).

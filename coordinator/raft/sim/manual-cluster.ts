@@ -129,6 +129,7 @@ export class ManualCluster {
     if (core === undefined) return;
     while (core.hasReady()) {
       const ready = core.ready();
+      this.queue.push(...ready.leaderAppends);
       member.storage.persist(ready);
       this.queue.push(...ready.messages);
       if (ready.snapshot !== undefined) member.applied = decodeApplied(ready.snapshot.data);

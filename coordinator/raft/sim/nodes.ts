@@ -273,6 +273,8 @@ export class SimNodes {
     const o = this.#world.options;
     const ready = core.ready();
     node.writing = ready;
+    // The leader's parallel append: these leave now, while its own write is still on the disk.
+    for (const m of ready.leaderAppends) this.#network.send(m);
     if (ready.hardState === undefined && ready.snapshot === undefined && ready.entries.length === 0) {
       // Nothing to make durable: the messages depend only on what is already on disk.
       this.#diskDone(node);

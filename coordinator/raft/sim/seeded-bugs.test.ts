@@ -14,7 +14,7 @@ const cases: readonly { bug: keyof RaftTestBugs; caughtBy: RegExp }[] = [
   { bug: 'voteReplyBeforePersist', caughtBy: /^(durable-vote|double-vote|election-safety)/ },
   { bug: 'commitOldTermEntries', caughtBy: /^(justified-commit|committed-entry-changed|leader-completeness|state-machine-safety)/ },
   { bug: 'readWithoutQuorumCheck', caughtBy: /^linearizability/ },
-  { bug: 'truncateOnEveryAppend', caughtBy: /^(raft invariant violated|durable-ack|log-matching|committed-entry-changed|justified-commit)/ },
+  { bug: 'truncateOnEveryAppend', caughtBy: /^(raft invariant violated|durable-ack|log-matching|committed-entry-changed|justified-commit|leader-completeness)/ },
   { bug: 'countStaleVotes', caughtBy: /^(elected-by-quorum|election-safety|double-vote)/ },
 ];
 
