@@ -9,7 +9,8 @@
 #                              <role>.log.1) and <role>.pid while it runs
 #
 # Knobs, all optional: STREAMBUS_LOCAL_DIR, STREAMBUS_LOCAL_API_PORT (9094),
-# STREAMBUS_LOCAL_RAFT_PORT (9095), STREAMBUS_LOCAL_NATIVE_PORT (9093), STREAMBUS_LOCAL_ADMIN_PORT
+# STREAMBUS_LOCAL_RAFT_PORT (9095), STREAMBUS_LOCAL_NATIVE_PORT (9093), STREAMBUS_LOCAL_KAFKA_PORT
+# (9092, the brokers' Kafka listeners), STREAMBUS_LOCAL_ADMIN_PORT
 # (9644, the brokers'), STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT (9645: coordinator N shares 127.0.0.N
 # with broker N, so their admin ports differ), STREAMBUS_LOCAL_START_TIMEOUT and
 # STREAMBUS_LOCAL_STOP_TIMEOUT (seconds: 30 and 15), NODE. The other ports default to the settings'
@@ -22,6 +23,7 @@ DIR="${STREAMBUS_LOCAL_DIR:-./data/local-cluster}"
 API_PORT="${STREAMBUS_LOCAL_API_PORT:-9094}"
 RAFT_PORT="${STREAMBUS_LOCAL_RAFT_PORT:-9095}"
 NATIVE_PORT="${STREAMBUS_LOCAL_NATIVE_PORT:-9093}"
+KAFKA_PORT="${STREAMBUS_LOCAL_KAFKA_PORT:-9092}"
 ADMIN_PORT="${STREAMBUS_LOCAL_ADMIN_PORT:-9644}"
 COORDINATOR_ADMIN_PORT="${STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT:-9645}"
 START_TIMEOUT="${STREAMBUS_LOCAL_START_TIMEOUT:-30}"
@@ -185,6 +187,7 @@ start_brokers() {
     else
       start_process broker "$n" "node.id=$(broker_id "$n")" "cluster.id=$id" "coordinators=$(coordinators)" \
         "native.host=$(host_of "$n")" "native.port=$NATIVE_PORT" \
+        "kafka.host=$(host_of "$n")" "kafka.port=$KAFKA_PORT" \
         "admin.host=$(host_of "$n")" "admin.port=$ADMIN_PORT"
     fi
   done

@@ -51,6 +51,7 @@ function resolveEnv(env: Record<string, string>): ReturnType<typeof resolveConfi
 }
 
 const defaultPorts = {
+  kafka: settings['kafka.port'].default,
   native: settings['native.port'].default,
   admin: settings['admin.port'].default,
   coordinator: settings['coordinator.port'].default,
@@ -360,10 +361,12 @@ describe('deploy > docker-compose.yml', () => {
       expect(values['native.port'], name).toBe(defaultPorts.native);
       expect(values['admin.port'], name).toBe(defaultPorts.admin);
       expect(values['native.advertised.host'], name).toBe(name);
+      expect(values['kafka.port'], name).toBe(defaultPorts.kafka);
+      expect(values['kafka.advertised.host'], name).toBe(name);
       expect(values.coordinators.map((c) => c.split(':')[0]).sort()).toEqual(coordinatorNames);
       expect(values.coordinators.every((c) => c.endsWith(`:${defaultPorts.coordinator}`))).toBe(true);
       const containerPorts = list(service.ports, 'ports').map((p) => Number(text(p, 'port').split(':').at(-1)));
-      expect(containerPorts.sort((a, b) => a - b)).toEqual([defaultPorts.native, defaultPorts.admin].sort((a, b) => a - b));
+      expect(containerPorts.sort((a, b) => a - b)).toEqual([defaultPorts.kafka, defaultPorts.native, defaultPorts.admin].sort((a, b) => a - b));
       expect(Object.keys(obj(service.depends_on, 'depends_on')).sort()).toEqual(coordinatorNames);
     }
   });
@@ -450,7 +453,7 @@ describe('deploy > Kubernetes manifests', () => {
 
   it('declares the default ports and probes the admin paths the admin server serves', async () => {
     expect(Object.fromEntries(ports(coordinator))).toEqual({ coordinator: defaultPorts.coordinator, raft: defaultPorts.raft, admin: defaultPorts.admin });
-    expect(Object.fromEntries(ports(broker))).toEqual({ native: defaultPorts.native, admin: defaultPorts.admin });
+    expect(Object.fromEntries(ports(broker))).toEqual({ kafka: defaultPorts.kafka, native: defaultPorts.native, admin: defaultPorts.admin });
     for (const set of [coordinator, broker]) {
       const c = container(set);
       const probes = ['startupProbe', 'livenessProbe', 'readinessProbe'].map((probe) => obj(obj(c[probe], probe).httpGet, `${nameOf(set)} ${probe}.httpGet`));
