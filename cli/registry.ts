@@ -47,12 +47,29 @@ export const commands: readonly CommandEntry[] = [
     summary: 'Raise a topic\'s partition count',
     load: async () => (await import('./commands/topic-add-partitions.js')).command,
   },
+  { name: 'group list', summary: 'List consumer groups with their state', load: async () => (await import('./commands/group-list.js')).command },
+  {
+    name: 'group describe',
+    summary: 'Show a consumer group: members, assignment, committed and end offsets, lag',
+    load: async () => (await import('./commands/group-describe.js')).command,
+  },
+  {
+    name: 'group seek',
+    summary: 'Move a consumer group\'s committed offsets (dry run unless --execute)',
+    load: async () => (await import('./commands/group-seek.js')).command,
+  },
+  { name: 'group delete', summary: 'Delete empty consumer groups and their offsets', load: async () => (await import('./commands/group-delete.js')).command },
   { name: 'produce', summary: 'Write records read from stdin, one per line', load: async () => (await import('./commands/produce.js')).command },
   { name: 'consume', summary: 'Print records of a topic', load: async () => (await import('./commands/consume.js')).command },
   {
     name: 'cluster status',
     summary: 'Show the coordinator group: leader, term, commit index and members with their lag',
     load: async () => (await import('./commands/cluster-status.js')).command,
+  },
+  {
+    name: 'cluster brokers',
+    summary: 'List the brokers registered with the coordinators: address, rack, epoch, fenced, draining, leaders and replicas',
+    load: async () => (await import('./commands/cluster-brokers.js')).command,
   },
   {
     name: 'cluster members add',
@@ -68,5 +85,25 @@ export const commands: readonly CommandEntry[] = [
     name: 'cluster members transfer-leader',
     summary: 'Hand coordinator leadership to another voter',
     load: async () => (await import('./commands/cluster-members-transfer-leader.js')).command,
+  },
+  {
+    name: 'broker drain',
+    summary: 'Put a broker in maintenance: move its leaderships to other in-sync replicas and keep new ones off it',
+    load: async () => (await import('./commands/broker-drain.js')).drainCommand,
+  },
+  {
+    name: 'broker undrain',
+    summary: 'Take a broker out of maintenance, so preferred elections and placements use it again',
+    load: async () => (await import('./commands/broker-drain.js')).undrainCommand,
+  },
+  {
+    name: 'partitions reassign',
+    summary: 'Move partition replicas between brokers from a plan: preview, execute, verify, list, cancel, or generate a balanced plan',
+    load: async () => (await import('./commands/partitions-reassign.js')).command,
+  },
+  {
+    name: 'partitions elect-leaders',
+    summary: 'Move partition leadership back to preferred replicas, or elect leaders for leaderless partitions (unclean)',
+    load: async () => (await import('./commands/partitions-elect-leaders.js')).command,
   },
 ];

@@ -295,7 +295,7 @@ describe('cli > configuration errors and --print-config', () => {
     expect(lines.find((l) => l.startsWith('node.id '))).toMatch(/^node\.id\s+4\s+env STREAMBUS_NODE_ID$/);
     expect(lines.find((l) => l.startsWith('data.dir '))).toMatch(/^data\.dir\s+\/d\s+flag --data-dir$/);
     expect(lines.find((l) => l.startsWith('admin.auth.token '))).toMatch(/^admin\.auth\.token\s+\[redacted\]\s+flag --set$/);
-    expect(lines.find((l) => l.startsWith('kafka.port '))).toMatch(/^kafka\.port\s+9092\s+default\s+not used yet$/);
+    expect(lines.find((l) => l.startsWith('kafka.port '))).toMatch(/^kafka\.port\s+9092\s+default$/);
     expect(result.stdout).not.toContain('hunter2');
     expect(result.stdout).not.toContain('brokers');
   });
@@ -358,9 +358,10 @@ describe('cli > registry', () => {
         // -X belongs to --set, which alter-config shadows with its own --set on purpose.
         if (!(entry.name === 'topic alter-config' && short === 's')) expect(globalShorts.has(short), `${entry.name} -${short}`).toBe(false);
       }
-      // Shadowing on purpose, as Kafka's tools spell these: topic create --config k=v, alter-config --set k=v.
+      // Shadowing on purpose, as Kafka's tools spell these: topic create --config k=v, alter-config --set k=v,
+      // partitions reassign --generate --brokers 1,2,3 (broker ids; the command talks to the coordinators).
       const shadowed = Object.keys(command.options).filter((name) => Object.hasOwn(globalOptions, name) || name === 'brokers');
-      const intended: Record<string, string[]> = { 'topic create': ['config'], 'topic alter-config': ['set'] };
+      const intended: Record<string, string[]> = { 'topic create': ['config'], 'topic alter-config': ['set'], 'partitions reassign': ['brokers'] };
       expect(shadowed, entry.name).toEqual(intended[entry.name] ?? []);
     }
   });

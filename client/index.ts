@@ -16,12 +16,23 @@
  * Every operating error is a `StreamBusError` with a stable `code` (see `ErrorCode`) and a
  * `retriable` flag; admin calls over several topics reject with `AdminError`, which lists the
  * failed items. Every public async call accepts `{ signal?: AbortSignal }`.
+ *
+ * Failover (docs/clients.md): producers and consumers carry on by themselves when a partition's
+ * leader moves or a broker dies: they refresh metadata and retry on the new leader, within
+ * deliveryTimeoutMs for records. Each broker gets a connection pool with health checks and a
+ * circuit breaker, so a dead broker costs one fast failure (BrokerUnavailableError) rather than a
+ * timeout per request; requests that get no answer reject with RequestTimeoutError naming the
+ * broker and the API.
  */
 import { ErrorCode, StreamBusError } from '../proto/errors.js';
 import { Admin } from './admin/admin.js';
-import { Cluster, type ConnectFn } from './cluster/cluster.js';
+import { Cluster } from './cluster/cluster.js';
 import { Consumer, type ConsumerOptions } from './consumer/consumer.js';
+import { CoordinatorClient } from './coordinator/coordinator-client.js';
+import { GroupConsumer, type GroupConsumerOptions } from './group/group-consumer.js';
+import type { BrokerHealth } from './network/broker-pool.js';
 import { connect as defaultConnect } from './network/connection.js';
+import type { ConnectFn } from './network/types.js';
 import type { Random } from './policy/random.js';
 import { resolveRetryOptions } from './policy/retry.js';
 import { Producer, type ProducerOptions } from './producer/producer.js';
@@ -29,7 +40,9 @@ import { raceSignal } from './signal.js';
 import type { CallOptions } from './types.js';
 
 export { ErrorCode, StreamBusError, errorFromCode, type ErrorName, type StreamBusErrorContext } from '../proto/errors.js';
-export { AdminError, type ItemFailure } from './errors.js';
+export { AdminError, BrokerUnavailableError, DeliveryTimeoutError, RequestTimeoutError, type ItemFailure } from './errors.js';
+export { BrokerPool, type BrokerHealth, type BrokerPoolOptions } from './network/broker-pool.js';
+export { Admission, BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './policy/circuit-breaker.js';
 export type {
   Bytes,
   CallOptions,
@@ -92,9 +105,27 @@ export type {
   MembershipChange,
   MetadataUpdate,
   MetadataWrite,
+  BrokerMaintenanceOutcome,
+  PartitionReassignment,
+  PartitionReassignmentSpec,
+  PartitionReassignments,
+  ReassignmentOutcome,
+  ReassignPartitionsOutcome,
 } from './coordinator/types.js';
+export type { GroupCalls } from './coordinator/group-calls.js';
+export type * from './coordinator/group-types.js';
 export { murmur2, partitionForKey, toPositive } from './policy/murmur2.js';
-export type { Connection, ConnectionOptions } from './network/types.js';
+export * from './group/assignors/index.js';
+export {
+  GroupConsumer,
+  type GroupConsumerOptions,
+  type GroupRunOptions,
+  type MemberState,
+  type RebalanceListener,
+} from './group/group-consumer.js';
+export { CommitTracker, diffAssignment, type AssignmentDiff, type TrackedOffset } from './group/commit-tracker.js';
+export { groupLagSummary, partitionLag, type PartitionLag, type PartitionLagInput } from './group/group-lag.js';
+export type { ConnectFn, Connection, ConnectionOptions } from './network/types.js';
 export { connect } from './network/connection.js';
 
 export interface ClientOptions {
@@ -114,10 +145,29 @@ export interface ClientOptions {
   readonly retryBackoffMaxMs?: number;
   /** Requests in flight per broker connection (all producers and consumers share it). Default 32. */
   readonly maxInFlightPerConnection?: number;
+  /** Connections kept to each broker; requests go to the least busy one. Default 1 (requests pipeline). */
+  readonly connectionsPerBroker?: number;
+  /** A connection idle this long is pinged (ApiVersions) and closed if it does not answer; 0 turns pings off. Default 30 000. */
+  readonly healthCheckIntervalMs?: number;
+  /** Consecutive failures (connects, dropped connections, timeouts) that open a broker's circuit. Default 3. */
+  readonly breakerFailureThreshold?: number;
+  /** How long an open circuit fails requests at once before one probe is let through. Default 1000. */
+  readonly breakerCooldownMs?: number;
+  /**
+   * How long UNKNOWN_TOPIC_OR_PARTITION is retried, from its first occurrence, before producers
+   * and consumers give up on it: right after a create some brokers have not applied the new
+   * metadata yet. Default 10 000.
+   */
+  readonly unknownTopicRetryMs?: number;
   /** Random source for jitter and sticky partitions; pass a seeded one to make runs reproducible. Default Math.random. */
   readonly random?: Random;
   /** Opens a connection; replace it to run the client over a simulated network. */
   readonly connect?: ConnectFn;
+  /**
+   * Coordinator API addresses ("host:port") for consumer groups; one reachable node is enough.
+   * Default: the brokers, which is right for `streambus dev` (one process serves both).
+   */
+  readonly coordinators?: readonly string[];
 }
 
 interface Closable {
@@ -125,15 +175,19 @@ interface Closable {
 }
 
 /**
- * A client of one StreamBus cluster. It owns one connection per broker, shared by every producer,
- * consumer and admin it creates, and a metadata cache that is refreshed on demand for the topics
- * in use (single-flight: concurrent needs share one request) and whenever a broker reports stale
- * leadership.
+ * A client of one StreamBus cluster. It owns a connection pool per broker (one connection by
+ * default, health-checked, behind a circuit breaker), shared by every producer, consumer and admin
+ * it creates, and a metadata cache that is refreshed on demand for the topics in use
+ * (single-flight: concurrent needs share one request), every metadataMaxAgeMs, and whenever a
+ * broker reports stale leadership or stops answering.
  */
 export class StreamBus {
   readonly #cluster: Cluster;
   readonly #random: Random;
   readonly #requestTimeoutMs: number;
+  readonly #unknownTopicRetryMs: number;
+  readonly #coordinators: readonly string[];
+  readonly #clientId: string;
   readonly #children = new Set<Closable>();
   #closed: Promise<void> | undefined;
 
@@ -150,8 +204,16 @@ export class StreamBus {
       if (!Number.isFinite(v) || v <= 0) throw new StreamBusError(ErrorCode.INVALID_CONFIG, `${name} must be a positive number, got ${String(value)}`);
       return v;
     };
+    const count = (name: string, value: number | undefined, fallback: number, min: number): number => {
+      const v = value ?? fallback;
+      if (!Number.isSafeInteger(v) || v < min) throw new StreamBusError(ErrorCode.INVALID_CONFIG, `${name} must be an integer >= ${min}, got ${String(value)}`);
+      return v;
+    };
     this.#random = options.random ?? Math.random;
     this.#requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, 30_000);
+    this.#unknownTopicRetryMs = count('unknownTopicRetryMs', options.unknownTopicRetryMs, 10_000, 0);
+    this.#coordinators = options.coordinators ?? options.brokers;
+    this.#clientId = options.clientId ?? 'streambus-client';
     this.#cluster = new Cluster({
       brokers: options.brokers,
       clientId: options.clientId ?? 'streambus-client',
@@ -166,7 +228,22 @@ export class StreamBus {
       connect: options.connect ?? defaultConnect,
       now: Date.now,
       maxInFlightPerConnection: positive('maxInFlightPerConnection', options.maxInFlightPerConnection, 32),
+      connectionsPerBroker: count('connectionsPerBroker', options.connectionsPerBroker, 1, 1),
+      healthCheckIntervalMs: count('healthCheckIntervalMs', options.healthCheckIntervalMs, 30_000, 0),
+      breaker: {
+        failureThreshold: count('breakerFailureThreshold', options.breakerFailureThreshold, 3, 1),
+        cooldownMs: count('breakerCooldownMs', options.breakerCooldownMs, 1000, 0),
+      },
     });
+  }
+
+  /**
+   * The health of this client's connection pool to each broker address it has used or knows:
+   * circuit state ('closed', 'open', 'half-open'), consecutive failures, open connections and
+   * requests in flight.
+   */
+  brokerHealth(): BrokerHealth[] {
+    return this.#cluster.brokerHealth();
   }
 
   /**
@@ -175,17 +252,60 @@ export class StreamBus {
    */
   producer(options: ProducerOptions = {}): Producer {
     this.#assertOpen();
-    const producer = new Producer({ cluster: this.#cluster, random: this.#random, now: Date.now, requestTimeoutMs: this.#requestTimeoutMs }, options);
+    const producer = new Producer(
+      { cluster: this.#cluster, random: this.#random, now: Date.now, requestTimeoutMs: this.#requestTimeoutMs, unknownTopicRetryMs: this.#unknownTopicRetryMs },
+      options,
+    );
     this.#children.add(producer);
     return producer;
   }
 
-  /** A new consumer with manual partition assignment (assign/seek); it fetches nothing until assigned. */
-  consumer(options: ConsumerOptions = {}): Consumer {
+  /**
+   * A new consumer. With `groupId` it is a member of that consumer group (subscribe(), run(),
+   * commit(): see GroupConsumer and docs/groups.md); without, it has manual partition assignment
+   * (assign/seek) and fetches nothing until assigned.
+   */
+  consumer(options: GroupConsumerOptions): GroupConsumer;
+  consumer(options?: ConsumerOptions): Consumer;
+  consumer(options: ConsumerOptions | GroupConsumerOptions = {}): Consumer | GroupConsumer {
     this.#assertOpen();
-    const consumer = new Consumer({ cluster: this.#cluster, random: this.#random, now: Date.now, requestTimeoutMs: this.#requestTimeoutMs }, options);
+    if ('groupId' in options) return this.#groupConsumer(options);
+    const consumer = new Consumer(
+      { cluster: this.#cluster, random: this.#random, now: Date.now, requestTimeoutMs: this.#requestTimeoutMs, unknownTopicRetryMs: this.#unknownTopicRetryMs },
+      options,
+    );
     this.#children.add(consumer);
     return consumer;
+  }
+
+  #groupConsumer(options: GroupConsumerOptions): GroupConsumer {
+    const { groupId: _g, groupInstanceId: _i, assignors: _a, sessionTimeoutMs: _s, rebalanceTimeoutMs: _r, heartbeatIntervalMs: _h, autoCommit: _c, autoCommitIntervalMs: _ci, topicRefreshMs: _t, ...consumerOptions } = options;
+    const consumer = new Consumer(
+      { cluster: this.#cluster, random: this.#random, now: Date.now, requestTimeoutMs: this.#requestTimeoutMs, unknownTopicRetryMs: this.#unknownTopicRetryMs },
+      consumerOptions,
+    );
+    const coordinators = new CoordinatorClient({ bootstrap: this.#coordinators, clientId: this.#clientId, requestTimeoutMs: this.#requestTimeoutMs, random: this.#random });
+    const admin = this.admin();
+    let group: GroupConsumer;
+    try {
+      group = new GroupConsumer(
+        {
+          cluster: this.#cluster,
+          consumer,
+          groups: coordinators.groups,
+          listTopics: (signal) => admin.listTopics({ signal }),
+          onClose: () => coordinators.close(),
+          clientRack: options.clientRack,
+        },
+        options,
+      );
+    } catch (error) {
+      void consumer.close();
+      void coordinators.close();
+      throw error;
+    }
+    this.#children.add(group);
+    return group;
   }
 
   /** The admin client. Cheap: it shares this client's connections and holds no state of its own. */

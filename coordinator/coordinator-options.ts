@@ -9,7 +9,8 @@ import type { RandomSource } from './metadata/random.js';
 import type { Logger } from './logger.js';
 import type { RaftMetadataLog } from './metadata-log/raft-metadata-log.js';
 import type { RaftHost } from './raft/host/index.js';
-import type { BrokerHeartbeatOutcome, Endpoint } from './service/coordinator-api.js';
+import type { GroupCoordinatorSettings } from './groups/group-coordinator.js';
+import type { BrokerConnection, BrokerHeartbeatOutcome, Endpoint } from './service/coordinator-api.js';
 
 export interface CoordinatorOptions {
   /** This node's Raft id (1 or more). */
@@ -41,11 +42,33 @@ export interface CoordinatorOptions {
   readonly nowMs?: () => number;
   /** The longest a fetchMetadata long poll waits, whatever it asks. Default 30 000. */
   readonly fetchMaxWaitMs?: number;
+  /** The controller's settings (elections, rebalancing, fast failure detection). */
+  readonly controller?: ControllerSettings;
+  /** The group coordinator's settings (Kafka's group.* and offsets.* settings); unset ones take Kafka's defaults. */
+  readonly groups?: Partial<GroupCoordinatorSettings>;
+}
+
+/** How the controller fails partitions over and balances their leaders. */
+export interface ControllerSettings {
+  /** unclean.leader.election.enable for topics that do not set it. Default false. */
+  readonly uncleanLeaderElectionEnable?: boolean;
+  /** auto.leader.rebalance.enable: move leadership back to preferred replicas. Default true. */
+  readonly autoLeaderRebalanceEnable?: boolean;
+  /** leader.imbalance.check.interval.seconds, in ms. Default 300 000. */
+  readonly leaderImbalanceCheckIntervalMs?: number;
+  /** broker.disconnect.fence.ms: grace after a broker's heartbeat connection closes. Default 500. */
+  readonly disconnectFenceMs?: number;
 }
 
 export interface AdminOptions {
   /** Aborts an operation that has not been proposed yet; once proposed, it reports its real outcome. */
   readonly signal?: AbortSignal;
+}
+
+/** A heartbeat's options: where it arrived from, so a closed connection can fence its broker. */
+export interface HeartbeatOptions extends AdminOptions {
+  /** The connection the heartbeat came on; absent for a broker in the same process. */
+  readonly connection?: BrokerConnection;
 }
 
 export interface ValidateOnlyOptions extends AdminOptions {
@@ -74,13 +97,17 @@ export interface BrokerRegistrationOutcome {
 export type BrokerHeartbeatResult = BrokerHeartbeatOutcome;
 
 export const DEFAULT_MAX_PENDING_WRITES = 1024;
+/** leader.imbalance.check.interval.seconds default (300), in ms. */
+export const DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS = 300_000;
+/** broker.disconnect.fence.ms default. */
+export const DEFAULT_DISCONNECT_FENCE_MS = 500;
 export const DEFAULT_FETCH_MAX_WAIT_MS = 30_000;
 
 function invalidConfig(message: string): StreamBusError {
   return new StreamBusError(ErrorCode.INVALID_CONFIG, message);
 }
 
-/** Throws INVALID_CONFIG for a bad node id, bad topic defaults or a bad maxPendingWrites. */
+/** Throws INVALID_CONFIG for a bad node id, bad topic defaults, a bad maxPendingWrites or controller setting. */
 export function checkOptions(options: CoordinatorOptions): void {
   if (!Number.isSafeInteger(options.nodeId) || options.nodeId < 1 || options.nodeId > 2 ** 31 - 1) {
     throw invalidConfig(`a coordinator node id must be a whole number in 1..2147483647, got ${options.nodeId}`);
@@ -94,4 +121,8 @@ export function checkOptions(options: CoordinatorOptions): void {
   }
   const limit = options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES;
   if (!Number.isSafeInteger(limit) || limit < 1) throw invalidConfig(`maxPendingWrites must be a whole number ≥ 1, got ${limit}`);
+  const interval = options.controller?.leaderImbalanceCheckIntervalMs ?? DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS;
+  if (!Number.isSafeInteger(interval) || interval < 1) throw invalidConfig(`controller.leaderImbalanceCheckIntervalMs must be a whole number ≥ 1, got ${interval}`);
+  const grace = options.controller?.disconnectFenceMs ?? DEFAULT_DISCONNECT_FENCE_MS;
+  if (!Number.isSafeInteger(grace) || grace < 0) throw invalidConfig(`controller.disconnectFenceMs must be a whole number ≥ 0, got ${grace}`);
 }

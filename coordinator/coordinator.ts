@@ -15,18 +15,26 @@
  *
  * Broker sessions are soft state on the leader (metadata/broker-sessions.ts): reset when this node
  * becomes leader (the previous leader's heartbeat times died with it), and fenced for expiry only
- * while it leads, by a timer checking every quarter of the session timeout.
+ * while it leads, by a timer checking every quarter of the session timeout, or a short grace after
+ * the connection carrying a broker's heartbeats closes.
+ *
+ * The controller (partition-ops.ts, metadata/leader-election.ts): every fencing, unfencing and
+ * re-registration carries the leader and ISR changes it causes in the same entry; partition leaders
+ * commit ISR changes with AlterPartition (a compare-and-set on the partition epoch); operators run
+ * preferred or unclean elections (ElectLeaders); and the leader moves leaderships back to
+ * preferred replicas every leader.imbalance.check.interval.seconds.
  *
  * The operations live beside this file, one idea each: topic admin (topic-admin.ts), broker
- * sessions (broker-session-ops.ts), membership, status and peers (coordinator-membership.ts) and
- * follower metadata reads (metadata-fetch.ts); this class wires them and runs leadership.
+ * sessions (broker-session-ops.ts), partitions (partition-ops.ts), membership, status and peers
+ * (coordinator-membership.ts) and follower metadata reads (metadata-fetch.ts); this class wires
+ * them and runs leadership.
  *
  * Peers. The Raft transport's peers are the founding voters from the configuration plus every
  * current voter the log has an address for (metadata/coordinator-endpoints.ts). They are worked
  * out again after each batch of applied records, on leader changes and right after a membership
  * change enters the leader's log, so a node added later is reached without editing any config.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { ErrorCode, StreamBusError, type StreamBusErrorContext } from '../proto/errors.js';
 import { abortReason } from './metadata/abort.js';
 import { DEFAULT_BROKER_SESSION_TIMEOUT_MS } from './metadata/broker-sessions.js';
@@ -42,6 +50,10 @@ import type {
   TopicResult,
 } from './metadata/controller.js';
 import { coordinatorRecord } from './metadata/coordinator-endpoints.js';
+import type { ElectLeadersRequest, ElectionResult } from './metadata/leader-election.js';
+import type { AlterPartitionRequest, AlterPartitionResult } from './metadata/partition-change.js';
+import type { BrokerMaintenanceRequest } from './metadata/maintenance.js';
+import type { OngoingReassignment, ReassignmentListRequest, ReassignmentRequest, ReassignmentResult } from './metadata/reassignment.js';
 import type { MetadataStateView } from './metadata/state.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { RaftMetadataLog } from './metadata-log/raft-metadata-log.js';
@@ -64,13 +76,18 @@ import {
   type BrokerRegistrationOutcome,
   type CoordinatorOptions,
   type CreateTopicsOptions,
+  type HeartbeatOptions,
   type ValidateOnlyOptions,
+  DEFAULT_DISCONNECT_FENCE_MS,
   DEFAULT_FETCH_MAX_WAIT_MS,
+  DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS,
   DEFAULT_MAX_PENDING_WRITES,
   checkOptions,
 } from './coordinator-options.js';
 import { write } from './coordinator-steps.js';
+import { GroupCoordinator, groupCoordinatorSettings } from './groups/group-coordinator.js';
 import { MetadataFetcher } from './metadata-fetch.js';
+import { type BrokerMaintenanceResult, PartitionOps } from './partition-ops.js';
 import { TopicAdmin } from './topic-admin.js';
 import { WriteLog } from './write-log.js';
 import { type WriteStep, WritePipeline } from './write-pipeline.js';
@@ -80,8 +97,10 @@ export type {
   AdminOutcome,
   BrokerHeartbeatResult,
   BrokerRegistrationOutcome,
+  ControllerSettings,
   CoordinatorOptions,
   CreateTopicsOptions,
+  HeartbeatOptions,
   ValidateOnlyOptions,
 } from './coordinator-options.js';
 
@@ -100,8 +119,11 @@ export class Coordinator implements CoordinatorApi {
   readonly #writeLog: WriteLog;
   readonly #topics: TopicAdmin;
   readonly #sessions: BrokerSessionOps;
+  readonly #partitions: PartitionOps;
   readonly #membership: CoordinatorMembership;
   readonly #fetcher: MetadataFetcher;
+  /** Consumer groups and offsets, served while this node leads (groups/group-coordinator.ts). */
+  readonly groups: GroupCoordinator;
   readonly #unsubscribe: (() => void)[] = [];
   readonly #leaderWaiters = new Set<() => void>();
   #closing: Promise<void> | undefined;
@@ -115,9 +137,20 @@ export class Coordinator implements CoordinatorApi {
     this.#logger = options.logger ?? silentLogger;
     const submit = <T>(signal: AbortSignal | undefined, decide: (state: MetadataStateView) => WriteStep<T>): Promise<T> => this.#submit(signal, decide);
     const refusal = (): StreamBusError | undefined => this.#refusal();
+    const election = { uncleanLeaderElectionDefault: options.controller?.uncleanLeaderElectionEnable ?? false };
     this.#sessions = new BrokerSessionOps({
       sessionTimeoutMs: options.sessionTimeoutMs ?? DEFAULT_BROKER_SESSION_TIMEOUT_MS,
+      disconnectFenceMs: options.controller?.disconnectFenceMs ?? DEFAULT_DISCONNECT_FENCE_MS,
+      election,
       nowMs: options.nowMs ?? (() => performance.now()),
+      logger: this.#logger,
+      submit,
+      leading: () => this.leading,
+    });
+    this.#partitions = new PartitionOps({
+      election,
+      autoLeaderRebalance: options.controller?.autoLeaderRebalanceEnable ?? true,
+      leaderImbalanceCheckIntervalMs: options.controller?.leaderImbalanceCheckIntervalMs ?? DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS,
       logger: this.#logger,
       submit,
       leading: () => this.leading,
@@ -150,6 +183,18 @@ export class Coordinator implements CoordinatorApi {
       submit,
       refusal,
       closing: () => this.#closing !== undefined,
+    });
+    this.groups = new GroupCoordinator({
+      settings: groupCoordinatorSettings(options.groups),
+      nowMs: options.nowMs ?? (() => performance.now()),
+      wallMs: () => Date.now(),
+      newMemberId: (clientId) => `${clientId.slice(0, 200)}-${randomUUID()}`,
+      logger: this.#logger,
+      submit,
+      state: () => this.log.state,
+      phase: () => (this.leading ? 'ready' : this.#refusal() === undefined && this.#host.leaderId === this.nodeId ? 'loading' : 'follower'),
+      notCoordinator: () => this.#notCoordinator(),
+      schedule: (run) => setImmediate(run),
     });
     this.#writes = new WritePipeline({
       log: options.log,
@@ -240,6 +285,8 @@ export class Coordinator implements CoordinatorApi {
     this.#failure = error;
     this.#writes.close(error);
     this.#sessions.stop();
+    this.#partitions.stop();
+    this.groups.stop();
     this.#wakeLeaderWaiters();
   }
 
@@ -302,8 +349,57 @@ export class Coordinator implements CoordinatorApi {
    * BROKER_ID_NOT_REGISTERED (register first), STALE_BROKER_EPOCH (register again),
    * INVALID_REQUEST (malformed), NOT_CONTROLLER on a node that does not lead.
    */
-  brokerHeartbeat(request: BrokerHeartbeatRequest | controller.BrokerHeartbeatRequest, options: AdminOptions = {}): Promise<BrokerHeartbeatOutcome> {
+  brokerHeartbeat(request: BrokerHeartbeatRequest | controller.BrokerHeartbeatRequest, options: HeartbeatOptions = {}): Promise<BrokerHeartbeatOutcome> {
     return this.#sessions.brokerHeartbeat(request, options);
+  }
+
+  /**
+   * Fences broker `nodeId` now if connection `connectionId` still carries its heartbeats (none
+   * came on another since); resolves with whether it did. The grace timer after a closed
+   * connection calls this; tests call it.
+   */
+  fenceDisconnectedBroker(nodeId: number, connectionId: number, options: AdminOptions = {}): Promise<boolean> {
+    return this.#sessions.fenceDisconnectedBroker(nodeId, connectionId, options);
+  }
+
+  /**
+   * Commits ISR changes a partition leader asks for (Kafka's AlterPartition, a compare-and-set on
+   * the leader and partition epochs); one result per partition. INVALID_REQUEST for a malformed
+   * request, NOT_CONTROLLER on a node that does not lead.
+   */
+  alterPartition(request: AlterPartitionRequest, options: AdminOptions = {}): Promise<AdminOutcome<AlterPartitionResult>> {
+    return this.#partitions.alterPartition(request, options);
+  }
+
+  /** Runs a preferred or unclean leader election (Kafka's ElectLeaders); one result per partition. */
+  electLeaders(request: ElectLeadersRequest, options: AdminOptions = {}): Promise<AdminOutcome<ElectionResult>> {
+    return this.#partitions.electLeaders(request, options);
+  }
+
+  /**
+   * Starts, replaces or cancels partition reassignments (Kafka's AlterPartitionReassignments);
+   * one result per partition (metadata/reassignment.ts). INVALID_REQUEST for a malformed request.
+   */
+  alterPartitionReassignments(requests: readonly ReassignmentRequest[], options: AdminOptions = {}): Promise<AdminOutcome<ReassignmentResult>> {
+    return this.#partitions.alterPartitionReassignments(requests, options);
+  }
+
+  /** The reassignments in progress (Kafka's ListPartitionReassignments), as the leader has them. */
+  listPartitionReassignments(request: ReassignmentListRequest, options: AdminOptions = {}): Promise<{ readonly reassignments: OngoingReassignment[]; readonly metadataOffset: number }> {
+    return this.#partitions.listPartitionReassignments(request, options);
+  }
+
+  /** Drains a broker's leaderships and keeps it out of elections and placements, or ends that (metadata/maintenance.ts). */
+  brokerMaintenance(request: BrokerMaintenanceRequest, options: AdminOptions = {}): Promise<BrokerMaintenanceResult> {
+    return this.#partitions.brokerMaintenance(request, options);
+  }
+
+  /**
+   * Moves leadership back to each partition's preferred replica where it is in the ISR and live;
+   * resolves with how many partitions moved. The rebalance timer calls this; tests call it.
+   */
+  rebalanceLeaders(options: AdminOptions = {}): Promise<number> {
+    return this.#partitions.rebalanceLeaders(options);
   }
 
   /**
@@ -338,6 +434,8 @@ export class Coordinator implements CoordinatorApi {
       const closed = new StreamBusError(ErrorCode.SHUTTING_DOWN, `coordinator node ${this.nodeId} is shutting down`);
       this.#writes.close(closed);
       this.#sessions.stop();
+      this.#partitions.stop();
+      this.groups.stop();
       for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
       this.#wakeLeaderWaiters();
       this.#fetcher.wakeAll();
@@ -361,6 +459,8 @@ export class Coordinator implements CoordinatorApi {
     } else {
       this.#writes.stepDown(this.#notLeader());
       this.#sessions.stop();
+      this.#partitions.stop();
+      this.groups.stop();
     }
     this.#membership.refreshPeers();
   }
@@ -389,8 +489,11 @@ export class Coordinator implements CoordinatorApi {
       return;
     }
     this.#sessions.reset(state);
+    this.groups.reset(state);
     this.#writes.ready(term);
     this.#sessions.start();
+    this.#partitions.start();
+    this.groups.start();
     this.#logger.info({ nodeId: this.nodeId, term, metadataOffset: state.lastAppliedOffset }, 'coordinator leader ready: accepting writes');
     // Proposed before any write that waited for readiness runs (those resume in microtasks).
     this.#initCluster();
@@ -447,6 +550,12 @@ export class Coordinator implements CoordinatorApi {
     const context: StreamBusErrorContext | undefined = known ? { leaderId } : undefined;
     const where = known ? `node ${leaderId} leads` : leaderId === this.nodeId ? 'it is still catching up as the new leader' : 'no leader is known right now';
     return new StreamBusError(ErrorCode.NOT_CONTROLLER, `coordinator node ${this.nodeId} does not take writes: ${where}`, context === undefined ? undefined : { context });
+  }
+
+  /** A group call on a node that does not lead: Kafka's NOT_COORDINATOR, naming the leader when known. */
+  #notCoordinator(): StreamBusError {
+    const notLeader = this.#notLeader();
+    return new StreamBusError(ErrorCode.NOT_COORDINATOR, notLeader.message.replace('does not take writes', 'is not the group coordinator'), { context: notLeader.context });
   }
 
   #refusal(): StreamBusError | undefined {

@@ -10,16 +10,21 @@ export {
   type AdminOutcome,
   type BrokerHeartbeatResult,
   type BrokerRegistrationOutcome,
+  type ControllerSettings,
   type CoordinatorOptions,
   type CreateTopicsOptions,
+  type HeartbeatOptions,
   type ValidateOnlyOptions,
 } from './coordinator.js';
+// Consumer groups and committed offsets, served by the coordinator leader.
+export * from './groups/index.js';
 export { CoordinatorNode, type CoordinatorNodeOptions, type NodeHealth, type RaftSettings } from './service/coordinator-node.js';
 export { CoordinatorMetrics, type CoordinatorMetricsOptions, type CoordinatorMetricsSource } from './service/coordinator-metrics.js';
 export {
   CoordinatorHandler,
   configOpFromWire,
   coordinatorNodeApis,
+  electLeadersFromWire,
   createTopicFromWire,
   membershipFromWire,
   topicResultToWire,
@@ -29,6 +34,7 @@ export {
 export { META_PROPERTIES_FILE, checkClusterId, newClusterId, resolveIdentity, type NodeIdentity } from './service/meta-properties.js';
 export { formatVoters, parseVoters } from './service/voters.js';
 export type {
+  BrokerConnection,
   BrokerHeartbeatOutcome as CoordinatorHeartbeatOutcome,
   BrokerHeartbeatRequest as CoordinatorHeartbeatRequest,
   CoordinatorApi,
@@ -65,6 +71,7 @@ export {
   encodeMetadataCommand,
   type AlterTopicConfigsCommand,
   type BrokerListener,
+  type ChangePartitionCommand,
   type CreatePartitionsCommand,
   type CreateTopicCommand,
   type DeleteTopicCommand,
@@ -121,6 +128,48 @@ export {
   type TopicDefaults,
   type TopicResult,
 } from './metadata/controller.js';
+export {
+  ElectionType,
+  brokerReturns,
+  electLeaders,
+  preferredRebalance,
+  removeBrokers,
+  uncleanAllowed,
+  type ElectLeadersRequest,
+  type ElectionResult,
+  type LeaderElectionOptions,
+} from './metadata/leader-election.js';
+export {
+  afterChange,
+  alterPartition,
+  liveBrokerIds,
+  partitionChange,
+  type AlterPartitionItem,
+  type AlterPartitionRequest,
+  type AlterPartitionResult,
+  type PartitionTarget,
+} from './metadata/partition-change.js';
+export {
+  alterPartitionReassignments,
+  listPartitionReassignments,
+  type OngoingReassignment,
+  type ReassignmentListRequest,
+  type ReassignmentRequest,
+  type ReassignmentResult,
+} from './metadata/reassignment.js';
+export { proposeReassignment, type PlannedPartition } from './metadata/reassignment-plan.js';
+export { brokerMaintenance, type BrokerMaintenanceOutcome, type BrokerMaintenanceRequest } from './metadata/maintenance.js';
+export {
+  brokerStates,
+  completion,
+  drainHandover,
+  eligibleLeader,
+  isReassigning,
+  reassignmentOrigin,
+  reassignmentTarget,
+  settle,
+  type BrokerStates,
+} from './metadata/partition-rules.js';
 export {
   BrokerSessions,
   DEFAULT_BROKER_SESSION_TIMEOUT_MS,

@@ -35,6 +35,34 @@ export const apiDescriptors = {
   BROKER_HEARTBEAT: { key: 14, requestType: 'BrokerHeartbeatRequest', responseType: 'BrokerHeartbeatResponse', minVersion: 0, maxVersion: 0 },
   CHANGE_MEMBERSHIP: { key: 15, requestType: 'ChangeMembershipRequest', responseType: 'ChangeMembershipResponse', minVersion: 0, maxVersion: 0 },
   TRANSFER_LEADERSHIP: { key: 16, requestType: 'TransferLeadershipRequest', responseType: 'TransferLeadershipResponse', minVersion: 0, maxVersion: 0 },
+  ALTER_PARTITION: { key: 17, requestType: 'AlterPartitionRequest', responseType: 'AlterPartitionResponse', minVersion: 0, maxVersion: 0 },
+  ELECT_LEADERS: { key: 18, requestType: 'ElectLeadersRequest', responseType: 'ElectLeadersResponse', minVersion: 0, maxVersion: 0 },
+  ALTER_PARTITION_REASSIGNMENTS: {
+    key: 19,
+    requestType: 'AlterPartitionReassignmentsRequest',
+    responseType: 'AlterPartitionReassignmentsResponse',
+    minVersion: 0,
+    maxVersion: 0,
+  },
+  LIST_PARTITION_REASSIGNMENTS: {
+    key: 20,
+    requestType: 'ListPartitionReassignmentsRequest',
+    responseType: 'ListPartitionReassignmentsResponse',
+    minVersion: 0,
+    maxVersion: 0,
+  },
+  BROKER_MAINTENANCE: { key: 21, requestType: 'BrokerMaintenanceRequest', responseType: 'BrokerMaintenanceResponse', minVersion: 0, maxVersion: 0 },
+  FIND_COORDINATOR: { key: 30, requestType: 'FindCoordinatorRequest', responseType: 'FindCoordinatorResponse', minVersion: 0, maxVersion: 0 },
+  JOIN_GROUP: { key: 31, requestType: 'JoinGroupRequest', responseType: 'JoinGroupResponse', minVersion: 0, maxVersion: 0 },
+  SYNC_GROUP: { key: 32, requestType: 'SyncGroupRequest', responseType: 'SyncGroupResponse', minVersion: 0, maxVersion: 0 },
+  HEARTBEAT: { key: 33, requestType: 'HeartbeatRequest', responseType: 'HeartbeatResponse', minVersion: 0, maxVersion: 0 },
+  LEAVE_GROUP: { key: 34, requestType: 'LeaveGroupRequest', responseType: 'LeaveGroupResponse', minVersion: 0, maxVersion: 0 },
+  OFFSET_COMMIT: { key: 35, requestType: 'OffsetCommitRequest', responseType: 'OffsetCommitResponse', minVersion: 0, maxVersion: 0 },
+  OFFSET_FETCH: { key: 36, requestType: 'OffsetFetchRequest', responseType: 'OffsetFetchResponse', minVersion: 0, maxVersion: 0 },
+  LIST_GROUPS: { key: 37, requestType: 'ListGroupsRequest', responseType: 'ListGroupsResponse', minVersion: 0, maxVersion: 0 },
+  DESCRIBE_GROUPS: { key: 38, requestType: 'DescribeGroupsRequest', responseType: 'DescribeGroupsResponse', minVersion: 0, maxVersion: 0 },
+  DELETE_GROUPS: { key: 39, requestType: 'DeleteGroupsRequest', responseType: 'DeleteGroupsResponse', minVersion: 0, maxVersion: 0 },
+  OFFSET_DELETE: { key: 40, requestType: 'OffsetDeleteRequest', responseType: 'OffsetDeleteResponse', minVersion: 0, maxVersion: 0 },
 } as const satisfies Record<string, ApiDescriptor>;
 
 /** The name of an API, as in the .proto's `Api` enum: 'PRODUCE', 'FETCH', ... */
@@ -48,6 +76,23 @@ export const coordinatorApis = [
   'BROKER_HEARTBEAT',
   'CHANGE_MEMBERSHIP',
   'TRANSFER_LEADERSHIP',
+  'ALTER_PARTITION',
+  'ELECT_LEADERS',
+  'ALTER_PARTITION_REASSIGNMENTS',
+  'LIST_PARTITION_REASSIGNMENTS',
+  'BROKER_MAINTENANCE',
+  // Consumer groups: the group coordinator runs on the coordinator leader.
+  'FIND_COORDINATOR',
+  'JOIN_GROUP',
+  'SYNC_GROUP',
+  'HEARTBEAT',
+  'LEAVE_GROUP',
+  'OFFSET_COMMIT',
+  'OFFSET_FETCH',
+  'LIST_GROUPS',
+  'DESCRIBE_GROUPS',
+  'DELETE_GROUPS',
+  'OFFSET_DELETE',
 ] as const satisfies readonly ApiName[];
 export type CoordinatorApiName = (typeof coordinatorApis)[number];
 /** The APIs a broker serves. */
@@ -82,6 +127,22 @@ interface ApiMessages {
   BROKER_HEARTBEAT: { request: M.BrokerHeartbeatRequest; response: M.BrokerHeartbeatResponse };
   CHANGE_MEMBERSHIP: { request: M.ChangeMembershipRequest; response: M.ChangeMembershipResponse };
   TRANSFER_LEADERSHIP: { request: M.TransferLeadershipRequest; response: M.TransferLeadershipResponse };
+  ALTER_PARTITION: { request: M.AlterPartitionRequest; response: M.AlterPartitionResponse };
+  ELECT_LEADERS: { request: M.ElectLeadersRequest; response: M.ElectLeadersResponse };
+  ALTER_PARTITION_REASSIGNMENTS: { request: M.AlterPartitionReassignmentsRequest; response: M.AlterPartitionReassignmentsResponse };
+  LIST_PARTITION_REASSIGNMENTS: { request: M.ListPartitionReassignmentsRequest; response: M.ListPartitionReassignmentsResponse };
+  BROKER_MAINTENANCE: { request: M.BrokerMaintenanceRequest; response: M.BrokerMaintenanceResponse };
+  FIND_COORDINATOR: { request: M.FindCoordinatorRequest; response: M.FindCoordinatorResponse };
+  JOIN_GROUP: { request: M.JoinGroupRequest; response: M.JoinGroupResponse };
+  SYNC_GROUP: { request: M.SyncGroupRequest; response: M.SyncGroupResponse };
+  HEARTBEAT: { request: M.HeartbeatRequest; response: M.HeartbeatResponse };
+  LEAVE_GROUP: { request: M.LeaveGroupRequest; response: M.LeaveGroupResponse };
+  OFFSET_COMMIT: { request: M.OffsetCommitRequest; response: M.OffsetCommitResponse };
+  OFFSET_FETCH: { request: M.OffsetFetchRequest; response: M.OffsetFetchResponse };
+  LIST_GROUPS: { request: M.ListGroupsRequest; response: M.ListGroupsResponse };
+  DESCRIBE_GROUPS: { request: M.DescribeGroupsRequest; response: M.DescribeGroupsResponse };
+  DELETE_GROUPS: { request: M.DeleteGroupsRequest; response: M.DeleteGroupsResponse };
+  OFFSET_DELETE: { request: M.OffsetDeleteRequest; response: M.OffsetDeleteResponse };
 }
 // A compile error here means a row of apiDescriptors has no entry in ApiMessages, or the reverse.
 type _SameKeys = [ApiName] extends [keyof ApiMessages] ? ([keyof ApiMessages] extends [ApiName] ? true : never) : never;

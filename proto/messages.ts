@@ -445,3 +445,371 @@ export interface TransferLeadershipResponse {
   leaderId: number;
   term: number;
 }
+
+export interface AlterPartitionRequest {
+  brokerId: number;
+  brokerEpoch: number;
+  partitions: AlterPartitionItem[];
+}
+export interface AlterPartitionItem {
+  topicId: string;
+  partition: number;
+  leaderEpoch: number;
+  partitionEpoch: number;
+  newIsr: number[];
+}
+export interface AlterPartitionResponse {
+  /** A failure of the whole request; `partitions` is then empty. */
+  errorCode: number;
+  errorMessage: string;
+  partitions: AlterPartitionResult[];
+  metadataOffset: number;
+}
+export interface AlterPartitionResult {
+  topicId: string;
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+  /** The partition after the change; -1 where unknown. */
+  leader: number;
+  leaderEpoch: number;
+  isr: number[];
+  partitionEpoch: number;
+}
+
+export interface ElectLeadersRequest {
+  /** 0 preferred, 1 unclean (Kafka's numbers). */
+  electionType: number;
+  /** Empty: every partition. A topic with no partitions: every partition of it. */
+  topics: ElectLeadersTopic[];
+}
+export interface ElectLeadersTopic {
+  name: string;
+  partitions: number[];
+}
+export interface ElectLeadersResponse {
+  errorCode: number;
+  errorMessage: string;
+  results: ElectLeadersResult[];
+  metadataOffset: number;
+}
+export interface ElectLeadersResult {
+  topic: string;
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+  /** The leader after the election; -1 for none. */
+  leader: number;
+}
+
+export interface AlterPartitionReassignmentsRequest {
+  topics: ReassignableTopic[];
+}
+export interface ReassignableTopic {
+  name: string;
+  partitions: ReassignablePartition[];
+}
+export interface ReassignablePartition {
+  partition: number;
+  /** The target replicas; empty when `cancel`. */
+  replicas: number[];
+  cancel: boolean;
+}
+export interface AlterPartitionReassignmentsResponse {
+  /** A failure of the whole request; `results` is then empty. */
+  errorCode: number;
+  errorMessage: string;
+  results: ReassignmentResult[];
+  metadataOffset: number;
+}
+export interface ReassignmentResult {
+  topic: string;
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+}
+
+export interface ListPartitionReassignmentsRequest {
+  /** Empty: every partition. A topic with no partitions: every partition of it. */
+  topics: ListReassignmentsTopic[];
+}
+export interface ListReassignmentsTopic {
+  name: string;
+  partitions: number[];
+}
+export interface ListPartitionReassignmentsResponse {
+  errorCode: number;
+  errorMessage: string;
+  reassignments: OngoingReassignment[];
+  metadataOffset: number;
+}
+export interface OngoingReassignment {
+  topic: string;
+  partition: number;
+  /** Every replica now: the target first, then the ones being removed. */
+  replicas: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
+}
+
+export interface BrokerMaintenanceRequest {
+  brokerId: number;
+  /** true: drain the broker; false: end its maintenance. */
+  enable: boolean;
+}
+export interface BrokerMaintenanceResponse {
+  errorCode: number;
+  errorMessage: string;
+  draining: boolean;
+  leadersMoved: number;
+  /** Partitions the broker still leads: no other replica is in sync, live and not draining. */
+  leadersKept: PartitionRef[];
+  metadataOffset: number;
+}
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+}
+
+// ---- Consumer groups (docs/groups.md): Kafka's group APIs, field for field.
+
+export interface FindCoordinatorRequest {
+  key: string;
+  /** 0 group, 1 transaction (Kafka's key types). */
+  keyType: number;
+}
+export interface FindCoordinatorResponse {
+  errorCode: number;
+  errorMessage: string;
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+export interface JoinGroupRequest {
+  groupId: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  /** Empty on a first join. */
+  memberId: string;
+  /** group.instance.id of a static member; '' for a dynamic one (as everywhere below). */
+  groupInstanceId: string;
+  protocolType: string;
+  protocols: JoinGroupProtocol[];
+  reason: string;
+  /** KIP-394: a new dynamic member first gets MEMBER_ID_REQUIRED with its id. */
+  requireKnownMemberId: boolean;
+  /** Set by a proxy (the Kafka listener); empty: the connection's own. */
+  clientId: string;
+  clientHost: string;
+}
+export interface JoinGroupProtocol {
+  name: string;
+  metadata: Buffer;
+}
+export interface JoinGroupResponse {
+  errorCode: number;
+  errorMessage: string;
+  generationId: number;
+  protocolType: string;
+  protocolName: string;
+  leader: string;
+  skipAssignment: boolean;
+  memberId: string;
+  /** For the leader only. */
+  members: JoinGroupMember[];
+}
+export interface JoinGroupMember {
+  memberId: string;
+  groupInstanceId: string;
+  metadata: Buffer;
+}
+
+export interface SyncGroupRequest {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string;
+  /** Checked against the group's when not ''. */
+  protocolType: string;
+  protocolName: string;
+  assignments: SyncGroupAssignment[];
+}
+export interface SyncGroupAssignment {
+  memberId: string;
+  assignment: Buffer;
+}
+export interface SyncGroupResponse {
+  errorCode: number;
+  errorMessage: string;
+  protocolType: string;
+  protocolName: string;
+  assignment: Buffer;
+}
+
+export interface HeartbeatRequest {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string;
+}
+export interface HeartbeatResponse {
+  errorCode: number;
+  errorMessage: string;
+}
+
+export interface LeaveGroupRequest {
+  groupId: string;
+  members: LeaveGroupMember[];
+}
+export interface LeaveGroupMember {
+  memberId: string;
+  groupInstanceId: string;
+  reason: string;
+}
+export interface LeaveGroupResponse {
+  errorCode: number;
+  errorMessage: string;
+  members: LeaveGroupMemberResult[];
+}
+export interface LeaveGroupMemberResult {
+  memberId: string;
+  groupInstanceId: string;
+  errorCode: number;
+  errorMessage: string;
+}
+
+export interface OffsetCommitRequest {
+  groupId: string;
+  /** -1 with an empty memberId: a commit for a group with no members. */
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string;
+  topics: OffsetCommitTopic[];
+}
+export interface OffsetCommitTopic {
+  name: string;
+  partitions: OffsetCommitPartition[];
+}
+export interface OffsetCommitPartition {
+  partition: number;
+  committedOffset: number;
+  /** -1 when unknown. */
+  committedLeaderEpoch: number;
+  committedMetadata: string;
+}
+export interface OffsetCommitResponse {
+  errorCode: number;
+  errorMessage: string;
+  topics: GroupTopicResult[];
+}
+export interface GroupTopicResult {
+  name: string;
+  partitions: GroupPartitionResult[];
+}
+export interface GroupPartitionResult {
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+}
+
+export interface OffsetFetchRequest {
+  groupId: string;
+  topics: OffsetFetchTopic[];
+  /** Every partition the group has an offset for; `topics` is then ignored. */
+  allTopics: boolean;
+}
+export interface OffsetFetchTopic {
+  name: string;
+  partitions: number[];
+}
+export interface OffsetFetchResponse {
+  errorCode: number;
+  errorMessage: string;
+  topics: OffsetFetchTopicResult[];
+}
+export interface OffsetFetchTopicResult {
+  name: string;
+  partitions: OffsetFetchPartitionResult[];
+}
+export interface OffsetFetchPartitionResult {
+  partition: number;
+  /** -1 when the group has no offset for the partition. */
+  committedOffset: number;
+  committedLeaderEpoch: number;
+  metadata: string;
+  errorCode: number;
+  errorMessage: string;
+}
+
+export interface ListGroupsRequest {
+  statesFilter: string[];
+  typesFilter: string[];
+}
+export interface ListGroupsResponse {
+  errorCode: number;
+  errorMessage: string;
+  groups: ListedGroup[];
+}
+export interface ListedGroup {
+  groupId: string;
+  protocolType: string;
+  groupState: string;
+}
+
+export interface DescribeGroupsRequest {
+  groups: string[];
+}
+export interface DescribeGroupsResponse {
+  errorCode: number;
+  errorMessage: string;
+  groups: DescribedGroup[];
+}
+export interface DescribedGroup {
+  errorCode: number;
+  errorMessage: string;
+  groupId: string;
+  /** "Dead" for a group that does not exist. */
+  groupState: string;
+  protocolType: string;
+  /** The selected protocol (the assignor). */
+  protocolData: string;
+  members: DescribedGroupMember[];
+}
+export interface DescribedGroupMember {
+  memberId: string;
+  groupInstanceId: string;
+  clientId: string;
+  clientHost: string;
+  /** Empty unless the group is Stable. */
+  memberMetadata: Buffer;
+  memberAssignment: Buffer;
+}
+
+export interface DeleteGroupsRequest {
+  groups: string[];
+}
+export interface DeleteGroupsResponse {
+  errorCode: number;
+  errorMessage: string;
+  results: DeletedGroupResult[];
+}
+export interface DeletedGroupResult {
+  groupId: string;
+  errorCode: number;
+  errorMessage: string;
+}
+
+export interface OffsetDeleteRequest {
+  groupId: string;
+  topics: OffsetDeleteTopic[];
+}
+export interface OffsetDeleteTopic {
+  name: string;
+  partitions: number[];
+}
+export interface OffsetDeleteResponse {
+  errorCode: number;
+  errorMessage: string;
+  topics: GroupTopicResult[];
+}

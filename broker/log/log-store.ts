@@ -149,6 +149,8 @@ export class LogStore {
   readonly #open: PartitionMap<PartitionLog> = new Map();
   readonly #opening: PartitionMap<Promise<PartitionLog>> = new Map();
   readonly #deleting = new Map<string, Promise<void>>();
+  /** Partition deletions in progress (a replica reassigned away), by topic id and partition. */
+  readonly #deletingPartitions: PartitionMap<Promise<void>> = new Map();
   #maintenance: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | undefined;
 
@@ -277,11 +279,15 @@ export class LogStore {
 
   async #openPartition(topicId: string, partition: number, config: LogConfig, keys: PartitionKeys): Promise<PartitionLog> {
     await this.#deleting.get(topicId);
+    await getIn(this.#deletingPartitions, topicId, partition);
     this.#checkUsable();
     const recovered = getIn(this.#recovered, topicId, partition);
     const epochs = recovered === undefined ? [] : await this.#loadEpochs(keys, recovered.logEndOffset);
     const log = new PartitionLog(this.#context, topicId, partition, config, recovered ?? FRESH_STATE, epochs);
     if (recovered === undefined) {
+      // Keys a crash left behind in the middle of deletePartition (no state key names them any
+      // more): a new log must not find an old one's batches in its range.
+      await clearPartition(this.#db, keys);
       await this.#committer.submit(0, () => ({
         lane: log,
         ops: [{ type: 'put', key: keys.state(), value: encodePartitionState(FRESH_STATE) }],
@@ -405,6 +411,47 @@ export class LogStore {
   }
 
   /**
+   * Deletes one partition's log: this broker no longer holds a replica of it (a reassignment moved
+   * it away). Closes it if open (its pending appends finish, later calls get
+   * UNKNOWN_TOPIC_OR_PARTITION), removes its state key first, synced (from then on recovery no
+   * longer sees the partition), then its batches, indexes and checkpoints with range deletes. A
+   * crash in between leaves keys no state names, which a later creation of the same partition
+   * clears before it writes (openPartition). Idempotent; an unknown partition is a no-op.
+   */
+  deletePartition(topicId: string, partition: number): Promise<void> {
+    const running = getIn(this.#deletingPartitions, topicId, partition);
+    if (running !== undefined) return running;
+    const deletion = this.#deletePartition(topicId, partition).finally(() => deleteIn(this.#deletingPartitions, topicId, partition));
+    setIn(this.#deletingPartitions, topicId, partition, deletion);
+    return deletion;
+  }
+
+  async #deletePartition(topicId: string, partition: number): Promise<void> {
+    this.#checkUsable();
+    const keys = new PartitionKeys(topicId, partition);
+    const gone = new StreamBusError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${partition} of topic ${topicId} was removed from this broker`, {
+      context: { topic: topicId, partition },
+    });
+    const opening = getIn(this.#opening, topicId, partition);
+    if (opening !== undefined) await opening.catch(() => undefined);
+    const log = getIn(this.#open, topicId, partition);
+    deleteIn(this.#open, topicId, partition);
+    deleteIn(this.#recovered, topicId, partition);
+    if (log !== undefined) {
+      await log.close(gone);
+      await log.drained();
+    }
+    try {
+      if ((await this.#db.get(keys.state())) === undefined) return;
+      await this.#committer.submit(0, () => ({ lane: undefined, ops: [{ type: 'del', key: keys.state() }], bytes: 0, result: undefined, onCommitted: () => {}, forceSync: true }));
+      await clearPartition(this.#db, keys);
+      this.#logger.info({ topicId, partition }, 'deleted partition log');
+    } catch (error) {
+      throw error instanceof StreamBusError ? error : storageError(`deleting partition ${partition} of topic ${topicId} failed`, error);
+    }
+  }
+
+  /**
    * One retention and compaction pass over every open partition, one partition at a time, with
    * `nowMs` as the current time. A partition whose pass fails is logged and counted; the others
    * still run. Calls are serialized: a second call starts when the first ends.
@@ -461,6 +508,11 @@ export class LogStore {
     const failure = this.#committer.failure;
     if (failure !== undefined) throw failure;
   }
+}
+
+/** Removes every key of one partition (data, indexes, state, reserved kinds). */
+async function clearPartition(db: LogDatabase, keys: PartitionKeys): Promise<void> {
+  for (const tag of PARTITION_SCOPED_TAGS) await db.clear({ gte: keys.rangeStart(tag), lt: keys.rangeEnd(tag) });
 }
 
 /** Removes every partition-scoped key of a topic (data, indexes, state, reserved kinds). */

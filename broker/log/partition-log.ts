@@ -33,7 +33,7 @@ import type { EpochEndOffset, EpochEntry } from './leader-epochs.js';
 import { PartitionCore, type LogContext } from './partition-core.js';
 import { deleteRecords, maintain } from './partition-maintenance.js';
 import { listOffset, readChunks } from './partition-read.js';
-import { appendReplicated, startLeaderEpoch, truncateTo } from './partition-replication.js';
+import { appendReplicated, restartAt, startLeaderEpoch, truncateTo } from './partition-replication.js';
 import { checkLogConfig, type AppendResult, type ChunkedReadResult, type LogConfig, type MaintenanceReport, type ReadResult } from './types.js';
 
 export type { LogContext } from './partition-core.js';
@@ -307,6 +307,20 @@ export class PartitionLog {
    */
   truncateTo(offset: number): Promise<number> {
     return truncateTo(this.#core, offset);
+  }
+
+  /**
+   * Follower: empties the log and starts it again at `offset`, the leader's log start, when this
+   * log ends before it: the leader no longer holds the next offset this replica needs (it lost its
+   * disk, or was away while retention or DeleteRecords moved the leader's log start past it).
+   * Kafka's truncate-fully-and-start-at. Every batch, time index entry and leader epoch goes in one
+   * write with the new partition state, whose log start, log end and high watermark are `offset`
+   * (the leader deletes only below its high watermark). Waits for writes in flight first; the
+   * caller must not append concurrently. Resolves once durable. Throws OFFSET_OUT_OF_RANGE when the
+   * log already reaches `offset`.
+   */
+  restartAt(offset: number): Promise<void> {
+    return restartAt(this.#core, offset);
   }
 
   // ---- maintenance (called by LogStore.runMaintenance; ./partition-maintenance.ts)

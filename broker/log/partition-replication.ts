@@ -53,6 +53,10 @@ function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<numb
   let nextOffset = startEnd;
   let maxTimestamp = spec.maxTimestamp;
   let sizeBytes = 0;
+  // A log that holds no batch and starts at its end (restartAt: the leader's log start) takes a
+  // first batch that straddles that start: the leader's log start may fall inside a batch, and the
+  // leader serves the whole batch, so the follower stores it as the leader does.
+  const emptyFrom = spec.sizeBytes === 0 && spec.logStartOffset === startEnd ? startEnd : -1;
   for (let position = 0; position < batches.length; ) {
     const header = batches.length - position >= BATCH_HEADER_BYTES ? readBatchHeader(batches, position) : undefined;
     if (header === undefined || header.magic !== MAGIC_V2 || header.sizeBytes < BATCH_HEADER_BYTES || position + header.sizeBytes > batches.length) {
@@ -61,7 +65,8 @@ function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<numb
     const value = batches.subarray(position, position + header.sizeBytes);
     position += header.sizeBytes;
     if (header.lastOffset < nextOffset && nextOffset === startEnd) continue; // already held
-    if (header.baseOffset < nextOffset) {
+    const straddlesStart = nextOffset === emptyFrom && header.lastOffset >= nextOffset;
+    if (header.baseOffset < nextOffset && !straddlesStart) {
       throw replicationError(core, `replicated batch [${header.baseOffset}, ${header.lastOffset}] overlaps the log end ${nextOffset}`);
     }
     const entry = epochs.entryFor(header.partitionLeaderEpoch, header.baseOffset);
@@ -114,7 +119,10 @@ export function truncateTo(core: PartitionCore, offset: number): Promise<number>
       });
     }
     await core.lastWrite;
-    if (offset >= core.spec.logEndOffset) return core.spec.logEndOffset;
+    // Nothing to remove, unless an epoch starts at the log end: a leader that wrote nothing in it
+    // recorded it there, and a follower must drop it when the new leader does not know it, or it
+    // would present it at every fetch and be told it diverged again.
+    if (offset >= core.spec.logEndOffset && core.specEpochs.removedBy(offset).length === 0) return core.spec.logEndOffset;
     try {
       const doomed: BatchIndexEntry[] = [];
       for await (const entry of core.scanBatchIndex(offset, Number.MAX_SAFE_INTEGER)) doomed.push(entry);
@@ -173,6 +181,67 @@ function buildTruncation(
     onCommitted: () => {
       core.sizeBytes -= removedBytes;
       core.epochs.truncateFromEnd(newEnd);
+    },
+  };
+}
+
+/** PartitionLog.restartAt: see its JSDoc. */
+export function restartAt(core: PartitionCore, offset: number): Promise<void> {
+  return core.exclusive(async () => {
+    const refused = core.refusal();
+    if (refused !== undefined) throw refused;
+    await core.lastWrite;
+    if (!Number.isSafeInteger(offset) || offset <= core.spec.logEndOffset) {
+      throw new StreamBusError(
+        ErrorCode.OFFSET_OUT_OF_RANGE,
+        `cannot restart ${core.topicId}-${core.partition} at ${offset}: its log already reaches ${core.spec.logEndOffset}`,
+        { context: core.errorContext },
+      );
+    }
+    try {
+      const doomed: BatchIndexEntry[] = [];
+      for await (const entry of core.scanBatchIndex(0, Number.MAX_SAFE_INTEGER)) doomed.push(entry);
+      const timeKeys: Buffer[] = [];
+      for await (const key of core.ctx.db.keys({ gte: core.keys.rangeStart(KeyTag.timeIndex), lt: core.keys.rangeEnd(KeyTag.timeIndex) })) timeKeys.push(key);
+      await core.submit(0, () => buildRestart(core, offset, doomed, timeKeys));
+    } catch (error) {
+      throw core.storageError(error, `restart at ${offset}`);
+    }
+  });
+}
+
+function buildRestart(core: PartitionCore, offset: number, doomed: readonly BatchIndexEntry[], timeKeys: readonly Buffer[]): CommitEntry<void> {
+  const refused = core.refusal();
+  if (refused !== undefined) throw refused;
+  const spec = core.spec;
+  const ops: WriteOp[] = [];
+  for (const entry of doomed) ops.push({ type: 'del', key: core.keys.batch(entry.lastOffset) }, { type: 'del', key: core.keys.batchIndex(entry.lastOffset) });
+  for (const key of timeKeys) ops.push({ type: 'del', key });
+  for (const entry of core.specEpochs.removedBy(0)) ops.push({ type: 'del', key: core.keys.leaderEpoch(entry.epoch) });
+  core.specEpochs.truncateFromEnd(0);
+  const previous = { logStartOffset: spec.logStartOffset, logEndOffset: spec.logEndOffset };
+  spec.logStartOffset = offset;
+  spec.logEndOffset = offset;
+  // Everything below the leader's log start was committed there (it deletes only below its high
+  // watermark): this replica's high watermark may start at it.
+  spec.highWatermark = offset;
+  spec.sizeBytes = 0;
+  spec.maxTimestamp = -1;
+  spec.cleanedOffset = offset;
+  // Visible at once, as after a truncation: nothing of the old log is served again.
+  core.logStartOffset = offset;
+  core.logEndOffset = offset;
+  core.highWatermark = offset;
+  ops.push(core.stateOp());
+  core.logger.warn({ ...previous, newLogStartOffset: offset, removedBatches: doomed.length }, 'restarted the log at the leader\'s log start');
+  return {
+    lane: core.lane,
+    ops,
+    bytes: 0,
+    result: undefined,
+    onCommitted: () => {
+      core.sizeBytes = 0;
+      core.epochs.truncateFromEnd(0);
     },
   };
 }

@@ -4,7 +4,7 @@
  * the high watermark checkpoint, each across a close and reopen.
  */
 import { describe, expect, it } from 'vitest';
-import { patchPartitionLeaderEpoch } from '../../proto/record-batch/index.js';
+import { patchBaseOffset, patchPartitionLeaderEpoch } from '../../proto/record-batch/index.js';
 import { NOW_MS, batch, batchRanges, decode, errorName, logConfig, openStore, tempDir, values } from './fixtures/log-fixtures.js';
 import type { LogStore } from './log-store.js';
 import type { PartitionLog } from './partition-log.js';
@@ -168,6 +168,61 @@ describe('log > replication > truncation', () => {
       await log.truncateTo(2);
       expect(await log.listOffset(NOW_MS + 500)).toEqual({ offset: -1, timestamp: -1 });
       expect(await log.listOffset(-3)).toEqual({ offset: 0, timestamp: NOW_MS });
+    });
+  });
+});
+
+describe('log > replication > restart at the leader\'s log start', () => {
+  it('empties the log and continues at the given offset, and keeps that after a reopen', async () => {
+    const fetched = await leaderBatches();
+    await withStore(async (open) => {
+      const first = await open();
+      first.log.autoHighWatermark = false;
+      await first.log.appendReplicated(fetched);
+      await first.log.restartAt(20);
+      expect([first.log.logStartOffset, first.log.logEndOffset, first.log.highWatermark]).toEqual([20, 20, 20]);
+      expect(first.log.leaderEpochs).toEqual([]);
+      expect(await first.log.listOffset(-2)).toEqual({ offset: 20, timestamp: -1 });
+      await first.store.close();
+
+      const { log } = await open();
+      expect([log.logStartOffset, log.logEndOffset, log.highWatermark]).toEqual([20, 20, 20]);
+      expect(log.leaderEpochs).toEqual([]);
+      // The leader's batches from its log start on append as they are.
+      log.autoHighWatermark = false;
+      const next = epochBatch(4, 2, 'z');
+      patchBaseOffset(next, 0, 20);
+      expect(await log.appendReplicated(next)).toBe(22);
+      expect(log.leaderEpochs).toEqual([{ epoch: 4, startOffset: 20 }]);
+      expect(decode((await log.read(20, 1 << 20, { maxOffset: 22 })).records).map((r) => [r.offset, r.value])).toEqual([
+        [20, 'z0'],
+        [21, 'z1'],
+      ]);
+    });
+  });
+
+  it('takes a first batch that straddles its new log start, as the leader serves it when its log start falls inside a batch', async () => {
+    const fetched = await leaderBatches();
+    await withStore(async (open) => {
+      const { log } = await open();
+      log.autoHighWatermark = false;
+      await log.restartAt(4);
+      // The leader's batches [0, 2], [3, 4] and [5, 7]: the first is skipped (below the start), the
+      // second straddles it and is kept whole, the third follows.
+      expect(await log.appendReplicated(fetched)).toBe(8);
+      expect([log.logStartOffset, log.logEndOffset]).toEqual([4, 8]);
+      expect(decode((await log.read(4, 1 << 20, { maxOffset: 8 })).records).map((r) => r.offset)).toEqual([3, 4, 5, 6, 7]);
+    });
+  });
+
+  it('refuses to restart at or below its own log end with OFFSET_OUT_OF_RANGE, and changes nothing', async () => {
+    await withStore(async (open) => {
+      const { log } = await open();
+      await log.append(epochBatch(0, 3, 'a'), { nowMs: NOW_MS });
+      expect(await errorName(log.restartAt(3))).toBe('OFFSET_OUT_OF_RANGE');
+      expect(await errorName(log.restartAt(1))).toBe('OFFSET_OUT_OF_RANGE');
+      expect([log.logStartOffset, log.logEndOffset]).toEqual([0, 3]);
+      expect(decode((await log.read(0, 1 << 20, { maxOffset: 3 })).records).map((r) => r.value)).toEqual(['a0', 'a1', 'a2']);
     });
   });
 });

@@ -36,6 +36,12 @@ export interface RequestContext {
   readonly remoteAddress: string;
   /** Aborted when the connection closes or the server shuts down: stop waiting and return. */
   readonly signal: AbortSignal;
+  /**
+   * Resolves when the peer goes away (the connection closes other than by this server's own
+   * shutdown); never settles otherwise. The coordinator fences a broker whose heartbeat connection
+   * is lost. Absent where requests do not come from a NativeServer connection.
+   */
+  readonly connectionLost?: Promise<void>;
 }
 
 /**
@@ -194,6 +200,9 @@ export class NativeServer {
 /** One client connection: its frame decoder, in-flight count and output queue. */
 class ServerConnection {
   readonly closed: Promise<void>;
+  /** Resolves when the socket closes unless shutdown() closed it (RequestContext.connectionLost). */
+  readonly #lost: Promise<void>;
+  #shutDown = false;
   readonly #id: number;
   readonly #socket: Socket;
   readonly #options: ResolvedOptions;
@@ -232,6 +241,7 @@ class ServerConnection {
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
     socket.setNoDelay(true);
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.#lost = new Promise((resolve) => socket.once('close', () => (this.#shutDown ? undefined : resolve())));
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#onDrain());
     socket.on('error', (err) => this.#log.debug({ err }, 'connection error'));
@@ -253,6 +263,7 @@ class ServerConnection {
    * written. Input that still arrives is read and discarded, so the peer's FIN is seen.
    */
   shutdown(): void {
+    this.#shutDown = true;
     this.#stopping = true;
     this.#socket.resume();
     this.#abortAll(new StreamBusError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down'));
@@ -344,7 +355,7 @@ class ServerConnection {
     }
     const body = decodeRequest(api, frame.body);
     if (api === 'API_VERSIONS') this.#clientId = (body as ApiVersionsRequest).clientId;
-    const ctx: RequestContext = { connectionId: this.#id, clientId: this.#clientId, remoteAddress: this.#remoteAddress, signal };
+    const ctx: RequestContext = { connectionId: this.#id, clientId: this.#clientId, remoteAddress: this.#remoteAddress, signal, connectionLost: this.#lost };
     const result = await this.#options.handler.handle(api, version, body, ctx);
     try {
       return encodeResponseFrameChunks(frame.correlationId, api, result);

@@ -19,12 +19,29 @@
  * streambus_partition_size_bytes                     gauge      topic, partition
  * streambus_build_info                               gauge      version, nodejs
  *
- * Partition gauges are not stored here: on each scrape they are read through a callback the broker
- * registers (setPartitionSource), so the log's own state stays the only copy and a deleted
- * partition disappears from the next scrape.
+ * Replication (docs/metrics.md#replication), named after Kafka's ReplicaManager metrics:
+ * streambus_partition_count                          gauge      (partitions this broker holds)
+ * streambus_leader_count                             gauge      (partitions this broker leads)
+ * streambus_partitions_under_replicated              gauge
+ * streambus_partitions_under_min_isr                 gauge
+ * streambus_partitions_offline                       gauge
+ * streambus_isr_shrinks_total                        counter
+ * streambus_isr_expands_total                        counter
+ * streambus_replica_lag_offsets                      gauge      topic, partition (led partitions)
+ * streambus_replica_lag_max_offsets                  gauge
+ * streambus_replica_fetch_bytes_total                counter    leader
+ * streambus_replica_fetch_records_total              counter    leader
+ * streambus_replica_fetch_errors_total               counter    leader, code
+ *
+ * Partition and replication gauges are not stored here: on each scrape they are read through
+ * callbacks the broker registers (setPartitionSource, setReplicationSource), so the log's and the
+ * metadata's own state stay the only copies and a deleted partition disappears from the next scrape.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ErrorCode, errorName, type ErrorName } from '../../proto/errors.js';
+import { BATCH_HEADER_BYTES, readBatchHeader } from '../../proto/record-batch/index.js';
+import { ErrorCode, StreamBusError, errorName, type ErrorName } from '../../proto/errors.js';
+import type { ReplicaFetchObserver } from '../replication/replica-fetcher.js';
+import { IsrChangeCounter, summarizeReplication, type ReplicationSource, type ReplicationSummary } from './replication-metrics.js';
 
 /** What the broker reports about one partition it hosts, read at scrape time. */
 export interface PartitionStats {
@@ -78,6 +95,18 @@ export interface BrokerMetrics {
   readonly observeRequest: (api: string | undefined, durationMs: number, errorCode: number) => void;
   /** Sets where partition gauges come from; replaces an earlier source. Returns a function that removes it. */
   setPartitionSource(source: PartitionSource): () => void;
+  /** Partitions of this broker whose ISR lost a member, as the followed metadata showed it. */
+  readonly isrShrinks: Counter;
+  /** Partitions of this broker whose ISR gained a member, as the followed metadata showed it. */
+  readonly isrExpands: Counter;
+  /**
+   * Sets where the replication gauges come from and starts counting ISR shrinks and expands from
+   * its metadata changes; replaces an earlier source. Returns a function that removes it (and
+   * stops following its metadata).
+   */
+  setReplicationSource(source: ReplicationSource): () => void;
+  /** Counts follower fetches (bytes, records, errors by leader); hand it to the ReplicaManager's fetchObserver. */
+  readonly replicaFetchObserver: ReplicaFetchObserver;
   /** Drops a deleted topic's per-topic series so its label values stop being exported. */
   forgetTopic(topic: string): void;
   /** The Prometheus text exposition of every metric. */
@@ -138,6 +167,8 @@ export function createMetrics(options: MetricsOptions = {}): BrokerMetrics {
   partitionGauge('high_watermark', 'Offset up to which records are replicated to every in-sync replica.', (s) => s.highWatermark);
   partitionGauge('size_bytes', 'Bytes of record batches stored for the partition.', (s) => s.sizeBytes);
 
+  const replication = replicationMetrics(prefix, registers);
+
   new Gauge<'version' | 'nodejs'>({
     name: `${prefix}build_info`,
     help: 'Always 1; labels say which StreamBus and Node.js versions run.',
@@ -177,9 +208,157 @@ export function createMetrics(options: MetricsOptions = {}): BrokerMetrics {
         if (partitionSource === source) partitionSource = undefined;
       };
     },
+    isrShrinks: replication.isrShrinks,
+    isrExpands: replication.isrExpands,
+    setReplicationSource: replication.setSource,
+    replicaFetchObserver: replication.fetchObserver,
     forgetTopic(topic) {
       for (const metric of [bytesIn, bytesOut, recordsIn, recordsOut]) metric.remove({ topic });
     },
     scrape: () => registry.metrics(),
   };
+}
+
+interface ReplicationMetrics {
+  readonly isrShrinks: Counter;
+  readonly isrExpands: Counter;
+  readonly setSource: (source: ReplicationSource) => () => void;
+  readonly fetchObserver: ReplicaFetchObserver;
+}
+
+/** Registers the replication series (see the file comment) and returns what the broker feeds. */
+function replicationMetrics(prefix: string, registers: Registry[]): ReplicationMetrics {
+  let source: ReplicationSource | undefined;
+  let stopCounting: (() => void) | undefined;
+  // Seven gauges read the same summary in one scrape: it is computed once, by the first of them,
+  // and dropped when the event loop next turns. prom-client's registry.metrics() starts every
+  // metric's collect() in one synchronous pass, so a scrape never sees two summaries.
+  let cached: ReplicationSummary | undefined;
+  const summary = (): ReplicationSummary | undefined => {
+    if (source === undefined) return undefined;
+    if (cached === undefined) {
+      const current = source;
+      cached = summarizeReplication(current.nodeId, current.topics(), current.replicationStatus(), (topic) => current.minInsyncReplicas(topic));
+      setImmediate(() => (cached = undefined));
+    }
+    return cached;
+  };
+
+  const countGauge = (name: string, help: string, pick: (s: ReplicationSummary) => number): void => {
+    new Gauge({
+      name: `${prefix}${name}`,
+      help,
+      registers,
+      collect(this: Gauge) {
+        this.reset();
+        const current = summary();
+        if (current !== undefined) this.set(pick(current));
+      },
+    });
+  };
+  countGauge('partition_count', 'Partitions this broker holds a replica of (Kafka PartitionCount).', (s) => s.partitionCount);
+  countGauge('leader_count', 'Partitions this broker leads (Kafka LeaderCount).', (s) => s.leaderCount);
+  countGauge(
+    'partitions_under_replicated',
+    'Partitions this broker leads whose in-sync replica set is smaller than their replica set (Kafka UnderReplicatedPartitions).',
+    (s) => s.underReplicated,
+  );
+  countGauge(
+    'partitions_under_min_isr',
+    'Partitions this broker leads with fewer in-sync replicas than min.insync.replicas: acks=all produce is refused (Kafka UnderMinIsrPartitionCount).',
+    (s) => s.underMinIsr,
+  );
+  countGauge('partitions_offline', 'Partitions this broker holds that have no leader in the metadata (Kafka OfflinePartitionsCount).', (s) => s.offline);
+  countGauge('replica_lag_max_offsets', 'The largest replica lag over the partitions this broker leads, in offsets.', (s) => s.maxLagOffsets);
+  new Gauge<'topic' | 'partition'>({
+    name: `${prefix}replica_lag_offsets`,
+    help: "How far the furthest-behind follower's log end is below the leader's, per partition this broker leads, in offsets.",
+    labelNames: ['topic', 'partition'],
+    registers,
+    collect(this: Gauge<'topic' | 'partition'>) {
+      this.reset();
+      for (const lag of summary()?.lag ?? []) this.set({ topic: lag.topic, partition: String(lag.partition) }, lag.lagOffsets);
+    },
+  });
+
+  const isrShrinks = new Counter({
+    name: `${prefix}isr_shrinks_total`,
+    help: 'Partitions this broker leads whose in-sync replica set lost a member, as the followed metadata showed it (Kafka IsrShrinksPerSec).',
+    registers,
+  });
+  const isrExpands = new Counter({
+    name: `${prefix}isr_expands_total`,
+    help: 'Partitions this broker leads whose in-sync replica set gained a member, as the followed metadata showed it (Kafka IsrExpandsPerSec).',
+    registers,
+  });
+  const fetchBytes = new Counter<'leader'>({
+    name: `${prefix}replica_fetch_bytes_total`,
+    help: 'Record-batch bytes this broker fetched as a follower, by the leader it fetched from.',
+    labelNames: ['leader'],
+    registers,
+  });
+  const fetchRecords = new Counter<'leader'>({
+    name: `${prefix}replica_fetch_records_total`,
+    help: 'Records this broker fetched as a follower, by the leader it fetched from.',
+    labelNames: ['leader'],
+    registers,
+  });
+  const fetchErrors = new Counter<'leader' | 'code'>({
+    name: `${prefix}replica_fetch_errors_total`,
+    help: 'Follower fetches (or partitions of one) that failed, by leader and error name.',
+    labelNames: ['leader', 'code'],
+    registers,
+  });
+
+  return {
+    isrShrinks,
+    isrExpands,
+    setSource(next) {
+      stopCounting?.();
+      source = next;
+      cached = undefined;
+      const counter = new IsrChangeCounter(next.nodeId);
+      counter.observe(next.topics());
+      const unsubscribe = next.onMetadataChange(() => {
+        const { shrinks, expands } = counter.observe(next.topics());
+        if (shrinks > 0) isrShrinks.inc(shrinks);
+        if (expands > 0) isrExpands.inc(expands);
+      });
+      const stop = (): void => {
+        unsubscribe();
+        if (stopCounting === stop) stopCounting = undefined;
+      };
+      stopCounting = stop;
+      return () => {
+        if (source !== next) return;
+        stop();
+        source = undefined;
+        cached = undefined;
+      };
+    },
+    fetchObserver: {
+      fetched(leaderId, batches) {
+        const leader = String(leaderId);
+        fetchBytes.inc({ leader }, batches.length);
+        const records = recordCount(batches);
+        if (records > 0) fetchRecords.inc({ leader }, records);
+      },
+      failed(leaderId, error) {
+        const code = error instanceof StreamBusError ? error.codeName : errorName(ErrorCode.UNKNOWN_SERVER_ERROR);
+        fetchErrors.inc({ leader: String(leaderId), code });
+      },
+    },
+  };
+}
+
+/** Records in a run of whole v2 batches, read from their headers; a torn tail is not counted. */
+function recordCount(batches: Buffer): number {
+  let records = 0;
+  for (let position = 0; batches.length - position >= BATCH_HEADER_BYTES; ) {
+    const header = readBatchHeader(batches, position);
+    if (header.sizeBytes < BATCH_HEADER_BYTES || position + header.sizeBytes > batches.length) break;
+    records += Math.max(0, header.recordCount);
+    position += header.sizeBytes;
+  }
+  return records;
 }

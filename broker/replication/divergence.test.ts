@@ -6,6 +6,7 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../proto/errors.js';
 import { patchPartitionLeaderEpoch } from '../../proto/record-batch/index.js';
 import { NOW_MS, batch, logConfig, openStore, tempDir, values } from '../log/fixtures/log-fixtures.js';
 import type { LogStore, PartitionLog } from '../log/index.js';
@@ -60,6 +61,30 @@ async function withLogs(run: (leader: PartitionLog, follower: PartitionLog) => P
 }
 
 describe('replication > divergence', () => {
+  it('fails an acks=all wait with NOT_LEADER_OR_FOLLOWER once the leader is replaced, even when the new high watermark passes the lost batch', async () => {
+    await withLogs(async (log) => {
+      const view: PartitionView = { partition: 0, leader: 1, leaderEpoch: 1, replicas: [1, 2, 3], isr: [1, 2, 3] };
+      const manager = new ReplicaManager(1, { connect: () => Promise.reject(new Error('no network here')) }, () => [], pino({ enabled: false }), () => NOW_MS);
+      try {
+        await manager.reconcile([{ topic: TOPIC, view, log }]);
+        const appended = await log.append(epochBatch(1, 3, 'zombie'), { nowMs: NOW_MS });
+        const waited = manager.waitForHighWatermark(TOPIC, 0, log, appended.lastOffset + 1, 10_000, view.leaderEpoch).then(
+          () => 'acknowledged',
+          (error: unknown) => error,
+        );
+        // Paused and replaced: broker 2 leads epoch 2. As a follower this broker truncates the
+        // zombie batch and takes the new leader's high watermark, past the offsets it had.
+        await manager.reconcile([{ topic: TOPIC, view: { ...view, leader: 2, leaderEpoch: 2, isr: [2, 3] }, log }]);
+        await log.truncateTo(0);
+        await log.appendReplicated(epochBatch(2, 5, 'new-leader'));
+        log.setHighWatermark(log.logEndOffset);
+        expect(await waited).toMatchObject({ code: ErrorCode.NOT_LEADER_OR_FOLLOWER });
+      } finally {
+        await manager.close();
+      }
+    });
+  });
+
   it('truncates a returning replica where its epoch history leaves the leader\'s, not at the high watermark, then catches up', async () => {
     await withLogs(async (leader, follower) => {
       // Both wrote epoch 0 (offsets 0-3). The follower then led epoch 1 and wrote 4-8 that no one
@@ -83,6 +108,27 @@ describe('replication > divergence', () => {
         expect(mine!.records.equals(theirs!.records)).toBe(true);
         // The follower's last fetch at its log end moved the leader's high watermark to 8.
         expect(leader.highWatermark).toBe(8);
+      } finally {
+        await manager.close();
+      }
+    });
+  });
+
+  it('lets a former leader that wrote nothing follow a new leader of an empty log: it drops its empty epoch once, not at every fetch', async () => {
+    await withLogs(async (leader, follower) => {
+      // The follower led epoch 0 without a single write; the new leader of epoch 1 never saw epoch 0.
+      await follower.startLeaderEpoch(0);
+      await leader.startLeaderEpoch(1);
+      const view: PartitionView = { partition: 0, leader: 1, leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] };
+      const manager = new ReplicaManager(1, { connect: () => Promise.reject(new Error('no network here')) }, () => [], pino({ enabled: false }), () => NOW_MS);
+      await manager.reconcile([{ topic: TOPIC, view, log: leader }]);
+      try {
+        expect(await syncFollower(manager, view, leader, follower)).toEqual([0]);
+        expect(follower.leaderEpochs).toEqual([]);
+        await leader.append(epochBatch(1, 3, 'one'), { nowMs: NOW_MS });
+        expect(await syncFollower(manager, view, leader, follower)).toEqual([]);
+        expect(follower.logEndOffset).toBe(3);
+        expect(follower.leaderEpochs).toEqual(leader.leaderEpochs);
       } finally {
         await manager.close();
       }

@@ -54,3 +54,21 @@ describe('replication > leader state > ISR changes', () => {
     expect(state.isFollower(4)).toBe(false);
   });
 });
+
+describe('replication > leader state > replica set changes', () => {
+  it('takes a new follower as one that has not fetched yet, and forgets a removed one', () => {
+    const state = new LeaderState(1, [1, 2, 3], 0);
+    state.recordFetch(2, 10, 10, 100);
+    state.setReplicas([1, 2, 4], 200);
+    expect(state.isFollower(3)).toBe(false);
+    expect(state.isFollower(4)).toBe(true);
+    expect(state.followers()).toEqual([
+      { replicaId: 2, logEndOffset: 10, lastFetchMs: 100, lastCaughtUpMs: 100 },
+      { replicaId: 4, logEndOffset: -1, lastFetchMs: -1, lastCaughtUpMs: 200 },
+    ]);
+    // Not in the ISR and not caught up yet: it does not join until it has copied up to the high watermark.
+    expect(state.isrChanges([1, 2], 10, 300, LAG_MS).shouldJoin).toEqual([]);
+    state.recordFetch(4, 10, 10, 400);
+    expect(state.isrChanges([1, 2], 10, 400, LAG_MS).shouldJoin).toEqual([4]);
+  });
+});

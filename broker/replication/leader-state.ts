@@ -51,6 +51,19 @@ export class LeaderState {
     }
   }
 
+  /**
+   * Follows a change of the replica set under the same leadership (a reassignment adds or removes
+   * replicas): a new follower starts as one does when leadership begins (no fetch yet, caught up
+   * at `nowMs`); a removed one is forgotten, so its fetches are refused from now on.
+   */
+  setReplicas(replicas: readonly number[], nowMs: number): void {
+    for (const replicaId of [...this.#followers.keys()]) if (!replicas.includes(replicaId)) this.#followers.delete(replicaId);
+    for (const replicaId of replicas) {
+      if (replicaId === this.leaderId || this.#followers.has(replicaId)) continue;
+      this.#followers.set(replicaId, { replicaId, logEndOffset: -1, lastFetchMs: -1, lastCaughtUpMs: nowMs, leaderEndAtLastFetch: -1 });
+    }
+  }
+
   /** Whether `replicaId` is a follower of this partition. */
   isFollower(replicaId: number): boolean {
     return this.#followers.has(replicaId);

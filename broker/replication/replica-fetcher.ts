@@ -17,7 +17,7 @@
 import type { Logger } from 'pino';
 import type { Connection, ConnectionOptions } from '../../client/index.js';
 import type * as M from '../../proto/messages.js';
-import { ErrorCode, StreamBusError, errorName } from '../../proto/errors.js';
+import { ErrorCode, StreamBusError, errorFromCode, errorName } from '../../proto/errors.js';
 import type { EpochEndOffset, PartitionLog } from '../log/index.js';
 
 export interface FollowedPartition {
@@ -41,6 +41,16 @@ export interface ReplicaFetcherOptions {
   readonly partitionMaxBytes: number;
   /** Pause after a failed fetch or a partition error before the next try. */
   readonly backoffMs: number;
+  /** Told what each fetch brought or why it failed (metrics); never changes what the fetcher does. */
+  readonly observer?: ReplicaFetchObserver | undefined;
+}
+
+/** Watches a fetcher for metrics. Its calls are synchronous and must not throw. */
+export interface ReplicaFetchObserver {
+  /** The batches one partition's answer from `leaderId` carried (some may already be held here). */
+  fetched(leaderId: number, batches: Buffer): void;
+  /** A fetch round, or one partition's answer, failed with this error (a StreamBusError or any thrown value). */
+  failed(leaderId: number, error: unknown): void;
 }
 
 /** Fetch responses larger than this are not asked for (the leader still sends one batch at least). */
@@ -108,6 +118,7 @@ export class ReplicaFetcher {
         if (!healthy) await this.#sleep(this.#options.backoffMs);
       } catch (error) {
         if (signal.aborted) break;
+        this.#options.observer?.failed(this.leaderId, error);
         this.#log.warn({ err: error }, 'replica fetch failed; reconnecting');
         await this.#connection?.close().catch(() => {});
         this.#connection = undefined;
@@ -167,14 +178,27 @@ export class ReplicaFetcher {
       );
       return true;
     }
+    if (result.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE && result.logStartOffset > log.logEndOffset) {
+      // The leader no longer holds what this replica would fetch next: start over at its log start.
+      await log.restartAt(result.logStartOffset);
+      this.#log.warn(
+        { topic: followed.topic, partition: followed.partition, leaderLogStartOffset: result.logStartOffset },
+        'the leader no longer holds this replica\'s next offset; restarted the log at the leader\'s log start',
+      );
+      return true;
+    }
     if (result.errorCode !== ErrorCode.NONE) {
+      this.#options.observer?.failed(this.leaderId, errorFromCode(result.errorCode, result.errorMessage));
       this.#log.info(
         { topic: followed.topic, partition: followed.partition, error: errorName(result.errorCode), message: result.errorMessage },
         'leader refused a replica fetch',
       );
       return false;
     }
-    if (result.records.length > 0) await log.appendReplicated(result.records);
+    if (result.records.length > 0) {
+      await log.appendReplicated(result.records);
+      this.#options.observer?.fetched(this.leaderId, result.records);
+    }
     const highWatermark = Math.min(result.highWatermark, log.logEndOffset);
     if (highWatermark > log.highWatermark) log.setHighWatermark(highWatermark);
     return true;

@@ -4,9 +4,12 @@
  *
  * Leader: keeps a LeaderState per partition (follower positions, caught-up times), answers
  * follower fetches (divergence check, position update, high watermark), and advances the high
- * watermark to the lowest log end over the ISR the metadata gives. It also computes which
- * followers should leave or join the ISR (isrChanges) for the controller work that will commit
- * such changes through the coordinator; it does not change the ISR itself.
+ * watermark to the lowest log end over the ISR. It also decides which followers should leave or
+ * join the ISR (LeaderState.isrChanges) and asks the coordinator to commit that (AlterPartition,
+ * through ReplicationOptions.alterPartition): one change in flight per partition, checked after
+ * every follower fetch (a follower that caught up rejoins at once) and every isrCheckIntervalMs
+ * (one that lags past replica.lag.time.max.ms leaves). While a change is pending, the high
+ * watermark counts the union of the metadata's ISR and the proposed one (isr-update.ts).
  *
  * Follower: one ReplicaFetcher per leader broker, started, re-pointed and stopped as leadership
  * changes in the metadata.
@@ -20,8 +23,9 @@ import type * as M from '../../proto/messages.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import type { PartitionLog } from '../log/index.js';
 import type { BrokerView, PartitionView } from '../server/metadata-view.js';
+import { IsrUpdate, type IsrProposal } from './isr-update.js';
 import { LeaderState, type FollowerState, type IsrChanges } from './leader-state.js';
-import { ReplicaFetcher, partitionKey, type FollowedPartition } from './replica-fetcher.js';
+import { ReplicaFetcher, partitionKey, type FollowedPartition, type ReplicaFetchObserver } from './replica-fetcher.js';
 
 export interface ReplicationOptions {
   /** How the fetchers reach leaders. The native client's connect(), or a test's. */
@@ -34,6 +38,43 @@ export interface ReplicationOptions {
   readonly fetchPartitionMaxBytes?: number;
   /** Pause after a failed follower fetch. Default 200. */
   readonly fetchBackoffMs?: number;
+  /** Told what each follower fetch brought or why it failed (replica fetcher metrics). */
+  readonly fetchObserver?: ReplicaFetchObserver;
+  /**
+   * Sends AlterPartition to the coordinator leader; resolves with each partition's answer, rejects
+   * when the request as a whole failed. Absent: this broker never changes an ISR (the ISR stays
+   * as the metadata says; tests of the data plane alone).
+   */
+  readonly alterPartition?: (request: AlterPartitionCall) => Promise<AlterPartitionReply>;
+  /** The epoch of this broker's current registration; undefined while (re)registering. */
+  readonly brokerEpoch?: () => number | undefined;
+  /** How often leaders look for followers that fell behind. Default: replicaLagTimeMaxMs / 2, at most 1000. */
+  readonly isrCheckIntervalMs?: number;
+  /** First pause before an AlterPartition is tried again; doubles up to 2 000. Default 100. */
+  readonly alterPartitionBackoffMs?: number;
+}
+
+/** An AlterPartition request as the broker sends it (the coordinator's AlterPartitionRequest). */
+export interface AlterPartitionCall {
+  readonly brokerId: number;
+  readonly brokerEpoch: number;
+  readonly partitions: readonly {
+    readonly topicId: string;
+    readonly partition: number;
+    readonly leaderEpoch: number;
+    readonly partitionEpoch: number;
+    readonly newIsr: readonly number[];
+  }[];
+}
+
+/** The coordinator's answer, per partition: undefined error and the committed ISR on success. */
+export interface AlterPartitionReply {
+  readonly partitions: readonly {
+    readonly topicId: string;
+    readonly partition: number;
+    readonly error: StreamBusError | undefined;
+    readonly isr: readonly number[];
+  }[];
 }
 
 export interface PartitionReplicationStatus {
@@ -46,7 +87,7 @@ export interface PartitionReplicationStatus {
   readonly isr: readonly number[];
   /** Leader only: per follower, its log end and caught-up time. */
   readonly followers: readonly FollowerState[];
-  /** Leader only: what the ISR should become (not applied here; see the file comment). */
+  /** Leader only: which followers should leave or join the ISR now. */
   readonly isrChanges: IsrChanges;
   /** Leader only: ISR members below the leader's log end, in offsets (replica lag). */
   readonly maxLagOffsets: number;
@@ -64,8 +105,12 @@ interface Led {
   view: PartitionView;
   readonly log: PartitionLog;
   readonly state: LeaderState;
+  readonly isr: IsrUpdate;
   readonly unsubscribe: () => void;
 }
+
+/** Most partitions in one AlterPartition request. */
+const MAX_ALTER_PARTITION_ITEMS = 1000;
 
 export class ReplicaManager {
   readonly #nodeId: number;
@@ -76,6 +121,11 @@ export class ReplicaManager {
   readonly #led = new Map<string, Led>();
   readonly #followed = new Map<string, FollowedPartition & { leaderId: number }>();
   readonly #fetchers = new Map<number, ReplicaFetcher>();
+  /** ISR changes decided and not yet sent, by partition key. */
+  readonly #outbox = new Map<string, { led: Led; proposal: IsrProposal }>();
+  #flushing = false;
+  #isrTimer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
 
   constructor(nodeId: number, options: ReplicationOptions, brokers: () => Iterable<BrokerView>, logger: Logger, nowMs: () => number) {
     this.#nodeId = nodeId;
@@ -116,24 +166,33 @@ export class ReplicaManager {
 
   async #lead(key: string, topic: string, view: PartitionView, log: PartitionLog): Promise<void> {
     const current = this.#led.get(key);
-    if (current !== undefined && current.log === log && current.view.leaderEpoch === view.leaderEpoch) {
+    const replicated = view.replicas.length > 1;
+    // The same leadership: the replica set may still change under it (a reassignment adds or
+    // removes followers). Going from one replica to several or back switches the high watermark
+    // rule, so that starts the leadership afresh (same epoch: startLeaderEpoch is then a no-op).
+    if (current !== undefined && current.log === log && current.view.leaderEpoch === view.leaderEpoch && (current.view.replicas.length > 1) === replicated) {
       current.view = view;
+      current.state.setReplicas(view.replicas, this.#nowMs());
       this.#advance(current);
+      this.#considerIsr(current);
       return;
     }
     this.#stopLeading(key);
-    const replicated = view.replicas.length > 1;
     log.autoHighWatermark = !replicated;
     if (replicated) await log.startLeaderEpoch(view.leaderEpoch);
+    // Alone now (the others were reassigned away), the leader's own log end is the high watermark.
+    else if (log.highWatermark < log.logEndOffset) log.setHighWatermark(log.logEndOffset);
     const led: Led = {
       topic,
       view,
       log,
       state: new LeaderState(this.#nodeId, view.replicas, this.#nowMs()),
+      isr: new IsrUpdate({ initialBackoffMs: this.#options.alterPartitionBackoffMs ?? 100, maxBackoffMs: 2000 }),
       unsubscribe: log.onLogEnd(() => this.#advance(led)),
     };
     this.#led.set(key, led);
     this.#advance(led);
+    this.#startIsrChecks();
     this.#logger.info({ topic, partition: view.partition, leaderEpoch: view.leaderEpoch, logEndOffset: log.logEndOffset }, 'leading partition');
   }
 
@@ -144,12 +203,102 @@ export class ReplicaManager {
     this.#led.delete(key);
   }
 
-  /** Moves the high watermark of a led, replicated partition to the lowest log end over the ISR. */
+  /**
+   * Moves the high watermark of a led, replicated partition to the lowest log end over the ISR:
+   * the metadata's, widened by an ISR change whose outcome is pending (isr-update.ts).
+   */
   #advance(led: Led): void {
     if (led.view.replicas.length <= 1) return;
     const { log } = led;
-    const next = led.state.highWatermark(led.view.isr, log.logEndOffset, log.highWatermark);
+    const epoch = led.view.partitionEpoch;
+    if (epoch !== undefined) led.isr.observe(epoch);
+    const next = led.state.highWatermark(led.isr.maximalIsr(led.view.isr), log.logEndOffset, log.highWatermark);
     if (next > log.highWatermark) log.setHighWatermark(next);
+  }
+
+  // ---- ISR changes (AlterPartition)
+
+  /** Decides whether the partition's ISR should change and queues the request if so. */
+  #considerIsr(led: Led): void {
+    const { view, log } = led;
+    const partitionEpoch = view.partitionEpoch;
+    if (this.#options.alterPartition === undefined || partitionEpoch === undefined || view.replicas.length <= 1 || this.#closed) return;
+    if (this.#led.get(partitionKey(led.topic, view.partition)) !== led) return;
+    const nowMs = this.#nowMs();
+    const changes = led.state.isrChanges(view.isr, log.highWatermark, nowMs, this.#lagMaxMs());
+    const proposal = led.isr.next({ replicas: view.replicas, isr: view.isr, leaderEpoch: view.leaderEpoch, partitionEpoch }, changes, nowMs);
+    if (proposal === undefined) return;
+    this.#logger.info(
+      { topic: led.topic, partition: view.partition, isr: view.isr, newIsr: proposal.newIsr, shouldLeave: changes.shouldLeave, shouldJoin: changes.shouldJoin },
+      'asking the coordinator to change the ISR',
+    );
+    // The high watermark now counts the proposed members too.
+    this.#advance(led);
+    this.#outbox.set(partitionKey(led.topic, view.partition), { led, proposal });
+    queueMicrotask(() => void this.#flush());
+  }
+
+  /** Sends every queued ISR change in one AlterPartition request, one request at a time. */
+  async #flush(): Promise<void> {
+    if (this.#flushing || this.#outbox.size === 0) return;
+    const alterPartition = this.#options.alterPartition;
+    const brokerEpoch = this.#options.brokerEpoch?.();
+    const items = [...this.#outbox.values()].slice(0, MAX_ALTER_PARTITION_ITEMS);
+    for (const { led } of items) this.#outbox.delete(partitionKey(led.topic, led.view.partition));
+    if (alterPartition === undefined || brokerEpoch === undefined) {
+      const error = new StreamBusError(ErrorCode.BROKER_ID_NOT_REGISTERED, `broker ${this.#nodeId} is registering; its ISR changes wait`);
+      for (const item of items) this.#answer(item, error, []);
+      return;
+    }
+    this.#flushing = true;
+    try {
+      const reply = await alterPartition({
+        brokerId: this.#nodeId,
+        brokerEpoch,
+        partitions: items.map(({ led, proposal }) => ({
+          topicId: led.log.topicId,
+          partition: led.view.partition,
+          leaderEpoch: proposal.leaderEpoch,
+          partitionEpoch: proposal.partitionEpoch,
+          newIsr: proposal.newIsr,
+        })),
+      });
+      for (const item of items) {
+        const answer = reply.partitions.find((p) => p.topicId === item.led.log.topicId && p.partition === item.led.view.partition);
+        const missing = new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, 'the AlterPartition answer left this partition out');
+        this.#answer(item, answer === undefined ? missing : answer.error, answer?.isr ?? []);
+      }
+    } catch (error) {
+      const failure = error instanceof StreamBusError ? error : new StreamBusError(ErrorCode.NETWORK_EXCEPTION, String(error), { cause: error });
+      for (const item of items) this.#answer(item, failure, []);
+    } finally {
+      this.#flushing = false;
+    }
+    if (this.#outbox.size > 0) await this.#flush();
+  }
+
+  #answer(item: { led: Led; proposal: IsrProposal }, error: StreamBusError | undefined, isr: readonly number[]): void {
+    const { led, proposal } = item;
+    led.isr.answered(proposal, { error, isr }, this.#nowMs());
+    const fields = { topic: led.topic, partition: led.view.partition, newIsr: proposal.newIsr, partitionEpoch: proposal.partitionEpoch };
+    if (error === undefined) this.#logger.info(fields, 'the coordinator committed the ISR change');
+    else this.#logger.info({ ...fields, error: error.codeName, reason: error.message }, 'the coordinator did not commit the ISR change');
+    // A partition this broker stopped leading meanwhile keeps its log as the new role left it.
+    if (this.#led.get(partitionKey(led.topic, led.view.partition)) === led) this.#advance(led);
+  }
+
+  #lagMaxMs(): number {
+    return this.#options.replicaLagTimeMaxMs ?? 30_000;
+  }
+
+  /** Checks every led partition for followers that fell behind (or retries), while any is led. */
+  #startIsrChecks(): void {
+    if (this.#isrTimer !== undefined || this.#options.alterPartition === undefined || this.#closed) return;
+    const everyMs = this.#options.isrCheckIntervalMs ?? Math.max(10, Math.min(1000, Math.floor(this.#lagMaxMs() / 2)));
+    this.#isrTimer = setInterval(() => {
+      for (const led of this.#led.values()) this.#considerIsr(led);
+    }, everyMs);
+    this.#isrTimer.unref();
   }
 
   async #updateFetchers(): Promise<void> {
@@ -179,6 +328,7 @@ export class ReplicaManager {
           maxWaitMs: this.#options.fetchMaxWaitMs ?? 500,
           partitionMaxBytes: this.#options.fetchPartitionMaxBytes ?? 1 << 20,
           backoffMs: this.#options.fetchBackoffMs ?? 200,
+          observer: this.#options.fetchObserver,
         });
         this.#fetchers.set(leaderId, fetcher);
       }
@@ -221,21 +371,40 @@ export class ReplicaManager {
     }
     led.state.recordFetch(replicaId, request.fetchOffset, log.logEndOffset, this.#nowMs());
     this.#advance(led);
+    // A follower that just caught up rejoins the ISR without waiting for the next check.
+    if (!led.view.isr.includes(replicaId)) this.#considerIsr(led);
     return { maxOffset: log.logEndOffset };
   }
 
   /**
    * acks=all: resolves once the high watermark covers `endOffset` (every ISR member has the
    * batch), rejects with REQUEST_TIMED_OUT after `timeoutMs` (the batch stays written: a retry may
-   * duplicate it), or with NOT_LEADER_OR_FOLLOWER if this broker stops leading meanwhile.
+   * duplicate it), or with NOT_LEADER_OR_FOLLOWER once this broker no longer leads the partition
+   * under `leaderEpoch`, the epoch the batch was written in.
+   *
+   * Leadership is checked before the high watermark, and that order matters: a leader that was
+   * paused and replaced becomes a follower, truncates the batch it wrote under its old epoch, and
+   * then takes the new leader's high watermark, which soon passes `endOffset` with other records
+   * at those offsets. Judged by the high watermark alone, the lost batch would be acknowledged.
    */
-  waitForHighWatermark(topic: string, partition: number, log: PartitionLog, endOffset: number, timeoutMs: number): Promise<void> {
-    if (log.highWatermark >= endOffset) return Promise.resolve();
+  waitForHighWatermark(topic: string, partition: number, log: PartitionLog, endOffset: number, timeoutMs: number, leaderEpoch: number): Promise<void> {
     const key = partitionKey(topic, partition);
+    // Not yet reconciled (a leadership the metadata just gave) counts as leading: only a follower
+    // fetcher moves a high watermark that is not this leader's own, and it starts after reconcile.
+    const stillLeads = (): boolean => {
+      const led = this.#led.get(key);
+      return led === undefined ? !this.#followed.has(key) : led.view.leaderEpoch === leaderEpoch;
+    };
+    const notLeader = (): StreamBusError =>
+      new StreamBusError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `broker ${this.#nodeId} no longer leads ${topic}-${partition} in leader epoch ${leaderEpoch}`, {
+        context: { topic, partition },
+      });
+    if (!stillLeads()) return Promise.reject(notLeader());
+    if (log.highWatermark >= endOffset) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const check = (): void => {
-        if (log.highWatermark >= endOffset) finish();
-        else if (!this.#led.has(key)) finish(new StreamBusError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `broker ${this.#nodeId} stopped leading ${topic}-${partition}`));
+        if (!stillLeads()) finish(notLeader());
+        else if (log.highWatermark >= endOffset) finish();
       };
       const finish = (error?: StreamBusError): void => {
         clearTimeout(timer);
@@ -261,10 +430,10 @@ export class ReplicaManager {
     });
   }
 
-  /** Per partition: role, positions and what the ISR should become (the method the controller work will call). */
+  /** Per partition: role, positions and what the ISR should become. */
   status(): PartitionReplicationStatus[] {
     const nowMs = this.#nowMs();
-    const lagMaxMs = this.#options.replicaLagTimeMaxMs ?? 30_000;
+    const lagMaxMs = this.#lagMaxMs();
     const result: PartitionReplicationStatus[] = [];
     for (const led of this.#led.values()) {
       const { log, view } = led;
@@ -305,6 +474,10 @@ export class ReplicaManager {
 
   /** Stops every fetcher and forgets every role. */
   async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#isrTimer !== undefined) clearInterval(this.#isrTimer);
+    this.#isrTimer = undefined;
+    this.#outbox.clear();
     for (const key of [...this.#led.keys()]) this.#stopLeading(key);
     this.#followed.clear();
     const fetchers = [...this.#fetchers.values()];

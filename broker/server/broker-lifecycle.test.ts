@@ -245,6 +245,48 @@ describe('broker > lifecycle > close', () => {
   });
 });
 
+describe('broker > lifecycle > controlled shutdown', () => {
+  function leaderships(cache: MetadataCache, nodeId: number): number {
+    return cache.state.topics().reduce((n, t) => n + t.partitions.filter((p) => p.leader === nodeId).length, 0);
+  }
+
+  it('hands its leaderships to other in-sync replicas, and close() resolves once its metadata shows that', async () => {
+    const { coordinator, cache } = await cluster();
+    const gateway = new Gateway(coordinator);
+    const view = { leaderships: () => leaderships(cache, 1), onChange: (listener: () => void) => cache.subscribe(() => listener()) };
+    const broker = lifecycle(gateway, cache, { leadership: view });
+    const other = lifecycle(gateway, cache, { registration: registration(2) });
+    for (const b of [broker, other]) {
+      await b.start();
+      await b.waitUntilUnfenced(deadline());
+    }
+    await coordinator.createTopics([{ name: 'moving', numPartitions: 4, replicationFactor: 2 }]);
+    await cache.waitForOffset(coordinator.state.lastAppliedOffset, deadline());
+    expect(leaderships(cache, 1)).toBeGreaterThan(0);
+
+    await broker.close();
+    // Resolved only once the followed metadata (not just the coordinator) has the move.
+    expect(leaderships(cache, 1)).toBe(0);
+    expect(cache.state.broker(1)?.fenced).toBe(true);
+    for (const p of cache.state.topic('moving')!.partitions) expect(p).toMatchObject({ leader: 2, isr: [2] });
+  });
+
+  it('stops waiting after controlledShutdownTimeoutMs when its leaderships do not move', async () => {
+    const { coordinator, cache } = await cluster();
+    const gateway = new Gateway(coordinator);
+    const stuck = { leaderships: () => 1, onChange: (listener: () => void) => cache.subscribe(() => listener()) };
+    const broker = lifecycle(gateway, cache, { leadership: stuck, controlledShutdownTimeoutMs: 200 });
+    await broker.start();
+    await broker.waitUntilUnfenced(deadline());
+    const started = performance.now();
+    await broker.close();
+    const tookMs = performance.now() - started;
+    expect(tookMs).toBeGreaterThanOrEqual(190);
+    expect(tookMs).toBeLessThan(2_000);
+    expect(coordinator.state.broker(1)?.fenced).toBe(true);
+  });
+});
+
 describe('broker > lifecycle > bad input', () => {
   it('refuses a heartbeat interval that is not a whole number of at least 1 ms with INVALID_CONFIG', async () => {
     const { coordinator, cache } = await cluster();

@@ -12,9 +12,12 @@
  * BROKER_ID_NOT_REGISTERED (the coordinator has no registration for it) makes the broker register
  * again at once. Any other failure (the coordinator unreachable, busy or shutting down) is logged
  * and the next heartbeat goes out on schedule; the coordinator fences the broker if that lasts.
- * close() stops the heartbeats and sends one last heartbeat asking to be fenced (controlled
- * shutdown), so the coordinator stops placing replicas here without waiting for the session to
- * expire. One heartbeat is in flight at a time.
+ * close() is the controlled shutdown: it stops the heartbeats and sends one last heartbeat asking to
+ * be fenced. The coordinator moves the broker's partition leaderships to other in-sync replicas and
+ * takes it out of every ISR in the same metadata entry that fences it; close() then waits (bounded
+ * by controlledShutdownTimeoutMs, Kafka's controlled.shutdown.timeout.ms) until the followed
+ * metadata shows this broker leads nothing, so clients are redirected while it still answers, and
+ * only then lets the broker stop. One heartbeat is in flight at a time.
  */
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { type BrokerRegistrationRequest, type Logger, silentLogger } from '../../coordinator/index.js';
@@ -25,6 +28,16 @@ import { Waiters } from './waiters.js';
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000;
 /** The heartbeat period while the broker is fenced (if shorter than the normal interval). */
 const FENCED_HEARTBEAT_INTERVAL_MS = 100;
+/** Kafka's controlled.shutdown.timeout.ms default (30 s). */
+export const DEFAULT_CONTROLLED_SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/** What controlled shutdown watches: how many partitions the followed metadata says this broker leads. */
+export interface LeadershipView {
+  /** Partitions the followed metadata names this broker leader of. */
+  leaderships(): number;
+  /** Calls `listener` after each metadata change; returns the unsubscribe. */
+  onChange(listener: () => void): () => void;
+}
 
 export interface BrokerLifecycleOptions {
   readonly controller: Pick<ControllerGateway, 'registerBroker' | 'brokerHeartbeat'>;
@@ -34,6 +47,10 @@ export interface BrokerLifecycleOptions {
   readonly metadataOffset: () => number;
   /** Kafka's broker.heartbeat.interval.ms. Default 2000. */
   readonly heartbeatIntervalMs?: number;
+  /** What close() waits on for controlled shutdown; absent: close() only asks to be fenced. */
+  readonly leadership?: LeadershipView;
+  /** The longest close() waits for the fence and for its leaderships to move. Default 30 000. */
+  readonly controlledShutdownTimeoutMs?: number;
   readonly logger?: Logger;
 }
 
@@ -42,6 +59,25 @@ function needsRegistration(error: unknown): boolean {
     error instanceof StreamBusError &&
     (error.code === ErrorCode.STALE_BROKER_EPOCH || error.code === ErrorCode.BROKER_ID_NOT_REGISTERED)
   );
+}
+
+/** `work`, or a REQUEST_TIMED_OUT saying `reason` when `signal` aborts first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, reason: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new StreamBusError(ErrorCode.REQUEST_TIMED_OUT, reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new StreamBusError(ErrorCode.REQUEST_TIMED_OUT, reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 function describe(error: unknown): string {
@@ -114,8 +150,11 @@ export class BrokerLifecycle {
   }
 
   /**
-   * Stops heartbeating, waits for a heartbeat in flight, then asks once to be fenced (errors there
-   * are logged, not thrown: the session expiry fences the broker anyway). Idempotent.
+   * Controlled shutdown: stops heartbeating, waits for a heartbeat in flight, asks once to be fenced
+   * (the coordinator moves this broker's leaderships away in the same step), then waits until the
+   * followed metadata has that change and shows this broker leading nothing. All of it is bounded
+   * by controlledShutdownTimeoutMs; a failure or the deadline is logged, not thrown (the session
+   * expiry, or the closed connection, fences the broker anyway). Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -125,20 +164,42 @@ export class BrokerLifecycle {
       this.#waiters.rejectAll(shutdown);
       const brokerEpoch = this.#brokerEpoch;
       if (brokerEpoch === undefined) return;
+      const timeoutMs = this.#options.controlledShutdownTimeoutMs ?? DEFAULT_CONTROLLED_SHUTDOWN_TIMEOUT_MS;
+      const deadline = AbortSignal.timeout(Math.max(1, timeoutMs));
+      const startedMs = performance.now();
       try {
-        const answer = await this.#options.controller.brokerHeartbeat({
+        const heartbeat = this.#options.controller.brokerHeartbeat({
           nodeId: this.nodeId,
           brokerEpoch,
           metadataOffset: this.#options.metadataOffset(),
           wantFence: true,
         });
+        const answer = await untilAborted(heartbeat, deadline, `the fence request got no answer within ${timeoutMs} ms`);
         this.#fenced = answer.fenced;
-        this.#logger.info({ nodeId: this.nodeId, brokerEpoch }, 'broker fenced for shutdown');
+        this.#logger.info({ nodeId: this.nodeId, brokerEpoch, metadataOffset: answer.metadataOffset }, 'broker fenced for shutdown');
+        await this.#leadNothing(answer.metadataOffset, deadline, timeoutMs);
+        this.#logger.info({ nodeId: this.nodeId, brokerEpoch, tookMs: Math.round(performance.now() - startedMs) }, 'controlled shutdown: broker fenced and leads no partition');
       } catch (error) {
-        this.#logger.debug({ err: error, nodeId: this.nodeId }, 'could not ask to be fenced on shutdown; the session will expire instead');
+        this.#logger.warn({ err: error, nodeId: this.nodeId }, `controlled shutdown did not finish: ${describe(error)}; stopping anyway`);
       }
     })();
     return this.#closing;
+  }
+
+  /** Resolves once the followed metadata reaches `metadataOffset` and names this broker leader of nothing. */
+  #leadNothing(metadataOffset: number, deadline: AbortSignal, timeoutMs: number): Promise<void> {
+    const leadership = this.#options.leadership;
+    if (leadership === undefined) return Promise.resolve();
+    const done = (): boolean => this.#options.metadataOffset() >= metadataOffset && leadership.leaderships() === 0;
+    if (done()) return Promise.resolve();
+    let unsubscribe = (): void => undefined;
+    const moved = new Promise<void>((resolve) => {
+      unsubscribe = leadership.onChange(() => {
+        if (done()) resolve();
+      });
+    });
+    const reason = `the metadata still named this broker leader of ${leadership.leaderships()} partition(s) after ${timeoutMs} ms`;
+    return untilAborted(moved, deadline, reason).finally(unsubscribe);
   }
 
   async #register(): Promise<void> {

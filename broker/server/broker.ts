@@ -11,7 +11,9 @@
  * Replication (../replication/, docs/replication.md): the broker leads or follows each partition
  * it holds as the metadata says. A fetch with a replica_id is a follower's: it reads up to the
  * log end and moves the follower's position (and so the high watermark); a consumer's fetch reads
- * only below the high watermark. acks=all produce waits until the high watermark covers the batch.
+ * only below the high watermark, and a follower serves it too (below its own high watermark), for
+ * consumers that fetch from a replica in their rack. acks=all produce waits until the high
+ * watermark covers the batch.
  */
 import type { Logger } from 'pino';
 import type { ApiName, BrokerApiName, RequestOf, ResponseOf } from '../../proto/api.js';
@@ -189,6 +191,7 @@ export class Broker implements Handler {
       this.#openTopics.set(topic.topicId, { name: topic.name, config });
     }
     await this.#replicas.reconcile(held);
+    await this.#dropRemovedReplicas();
     for (const [topicId, { name }] of this.#openTopics) {
       if (live.has(topicId)) continue;
       this.#openTopics.delete(topicId);
@@ -201,6 +204,24 @@ export class Broker implements Handler {
     for (const topicId of orphans) {
       await logs.deleteTopic(topicId);
       this.#log.info({ topicId }, 'deleted data of a topic that no longer exists');
+    }
+  }
+
+  /**
+   * Deletes the logs of partitions whose topic still exists but whose replicas no longer include
+   * this broker: a reassignment completed and moved them away (while this broker ran, or while it
+   * was down). Replication stopped following them in the reconcile just before. Topics that are
+   * gone altogether are deleted whole below, as before.
+   */
+  async #dropRemovedReplicas(): Promise<void> {
+    const { metadata, logs, nodeId } = this.#options;
+    const topics = new Map<string, TopicView>();
+    for (const topic of metadata.topics()) topics.set(topic.topicId, topic);
+    for (const { topicId, partition } of logs.storedPartitions()) {
+      const topic = topics.get(topicId);
+      if (topic === undefined || topic.partitions[partition]?.replicas.includes(nodeId) === true) continue;
+      await logs.deletePartition(topicId, partition);
+      this.#log.info({ topic: topic.name, topicId, partition }, 'deleted the data of a partition reassigned away from this broker');
     }
   }
 
@@ -218,8 +239,13 @@ export class Broker implements Handler {
     };
   }
 
-  /** The log of a partition this broker serves, or the error the client should see. */
-  #partitionLog(topicName: string, partition: number): { topic: TopicView; log: PartitionLog } | StreamBusError {
+  /**
+   * The log of a partition this broker serves, or the error the client should see. `as`
+   * 'leader' (produce, offsets, follower fetches) requires this broker to lead the partition;
+   * 'replica' (a consumer's fetch) accepts any replica whose log is open: a follower serves
+   * consumers below its own high watermark (the client's rack-aware fetch, docs/clients.md).
+   */
+  #partitionLog(topicName: string, partition: number, as: 'leader' | 'replica' = 'leader'): { topic: TopicView; log: PartitionLog } | StreamBusError {
     const topic = this.#options.metadata.topic(topicName);
     if (topic === undefined) {
       return new StreamBusError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topicName}' does not exist`, { context: { topic: topicName } });
@@ -233,6 +259,12 @@ export class Broker implements Handler {
       );
     }
     if (assignment.leader !== this.#options.nodeId) {
+      // A follower serves consumers only once replication drives its high watermark: a log just
+      // opened still has the single-node rule (high watermark = log end), which would expose a tail
+      // the leader may have never committed.
+      const follower = as === 'replica' && assignment.replicas.includes(this.#options.nodeId);
+      const log = follower ? this.#options.logs.getPartition(topic.topicId, partition) : undefined;
+      if (log !== undefined && !log.autoHighWatermark) return { topic, log };
       return new StreamBusError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `broker ${this.#options.nodeId} does not lead ${topicName}-${partition}`, {
         context: { topic: topicName, partition },
       });
@@ -361,7 +393,8 @@ export class Broker implements Handler {
       }
       const appended = await log.append(request.records, { nowMs: this.#nowMs() });
       if (body.acks === -1) {
-        await this.#replicas.waitForHighWatermark(topicName, request.partition, log, appended.lastOffset + 1, Math.max(1, body.timeoutMs));
+        const endOffset = appended.lastOffset + 1;
+        await this.#replicas.waitForHighWatermark(topicName, request.partition, log, endOffset, Math.max(1, body.timeoutMs), assignment.leaderEpoch);
       }
       let records = 0;
       for (const header of headers) records += header.recordCount;
@@ -385,9 +418,10 @@ export class Broker implements Handler {
     // min_bytes 0 means "answer at once", as in Kafka.
     const minBytes = body.minBytes;
     const logs: PartitionLog[] = [];
+    const as = fetchesAs(body);
     for (const topic of body.topics) {
       for (const p of topic.partitions) {
-        const found = this.#partitionLog(topic.name, p.partition);
+        const found = this.#partitionLog(topic.name, p.partition, as);
         if (!(found instanceof StreamBusError)) logs.push(found.log);
       }
     }
@@ -418,10 +452,11 @@ export class Broker implements Handler {
     let bytes = 0;
     let failed = false;
     const topics: FetchAnswer['topics'] = [];
+    const as = fetchesAs(body);
     for (const topic of body.topics) {
       const partitions: FetchPartitionAnswer[] = [];
       for (const p of topic.partitions) {
-        const found = this.#partitionLog(topic.name, p.partition);
+        const found = this.#partitionLog(topic.name, p.partition, as);
         if (found instanceof StreamBusError) {
           failed = true;
           partitions.push(fetchError(p.partition, found));
@@ -636,6 +671,14 @@ function produceError(partition: number, error: StreamBusError): M.ProducePartit
 /** Whether a fetch comes from a follower (replica_id is a broker id) rather than a consumer. */
 function isReplica(body: M.FetchRequest): boolean {
   return (body.replicaId ?? 0) > 0;
+}
+
+/**
+ * Who may serve a fetch: a follower's fetch only the leader (a follower that asks another follower
+ * gets NOT_LEADER_OR_FOLLOWER), a consumer's any replica, each bounded by its own high watermark.
+ */
+function fetchesAs(body: M.FetchRequest): 'leader' | 'replica' {
+  return isReplica(body) ? 'leader' : 'replica';
 }
 
 /** A partition's answer without records: an error, or (error undefined) a diverging epoch's frame. */

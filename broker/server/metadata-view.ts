@@ -22,6 +22,8 @@ export interface PartitionView {
   readonly leaderEpoch: number;
   readonly replicas: readonly number[];
   readonly isr: readonly number[];
+  /** The compare-and-set token of ISR changes (AlterPartition); absent: the leader never asks for one. */
+  readonly partitionEpoch?: number;
 }
 
 export interface TopicView {

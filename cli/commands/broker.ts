@@ -3,7 +3,7 @@
  * group named by `coordinators` (see ../server/broker-node.ts for what it does and in which order).
  *
  * Like `streambus dev`, it prints a banner for people on stderr and logs one JSON line
- * `{"msg":"streambus broker ready","native":{…},"admin":{…}}` on stdout for scripts and test
+ * `{"msg":"streambus broker ready","native":{…},"kafka":{…},"admin":{…}}` on stdout for scripts and test
  * harnesses, then serves until SIGINT or SIGTERM, when it asks to be fenced and shuts down. If it
  * can no longer apply the coordinators' metadata it shuts down too, and exits with status 1.
  */
@@ -17,7 +17,7 @@ export const command = defineCommand({
   name: 'broker',
   summary: 'Run a broker that follows a coordinator group (see `streambus coordinator`)',
   description:
-    'Starts a broker: partition logs under data.dir, the native protocol listener and the HTTP admin port (/metrics, /livez, /readyz). ' +
+    'Starts a broker: partition logs under data.dir, the native and Kafka protocol listeners and the HTTP admin port (/metrics, /livez, /readyz). ' +
     'It follows the cluster metadata from the coordinators named by --coordinators (any one reachable node is enough), registers ' +
     'with node.id, and reports ready once the coordinator leader has unfenced it. Admin requests it receives are forwarded to the ' +
     'coordinator leader. Stop it with Ctrl-C or SIGTERM: it asks to be fenced first.',
@@ -41,19 +41,21 @@ export const command = defineCommand({
       return;
     }
     const native = node.native.advertised;
+    const kafka = node.kafka.advertised;
     const admin = node.admin.advertised;
     process.stderr.write(
       [
         `StreamBus ${packageVersion()} broker — node ${node.nodeId}, cluster ${node.clusterId}, data ${node.dataDir}`,
         `  coordinators      ${node.coordinators.join(',')}`,
         `  native protocol   ${native.host}:${native.port}`,
+        `  kafka protocol    ${kafka.host}:${kafka.port}`,
         `  admin HTTP        http://${admin.host}:${admin.port}  (/metrics /livez /readyz)`,
         `  durability        ${values.durability}`,
         '',
       ].join('\n'),
     );
     logger.info(
-      { native, admin, nodeId: node.nodeId, clusterId: node.clusterId, coordinators: node.coordinators, dataDir: node.dataDir, durability: values.durability },
+      { native, kafka, admin, nodeId: node.nodeId, clusterId: node.clusterId, coordinators: node.coordinators, dataDir: node.dataDir, durability: values.durability },
       'streambus broker ready',
     );
     const stopped = ctx.signal.aborted ? Promise.resolve(undefined) : once(ctx.signal, 'abort').then(() => undefined);

@@ -389,12 +389,12 @@ describe('cli > topic describe', () => {
         'Partitions:         2',
         'Replication factor: 3',
         'Under-replicated:   2',
-        'Without leader:     0',
+        'Offline:            0',
         'Records:            3',
         '',
-        'PARTITION  LEADER  REPLICAS  ISR  EARLIEST  LATEST',
-        '        0       1  1,2,3     1,2         0       2',
-        '        1       1  1,2,3     1,2         0       1',
+        'PARTITION  LEADER  EPOCH  REPLICAS  ISR  EARLIEST  LATEST  STATUS',
+        '        0       1      0  1,2,3     1,2         0       2  under-replicated',
+        '        1       1      0  1,2,3     1,2         0       1  under-replicated',
         '',
         'CONFIG        VALUE  SOURCE',
         'retention.ms  1000   topic',
@@ -408,7 +408,9 @@ describe('cli > topic describe', () => {
     cluster.addTopic('orders', 1);
     const result = await cli(cluster, ['topic', 'describe', 'orders', '--json']);
     const parsed = JSON.parse(result.stdout) as { topic: { partitions: unknown[]; configs: { name: string; source: string }[] } };
-    expect(parsed.topic.partitions).toEqual([{ partition: 0, leader: 1, leaderEpoch: 0, replicas: [1], isr: [1], earliestOffset: 0, latestOffset: 0 }]);
+    expect(parsed.topic.partitions).toEqual([
+      { partition: 0, leader: 1, leaderEpoch: 0, replicas: [1], isr: [1], earliestOffset: 0, latestOffset: 0, offline: false, underReplicated: false },
+    ]);
     expect(parsed.topic.configs.map((c) => [c.name, c.source])).toEqual([
       ['cleanup.policy', 'default'],
       ['retention.ms', 'default'],

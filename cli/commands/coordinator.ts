@@ -24,6 +24,8 @@ import { CoordinatorHandler, CoordinatorMetrics, CoordinatorNode, formatVoters, 
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { advertisedHost, type ConfigValues } from '../config/index.js';
 import { packageVersion } from '../version.js';
+import { controllerSettings } from '../server/controller-wiring.js';
+import { groupSettings } from '../server/group-wiring.js';
 import { untilStopped } from './dev.js';
 
 export const command = defineCommand({
@@ -59,6 +61,8 @@ export const command = defineCommand({
       raftAdvertisedHost: values['raft.advertised.host'] ?? undefined,
       defaults: { numPartitions: values['num.partitions'], replicationFactor: values['default.replication.factor'] },
       sessionTimeoutMs: values['broker.session.timeout.ms'],
+      controller: controllerSettings(values),
+      groups: groupSettings(values),
       logger: logger.child({ component: 'coordinator' }),
       metrics: new CoordinatorMetrics({ defaultMetrics: true, version: packageVersion() }),
     });

@@ -63,8 +63,9 @@ describe('config > schema', () => {
     });
   });
 
-  it('marks the Kafka listener as declared but unused', () => {
-    expect(specOf('kafka.port').unused).toMatch(/later/);
+  it('declares the Kafka listener settings as in use, on localhost:9092 by default', () => {
+    expect(specOf('kafka.port').unused).toBeUndefined();
+    expect(resolveConfig({}).values['kafka.host']).toBe('localhost');
   });
 
   it('gives every key a distinct environment name, with no underscores or dashes in keys', () => {
@@ -283,9 +284,9 @@ describe('config > validation', () => {
     expect(config.warnings).toEqual(['environment variable STREAMBUS_NODEID is not a StreamBus setting; did you mean STREAMBUS_NODE_ID?']);
   });
 
-  it('warns when a declared-but-unused setting is set', () => {
+  it('does not warn when a Kafka listener setting is set', () => {
     const config = resolveConfig({ flags: [{ key: 'kafka.port', value: '19092', origin: '--set' }] });
-    expect(config.warnings[0]).toMatch(/kafka\.port is set but not used yet/);
+    expect(config.warnings).toEqual([]);
   });
 });
 

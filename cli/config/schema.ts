@@ -87,11 +87,18 @@ export const settings = {
     type: 'string', default: null, scope: 'server',
     doc: 'Host clients are told to connect to for the native listener. Unset: native.host, or this machine\'s host name when that is a wildcard address.',
   },
-  'kafka.host': { type: 'string', default: '127.0.0.1', scope: 'server', unused: 'the Kafka listener arrives in a later release', doc: 'Bind address of the Kafka wire-protocol listener.' },
-  'kafka.port': { type: 'int', default: 9092, ...PORT, scope: 'server', unused: 'the Kafka listener arrives in a later release', doc: 'Port of the Kafka wire-protocol listener.' },
+  'kafka.host': {
+    type: 'string', default: 'localhost', scope: 'server',
+    doc: 'Bind address of the Kafka wire-protocol listener. localhost binds both 127.0.0.1 and ::1, so Kafka clients reach it whichever way they resolve localhost.',
+  },
+  'kafka.port': { type: 'int', default: 9092, ...PORT, scope: 'server', doc: 'Port of the Kafka wire-protocol listener (0 picks a free port).' },
   'kafka.advertised.host': {
-    type: 'string', default: null, scope: 'server', unused: 'the Kafka listener arrives in a later release',
-    doc: 'Host Kafka clients are told to connect to. Unset: kafka.host, or the host name for a wildcard address.',
+    type: 'string', default: null, scope: 'server',
+    doc: 'Host Kafka clients are told to connect to (in Metadata answers). Unset: kafka.host, or the host name for a wildcard address.',
+  },
+  'kafka.advertised.port': {
+    type: 'int', default: 0, ...PORT, scope: 'server',
+    doc: 'Port Kafka clients are told to connect to (behind a port mapping, say). 0: the bound port.',
   },
   'admin.host': { type: 'string', default: '127.0.0.1', scope: 'server', doc: 'Bind address of the HTTP admin server (/metrics, /livez, /readyz). Keep it on localhost unless admin.auth.token is set.' },
   'admin.port': { type: 'int', default: 9644, ...PORT, scope: 'server', doc: 'Port of the HTTP admin server (0 picks a free port).' },
@@ -145,8 +152,8 @@ export const settings = {
     doc: 'When writes reach the disk: sync (fsync each write before acknowledging), group (one fsync covers the writes that arrived meanwhile; nothing is acknowledged before it), interval (writes are acknowledged before fsync, which runs every durability.interval.ms: a killed process loses nothing, but power loss or an OS crash can lose the last interval of acknowledged writes).',
   },
   'durability.interval.ms': { type: 'int', default: 1000, min: 1, max: 3_600_000, scope: 'server', doc: 'Fsync period when durability=interval.' },
-  'max.frame.bytes': { type: 'int', default: 64 * MIB + 1024, min: 1024, max: 1024 * MIB, scope: 'server', doc: 'Largest native-protocol frame the server accepts; larger frames close the connection with FRAME_TOO_LARGE.' },
-  'max.in.flight.per.connection': { type: 'int', default: 32, min: 1, max: 10_000, scope: 'server', doc: 'Requests a connection may have outstanding; beyond this the server stops reading from that connection until responses go out (backpressure, not an error).' },
+  'max.frame.bytes': { type: 'int', default: 64 * MIB + 1024, min: 1024, max: 1024 * MIB, scope: 'server', doc: 'Largest frame the server accepts on the native and Kafka listeners; a larger frame closes the connection (native: with FRAME_TOO_LARGE).' },
+  'max.in.flight.per.connection': { type: 'int', default: 32, min: 1, max: 10_000, scope: 'server', doc: 'Requests a connection (native or Kafka) may have outstanding; beyond this the server stops reading from that connection until responses go out (backpressure, not an error).' },
   'retention.check.interval.ms': { type: 'int', default: 300_000, min: 1000, scope: 'server', aliases: ['log.retention.check.interval.ms'], doc: 'How often retention deletes expired data.' },
 
   // ---- Broker sessions with the coordinator (Kafka's names and defaults).
@@ -162,6 +169,56 @@ export const settings = {
     type: 'string', default: null, scope: 'server',
     doc: 'The rack (or availability zone) of this broker, sent with its registration. When every broker has one, replicas of a partition are placed on distinct racks first. Unset: no rack.',
   },
+  'broker.disconnect.fence.ms': {
+    type: 'int', default: 500, min: 0, max: 3_600_000, scope: 'server',
+    doc: 'The coordinator leader fences a broker this long after the connection carrying its heartbeats closes, unless a heartbeat arrives on another connection meanwhile: a killed broker fails over in about this time instead of broker.session.timeout.ms. A paused broker keeps its connection open; the session timeout covers it.',
+  },
+  'controlled.shutdown.timeout.ms': {
+    type: 'int', default: 30_000, min: 0, max: 3_600_000, scope: 'server',
+    doc: 'How long a stopping broker waits for the coordinator to move its partition leaderships to other in-sync replicas (controlled shutdown) before it stops anyway.',
+  },
+
+  // ---- Replication and the controller (Kafka's names and defaults).
+  'replica.lag.time.max.ms': {
+    type: 'int', default: 30_000, min: 10, max: 3_600_000, scope: 'server',
+    doc: 'A partition leader asks the coordinator to remove a follower from the in-sync replicas when the follower has not caught up with the leader\'s log end for this long; a follower that catches up is added back.',
+  },
+  'auto.leader.rebalance.enable': {
+    type: 'boolean', default: true, scope: 'server',
+    doc: 'The coordinator leader moves each partition\'s leadership back to its preferred replica (the first one) when that replica is in sync and alive, every leader.imbalance.check.interval.seconds.',
+  },
+  'leader.imbalance.check.interval.seconds': {
+    type: 'int', default: 300, min: 1, max: 86_400, scope: 'server',
+    doc: 'How often the coordinator leader checks for partitions not led by their preferred replica (auto.leader.rebalance.enable).',
+  },
+
+  // ---- Consumer groups and offsets on the coordinator (Kafka's names and defaults; docs/groups.md).
+  'group.min.session.timeout.ms': {
+    type: 'int', default: 6000, min: 1, max: 3_600_000, scope: 'server',
+    doc: 'The shortest session timeout a consumer group member may ask for; a JoinGroup asking for less is refused with INVALID_SESSION_TIMEOUT.',
+  },
+  'group.max.session.timeout.ms': {
+    type: 'int', default: 1_800_000, min: 1, max: 86_400_000, scope: 'server',
+    doc: 'The longest session timeout a consumer group member may ask for (static members use long ones to restart without a rebalance).',
+  },
+  'group.initial.rebalance.delay.ms': {
+    type: 'int', default: 3000, min: 0, max: 3_600_000, scope: 'server',
+    doc: 'How long an empty group waits for more members before its first rebalance (extended by each new member, up to the rebalance timeout), so an application starting its consumers one by one rebalances once. 0 in tests.',
+  },
+  'group.max.size': { type: 'int', default: 10_000, min: 1, max: 1_000_000, scope: 'server', doc: 'The most members a consumer group may have; more are refused with GROUP_MAX_SIZE_REACHED.' },
+  'offsets.retention.minutes': {
+    type: 'int', default: 10_080, min: 1, max: 52_560_000, scope: 'server',
+    doc: 'Committed offsets of a group with no members are deleted this long after the later of their commit and the moment the group emptied (7 days by default). A group with members keeps its offsets.',
+  },
+  'offsets.retention.ms': {
+    type: 'int', default: -1, min: -1, scope: 'server',
+    doc: 'offsets.retention.minutes in milliseconds, for short retentions in tests; -1 (the default) leaves it to offsets.retention.minutes.',
+  },
+  'offsets.retention.check.interval.ms': {
+    type: 'int', default: 600_000, min: 1, max: 2_147_483_647, scope: 'server',
+    doc: 'How often the coordinator leader looks for expired offsets.',
+  },
+  'offset.metadata.max.bytes': { type: 'int', default: 4096, min: 0, max: 1_048_576, scope: 'server', doc: 'The longest metadata string an offset commit may carry; longer ones fail with OFFSET_METADATA_TOO_LARGE.' },
 
   // ---- Topic creation defaults.
   'num.partitions': { type: 'int', default: 1, min: 1, max: 10_000, scope: 'server', doc: 'Partitions of a topic created without a partition count (and of auto-created topics).' },

@@ -1,6 +1,6 @@
 /**
  * A broker process that follows a coordinator group running elsewhere (`streambus broker`): its
- * partition logs, the native protocol listener and the HTTP admin port, with the cluster metadata
+ * partition logs, the native and Kafka protocol listeners and the HTTP admin port, with the cluster metadata
  * followed over the network and admin requests forwarded to the coordinator leader.
  *
  * It is `streambus dev` (./single-node.ts) without the coordinator: the same Broker, MetadataCache
@@ -17,7 +17,10 @@
  *      coordinator unfences the broker; only then is it ready and the admin port opened.
  * While the coordinators are unreachable the broker keeps serving produce and fetch for the
  * partitions it has, from the metadata it has; admin requests fail until a leader answers again.
- * close() fences first (the last heartbeat asks for it), then stops the listeners and storage.
+ * close() is a controlled shutdown: it asks to be fenced, which moves the broker's partition
+ * leaderships to other in-sync replicas, waits until the followed metadata shows it leads nothing
+ * (at most controlled.shutdown.timeout.ms), then stops the listeners and storage. Partition leaders
+ * send their ISR changes to the coordinator leader (AlterPartition) through the same client.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -33,7 +36,8 @@ import { RemoteMetadataLog, remoteControllerGateway } from '../../broker/server/
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { advertisedHost, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
-import { createBroker } from './broker-wiring.js';
+import { createBroker, startKafkaListener } from './broker-wiring.js';
+import { leadershipView } from './controller-wiring.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -47,6 +51,8 @@ export interface BrokerNode {
   readonly coordinators: readonly string[];
   /** Bound address and the address advertised to clients, per listener. */
   readonly native: { readonly bound: Endpoint; readonly advertised: Endpoint };
+  /** The Kafka wire-protocol listener (kafka.host:kafka.port). */
+  readonly kafka: { readonly bound: Endpoint; readonly advertised: Endpoint };
   readonly admin: { readonly bound: Endpoint; readonly advertised: Endpoint };
   readonly metrics: BrokerMetrics;
   /**
@@ -61,6 +67,8 @@ export interface BrokerNode {
 
 /** How long each start-up step that needs the coordinators may take before start-up gives up. */
 const STARTUP_WAIT_MS = 60_000;
+/** How long one AlterPartition may take, retries included, before the leader tries again later. */
+const ALTER_PARTITION_TIMEOUT_MS = 5_000;
 
 /**
  * Starts a broker following the coordinators in `coordinators`. Rejects with INVALID_CONFIG for a
@@ -142,6 +150,8 @@ export async function startBrokerNode(config: ResolvedConfig, logger: Logger, op
 
     const metrics = createMetrics({ version: packageVersion() });
     const gateway = remoteControllerGateway({ client, clusterId: () => cache.state.clusterId });
+    // Filled in once registered below; partition leaders send their ISR changes under its broker epoch.
+    const session: { lifecycle?: BrokerLifecycle } = {};
     const broker = createBroker({
       config,
       nodeId,
@@ -151,6 +161,10 @@ export async function startBrokerNode(config: ResolvedConfig, logger: Logger, op
       topicDefaults,
       metrics,
       logger,
+      isr: {
+        alterPartition: (request) => client.alterPartition(request, { timeoutMs: ALTER_PARTITION_TIMEOUT_MS }),
+        brokerEpoch: () => session.lifecycle?.brokerEpoch,
+      },
     });
     await broker.start();
     cleanups.push(() => broker.stop());
@@ -166,6 +180,8 @@ export async function startBrokerNode(config: ResolvedConfig, logger: Logger, op
     });
     await server.listen();
     cleanups.push(() => server.close());
+    const kafka = await startKafkaListener({ config, nodeId, handler: broker, cache, logger, groups: client.groups });
+    cleanups.push(() => kafka.close());
 
     const nativeAdvertised = { host: advertisedHost(values, 'native', hostname()), port: server.port };
     const lifecycle = new BrokerLifecycle({
@@ -176,13 +192,17 @@ export async function startBrokerNode(config: ResolvedConfig, logger: Logger, op
         host: nativeAdvertised.host,
         port: nativeAdvertised.port,
         rack: values['broker.rack'],
-        listeners: [{ name: 'native', host: nativeAdvertised.host, port: nativeAdvertised.port }],
+        listeners: [{ name: 'native', host: nativeAdvertised.host, port: nativeAdvertised.port }, kafka.registration],
       },
       metadataOffset: () => cache.lastAppliedOffset,
       heartbeatIntervalMs: values['broker.heartbeat.interval.ms'],
+      leadership: leadershipView(cache, nodeId),
+      controlledShutdownTimeoutMs: values['controlled.shutdown.timeout.ms'],
       logger: logger.child({ component: 'broker-lifecycle' }),
     });
-    // Closed before the listeners: its last heartbeat asks to be fenced (controlled shutdown).
+    session.lifecycle = lifecycle;
+    // Closed before the listeners (controlled shutdown): its last heartbeat asks to be fenced, which
+    // moves this broker's leaderships away, and it waits for that while the broker still serves.
     cleanups.push(() => lifecycle.close());
     await waitFor('register with the coordinator leader', () => lifecycle.start());
     await waitFor('be unfenced by the coordinator leader', (signal) => lifecycle.waitUntilUnfenced({ signal }));
@@ -217,6 +237,7 @@ export async function startBrokerNode(config: ResolvedConfig, logger: Logger, op
       dataDir,
       coordinators,
       native: { bound: { host: server.host, port: server.port }, advertised: nativeAdvertised },
+      kafka: { bound: kafka.bound, advertised: kafka.advertised },
       admin: {
         bound: { host: admin.host, port: admin.port },
         advertised: { host: advertisedHost(values, 'admin', hostname()), port: admin.port },

@@ -1,7 +1,7 @@
 /**
  * A whole single-node cluster in one process: the coordinator (a Raft group of one voter: the same
  * storage, host, replicated metadata log and Coordinator as `streambus coordinator`), one broker
- * following that log, the native protocol listener and the HTTP admin port.
+ * following that log, the native and Kafka protocol listeners and the HTTP admin port.
  *
  * The parts talk through the same seams they use across processes: the broker learns metadata
  * by following the coordinator's committed log from an offset (MetadataCache.follow), and sends
@@ -32,15 +32,18 @@ import {
   type MetadataFollower,
 } from '../../coordinator/index.js';
 import { LogStore } from '../../broker/log/index.js';
+import { CoordinatorClient } from '../../client/index.js';
 import { NativeServer, type Handler } from '../../broker/network/index.js';
 import { createMetrics, startAdminServer, type AdminServer, type BrokerMetrics } from '../../broker/observability/index.js';
 import { BrokerLifecycle } from '../../broker/server/broker-lifecycle.js';
 import type { ControllerGateway } from '../../broker/server/metadata-view.js';
 import { isCoordinatorApi } from '../../proto/api.js';
-import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import { ErrorCode, StreamBusError, errorFromCode } from '../../proto/errors.js';
 import { advertisedHost, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
-import { createBroker } from './broker-wiring.js';
+import { createBroker, startKafkaListener } from './broker-wiring.js';
+import { controllerSettings, leadershipView } from './controller-wiring.js';
+import { groupSettings } from './group-wiring.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -53,6 +56,8 @@ export interface SingleNode {
   readonly dataDir: string;
   /** Bound address and the address advertised to clients, per listener. */
   readonly native: { readonly bound: Endpoint; readonly advertised: Endpoint };
+  /** The Kafka wire-protocol listener (kafka.host:kafka.port). */
+  readonly kafka: { readonly bound: Endpoint; readonly advertised: Endpoint };
   readonly admin: { readonly bound: Endpoint; readonly advertised: Endpoint };
   /** The Raft listener of the one-voter coordinator group. */
   readonly raft: { readonly bound: Endpoint };
@@ -98,6 +103,8 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       raftListen: { host: values['raft.host'], port: values['raft.port'] },
       defaults: topicDefaults,
       sessionTimeoutMs: values['broker.session.timeout.ms'],
+      controller: controllerSettings(values),
+      groups: groupSettings(values),
       logger: logger.child({ component: 'coordinator' }),
     });
     cleanups.push(() => coordinatorNode.close());
@@ -120,6 +127,8 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
     await follower.caughtUp;
 
     const gateway = controllerGateway(coordinator);
+    // Filled in once registered below; partition leaders send their ISR changes under its broker epoch.
+    const session: { lifecycle?: BrokerLifecycle } = {};
     const broker = createBroker({
       config,
       nodeId,
@@ -129,6 +138,13 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       topicDefaults,
       metrics,
       logger,
+      isr: {
+        alterPartition: async (request) => {
+          const outcome = await coordinator.alterPartition(request);
+          return { partitions: outcome.results.map((r) => ({ ...r, error: errorFromCode(r.errorCode, r.errorMessage ?? undefined) })) };
+        },
+        brokerEpoch: () => session.lifecycle?.brokerEpoch,
+      },
     });
     await broker.start();
     cleanups.push(() => broker.stop());
@@ -154,6 +170,16 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
     });
     await server.listen();
     cleanups.push(() => server.close());
+    // Kafka group requests are forwarded to the group coordinator as a multi-node broker forwards
+    // them: through a coordinator client, here one that reaches this process's own native listener.
+    const groupClient = new CoordinatorClient({
+      bootstrap: [{ host: advertisedHost(values, 'native', hostname()), port: server.port }],
+      clientId: `streambus-kafka-${nodeId}`,
+      logger: logger.child({ component: 'kafka-groups' }),
+    });
+    cleanups.push(() => groupClient.close());
+    const kafka = await startKafkaListener({ config, nodeId, handler: broker, cache, logger, groups: groupClient.groups });
+    cleanups.push(() => kafka.close());
 
     const nativeAdvertised = { host: advertisedHost(values, 'native', hostname()), port: server.port };
     // The coordinator APIs are served here: record this address as the group's API address.
@@ -168,12 +194,15 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
         host: nativeAdvertised.host,
         port: nativeAdvertised.port,
         rack: null,
-        listeners: [{ name: 'native', host: nativeAdvertised.host, port: nativeAdvertised.port }],
+        listeners: [{ name: 'native', host: nativeAdvertised.host, port: nativeAdvertised.port }, kafka.registration],
       },
       metadataOffset: () => cache.lastAppliedOffset,
       heartbeatIntervalMs: values['broker.heartbeat.interval.ms'],
+      leadership: leadershipView(cache, nodeId),
+      controlledShutdownTimeoutMs: values['controlled.shutdown.timeout.ms'],
       logger: logger.child({ component: 'broker-lifecycle' }),
     });
+    session.lifecycle = lifecycle;
     // Closed before the listeners and the coordinator: its last heartbeat asks to be fenced.
     cleanups.push(() => lifecycle.close());
     await lifecycle.start();
@@ -211,6 +240,7 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       failed: coordinatorNode.failed,
       dataDir,
       native: { bound: { host: server.host, port: server.port }, advertised: nativeAdvertised },
+      kafka: { bound: kafka.bound, advertised: kafka.advertised },
       admin: {
         bound: { host: admin.host, port: admin.port },
         advertised: { host: advertisedHost(values, 'admin', hostname()), port: admin.port },

@@ -112,14 +112,20 @@ describe('cluster > connections', () => {
     await cluster.close();
   });
 
-  it('opens a new connection after the old one failed', async () => {
+  it('opens a new connection after the old one failed, behind the same broker handle', async () => {
     const broker = new MiniBroker();
-    const cluster = makeCluster(broker.connect);
+    let opened = 0;
+    const cluster = makeCluster((options) => {
+      opened++;
+      return broker.connect(options);
+    });
     await cluster.refreshMetadata();
     const first = await cluster.connection(broker.nodeId);
     broker.dropConnections();
     const second = await cluster.connection(broker.nodeId);
-    expect(second).not.toBe(first);
+    expect(second).toBe(first);
+    await second.request('METADATA', { topics: [], allTopics: false, allowAutoTopicCreation: false });
+    expect(opened).toBe(2);
     expect(second.connected).toBe(true);
     await cluster.close();
   });
@@ -136,6 +142,51 @@ describe('cluster > connections', () => {
     await cluster.refreshMetadata();
     expect(cluster.snapshot.brokers.size).toBe(1);
     expect(tried).toContain('127.0.0.1:9093');
+    await cluster.close();
+  });
+
+  it('moves on to the next broker within one refresh when the one it asks drops the request', async () => {
+    const first = new MiniBroker({ nodeId: 1, port: 9101 });
+    const second = new MiniBroker({ nodeId: 2, port: 9102, joins: first });
+    first.createTopic('a', 1);
+    const cluster = makeCluster(first.connect, ['127.0.0.1:9101', '127.0.0.1:9102']);
+    await cluster.topicMetadata('a');
+    // The broker it has a connection to is asked first: make that one fail as a dead connection would.
+    const asked = cluster.brokerHealth().find((h) => h.connections > 0)!.nodeId === 1 ? first : second;
+    const other = asked === first ? second : first;
+    asked.faults.push({ api: 'METADATA', errorCode: ErrorCode.NETWORK_EXCEPTION, wholeRequest: true });
+    const before = metadataRequests(other).length;
+    first.setLeader('a', 0, 2);
+    await cluster.refreshMetadata();
+    expect(cluster.leaderOf('a', 0)).toBe(2);
+    expect(metadataRequests(other).length).toBe(before + 1);
+    await cluster.close();
+  });
+
+  it('asks a broker whose circuit is open only after every other one', async () => {
+    const first = new MiniBroker({ nodeId: 1, port: 9101 });
+    const second = new MiniBroker({ nodeId: 2, port: 9102, joins: first });
+    first.createTopic('a', 1);
+    const attempts = new Map<number, number>();
+    const cluster = makeCluster((options) => {
+      attempts.set(options.port, (attempts.get(options.port) ?? 0) + 1);
+      return first.connect(options);
+    }, ['127.0.0.1:9101', '127.0.0.1:9102']);
+    await cluster.topicMetadata('a');
+    first.setDown(true);
+    // With no live connection, known brokers are asked in order: broker 1 is refused each time
+    // until its circuit opens (3 failures), broker 2 answers.
+    for (let i = 0; i < 3; i++) {
+      second.dropConnections();
+      await cluster.refreshMetadata();
+    }
+    expect(cluster.brokerHealth().find((h) => h.nodeId === 1)?.state).toBe('open');
+    const refusedBefore = attempts.get(9101);
+    for (let i = 0; i < 5; i++) {
+      second.dropConnections();
+      await cluster.refreshMetadata();
+    }
+    expect(attempts.get(9101)).toBe(refusedBefore);
     await cluster.close();
   });
 

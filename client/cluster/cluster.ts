@@ -7,14 +7,23 @@
  * (shared with everyone else who arrived meanwhile). A refresh asks for every topic in use, so the
  * cache never forgets a topic some producer or consumer still needs.
  *
- * Connections are keyed by "host:port": the bootstrap connection is reused as that broker's node
- * connection when the broker advertises the same address. A connection that failed (its
- * `connected` turned false) is replaced on next use.
+ * Metadata is also refreshed every metadataMaxAgeMs while some topic is in use (a timer that never
+ * keeps the process alive), and on demand when a broker says the client's view is stale. A refresh
+ * asks one broker, but not a dead one: brokers with a live connection first, then the known
+ * brokers and the bootstrap list, any whose circuit is open last, and on a network failure or
+ * timeout it moves on to the next candidate within the same refresh.
+ *
+ * Pools (../network/broker-pool.ts) are keyed by "host:port": the bootstrap pool is reused as that
+ * broker's node pool when the broker advertises the same address. A pool reconnects by itself; a
+ * pool whose address no broker advertises any more (a broker restarted on another port) and that
+ * is not a bootstrap address is closed once nothing is in flight on it.
  */
 import type { ApiName, RequestOf, ResponseOf } from '../../proto/index.js';
 import { ErrorCode, StreamBusError, errorFromCode } from '../../proto/errors.js';
-import type { Connection, ConnectionOptions } from '../network/types.js';
-import { decideRetry, type ResolvedRetryOptions } from '../policy/retry.js';
+import { BrokerPool, type BrokerHealth } from '../network/broker-pool.js';
+import type { ConnectFn, Connection } from '../network/types.js';
+import { BreakerState, type CircuitBreakerOptions } from '../policy/circuit-breaker.js';
+import { decideRetry, refreshesMetadata, type ResolvedRetryOptions } from '../policy/retry.js';
 import type { Random } from '../policy/random.js';
 import { delay, throwIfAborted } from '../signal.js';
 import {
@@ -26,7 +35,7 @@ import {
   type TopicMetadata,
 } from './metadata.js';
 
-export type ConnectFn = (options: ConnectionOptions) => Promise<Connection>;
+export type { ConnectFn } from '../network/types.js';
 
 export interface ClusterOptions {
   readonly brokers: readonly string[];
@@ -41,21 +50,20 @@ export interface ClusterOptions {
   readonly now: () => number;
   /** Requests in flight per connection (the transport's own limit). */
   readonly maxInFlightPerConnection: number;
+  /** Connections per broker. Default 1. */
+  readonly connectionsPerBroker?: number;
+  /** Idle connections are pinged this often (0: never). Default 30 000. */
+  readonly healthCheckIntervalMs?: number;
+  /** Per-broker circuit breaker settings. Defaults: 3 failures, 1000 ms cool-down. */
+  readonly breaker?: CircuitBreakerOptions;
 }
 
-/** Topic errors that mean "ask again soon": the topic is being created or a leader is moving. */
-/** Sent in ApiVersions so operators can tell client libraries apart. */
-const CLIENT_SOFTWARE = 'streambus-js';
-
-const RETRIABLE_METADATA_ERRORS: ReadonlySet<number> = new Set([
-  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-  ErrorCode.LEADER_NOT_AVAILABLE,
-  ErrorCode.NOT_LEADER_OR_FOLLOWER,
-]);
-
-/** Whether an error from a request or a partition result calls for a metadata refresh. */
+/**
+ * Whether an error from a request or a partition result calls for a metadata refresh (a leader
+ * moved, a broker is gone or not answering): see RetryClass in ../policy/retry.ts.
+ */
 export function isStaleMetadataError(code: number): boolean {
-  return RETRIABLE_METADATA_ERRORS.has(code) || code === ErrorCode.NETWORK_EXCEPTION || code === ErrorCode.NOT_CONTROLLER;
+  return refreshesMetadata(code);
 }
 
 export interface RequestTargetOptions {
@@ -71,7 +79,7 @@ interface Refresh {
 export class Cluster {
   readonly #options: ClusterOptions;
   readonly #bootstrap: { host: string; port: number }[];
-  readonly #connections = new Map<string, Promise<Connection>>();
+  readonly #pools = new Map<string, BrokerPool>();
   /** Topics some producer, consumer or admin call needs → how many users hold them. */
   readonly #tracked = new Map<string, number>();
   readonly #topics = new Map<string, TopicMetadata>();
@@ -83,6 +91,7 @@ export class Cluster {
   #bootstrapIndex = 0;
   #closed = false;
   readonly #listeners = new Set<() => void>();
+  #ageTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ClusterOptions) {
     if (options.brokers.length === 0) {
@@ -136,6 +145,7 @@ export class Cluster {
   /** Adds topics to the set every refresh asks for. Pair with untrack(). */
   track(topics: Iterable<string>): void {
     for (const topic of topics) this.#tracked.set(topic, (this.#tracked.get(topic) ?? 0) + 1);
+    if (this.#tracked.size > 0) this.#startAgeTimer();
   }
 
   untrack(topics: Iterable<string>): void {
@@ -144,6 +154,12 @@ export class Cluster {
       if (count > 0) this.#tracked.set(topic, count);
       else this.#tracked.delete(topic);
     }
+    if (this.#tracked.size === 0) this.#stopAgeTimer();
+  }
+
+  /** The health of every broker pool: circuit state, consecutive failures, connections, requests in flight. */
+  brokerHealth(): BrokerHealth[] {
+    return [...this.#pools.values()].map((pool) => pool.health());
   }
 
   /** True when the cache is older than metadataMaxAgeMs. */
@@ -237,15 +253,22 @@ export class Cluster {
     return this.#topicErrors.get(name);
   }
 
-  /** The connection to a broker node; connects (or reconnects) as needed. */
-  connection(nodeId: number, signal?: AbortSignal): Promise<Connection> {
+  /**
+   * The pool of a broker node (a Connection that reconnects by itself). Rejects with
+   * LEADER_NOT_AVAILABLE when the node is not in the metadata. Connecting happens on the first
+   * request; its failure is that request's.
+   */
+  connection(nodeId: number, _signal?: AbortSignal): Promise<Connection> {
     const broker = this.#snapshot.brokers.get(nodeId);
     if (broker === undefined) {
       return Promise.reject(
         new StreamBusError(ErrorCode.LEADER_NOT_AVAILABLE, `broker ${nodeId} is not in the metadata`, { context: { broker: String(nodeId) } }),
       );
     }
-    return this.#connectTo(broker.host, broker.port, signal);
+    if (this.#closed) return Promise.reject(new StreamBusError(ErrorCode.NETWORK_EXCEPTION, 'the client is closed'));
+    const pool = this.#pool(broker.host, broker.port);
+    pool.nodeId = nodeId;
+    return Promise.resolve(pool);
   }
 
   /**
@@ -281,40 +304,65 @@ export class Cluster {
     }
   }
 
-  /** Any live connection: a connected node first, else a known broker, else the bootstrap list. */
+  /**
+   * Any live broker: one with an open connection first, else a known broker, else the bootstrap
+   * list (from a rotating start); brokers whose circuit is open last. Rejects with
+   * NETWORK_EXCEPTION naming every address tried when none can be reached.
+   */
   async anyConnection(signal?: AbortSignal): Promise<Connection> {
-    for (const pending of this.#connections.values()) {
-      const connection = await pending.catch(() => undefined);
-      if (connection?.connected === true) return connection;
-    }
-    const candidates = [...this.#snapshot.brokers.values()].map((b) => ({ host: b.host, port: b.port }));
-    for (let i = 0; i < this.#bootstrap.length; i++) {
-      candidates.push(this.#bootstrap[(this.#bootstrapIndex + i) % this.#bootstrap.length]!);
-    }
+    if (this.#closed) throw new StreamBusError(ErrorCode.NETWORK_EXCEPTION, 'the client is closed');
     let lastError: unknown;
-    for (const { host, port } of candidates) {
+    const candidates = this.#candidates();
+    for (const pool of candidates) {
       throwIfAborted(signal);
       try {
-        return await this.#connectTo(host, port, signal);
+        await pool.ready(signal);
+        return pool;
       } catch (error) {
+        throwIfAborted(signal);
         lastError = error;
       }
     }
     this.#bootstrapIndex++;
     throw new StreamBusError(
       ErrorCode.NETWORK_EXCEPTION,
-      `could not connect to any broker (tried ${candidates.map((c) => `${c.host}:${c.port}`).join(', ')})`,
+      `could not connect to any broker (tried ${candidates.map((pool) => `${pool.host}:${pool.port}`).join(', ')})`,
       { cause: lastError },
     );
+  }
+
+  /**
+   * Every broker worth asking for metadata, best first: connected pools, then known brokers, then
+   * the bootstrap list; pools whose circuit is open go last (they fail fast, but one may be all
+   * there is).
+   */
+  #candidates(): BrokerPool[] {
+    const ordered: BrokerPool[] = [];
+    const add = (pool: BrokerPool): void => {
+      if (!ordered.includes(pool)) ordered.push(pool);
+    };
+    for (const pool of this.#pools.values()) if (pool.connected) add(pool);
+    for (const broker of this.#snapshot.brokers.values()) {
+      const pool = this.#pool(broker.host, broker.port);
+      pool.nodeId = broker.nodeId;
+      add(pool);
+    }
+    for (let i = 0; i < this.#bootstrap.length; i++) {
+      const { host, port } = this.#bootstrap[(this.#bootstrapIndex + i) % this.#bootstrap.length]!;
+      add(this.#pool(host, port));
+    }
+    const open = (pool: BrokerPool): boolean => pool.health().state === BreakerState.OPEN;
+    return [...ordered.filter((pool) => !open(pool)), ...ordered.filter(open)];
   }
 
   /** Closes every connection. Pending requests fail with NETWORK_EXCEPTION. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const pending = [...this.#connections.values()];
-    this.#connections.clear();
-    await Promise.all(pending.map((p) => p.then((c) => c.close()).catch(() => undefined)));
+    this.#stopAgeTimer();
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
 
   async #targetConnection(target: 'any' | 'controller' | (() => number | undefined), signal?: AbortSignal): Promise<Connection> {
@@ -331,62 +379,85 @@ export class Cluster {
     return this.connection(nodeId, signal);
   }
 
-  #connectTo(host: string, port: number, signal?: AbortSignal): Promise<Connection> {
-    if (this.#closed) return Promise.reject(new StreamBusError(ErrorCode.NETWORK_EXCEPTION, 'the client is closed'));
+  /** The pool of an address, created on first use. */
+  #pool(host: string, port: number): BrokerPool {
     const key = `${host}:${port}`;
-    const existing = this.#connections.get(key);
-    if (existing !== undefined) {
-      return existing.then((connection) => {
-        if (connection.connected) return connection;
-        if (this.#connections.get(key) === existing) this.#connections.delete(key);
-        return this.#connectTo(host, port, signal);
+    let pool = this.#pools.get(key);
+    if (pool === undefined) {
+      const options = this.#options;
+      pool = new BrokerPool({
+        host,
+        port,
+        clientId: options.clientId,
+        connect: options.connect,
+        connectTimeoutMs: options.connectTimeoutMs,
+        requestTimeoutMs: options.requestTimeoutMs,
+        maxInFlightPerConnection: options.maxInFlightPerConnection,
+        now: options.now,
+        ...(options.connectionsPerBroker === undefined ? {} : { connections: options.connectionsPerBroker }),
+        ...(options.healthCheckIntervalMs === undefined ? {} : { healthCheckIntervalMs: options.healthCheckIntervalMs }),
+        ...(options.breaker === undefined ? {} : { breaker: options.breaker }),
       });
+      this.#pools.set(key, pool);
     }
-    const options: ConnectionOptions = {
-      host,
-      port,
-      clientId: this.#options.clientId,
-      connectTimeoutMs: this.#options.connectTimeoutMs,
-      requestTimeoutMs: this.#options.requestTimeoutMs,
-      maxInFlight: this.#options.maxInFlightPerConnection,
-    };
-    const pending = this.#options.connect(options).then(
-      (connection) => {
-        if (this.#closed) {
-          void connection.close();
-          throw new StreamBusError(ErrorCode.NETWORK_EXCEPTION, 'the client is closed');
-        }
-        // The first request on a connection names the client, so the broker's logs and request
-        // contexts carry its id. It is pipelined, not awaited: requests queued behind it reach the
-        // broker after it, and nothing depends on its answer yet.
-        connection
-          .request('API_VERSIONS', { clientId: this.#options.clientId, clientSoftware: CLIENT_SOFTWARE })
-          .catch(() => undefined);
-        return connection;
-      },
-      (error: unknown) => {
-        if (this.#connections.get(key) === pending) this.#connections.delete(key);
-        if (error instanceof StreamBusError) throw error;
-        throw new StreamBusError(ErrorCode.NETWORK_EXCEPTION, `could not connect to ${key}`, { cause: error, context: { broker: key } });
-      },
-    );
-    this.#connections.set(key, pending);
-    return pending;
+    return pool;
   }
 
-  async #runRefresh(topics: ReadonlySet<string>): Promise<void> {
-    const connection = await this.anyConnection();
-    let response: ResponseOf<'METADATA'>;
-    try {
-      response = await connection.request('METADATA', { topics: [...topics], allTopics: false, allowAutoTopicCreation: false });
-    } catch (error) {
-      if (error instanceof StreamBusError && error.code === ErrorCode.NETWORK_EXCEPTION) {
-        // The next refresh starts from another broker.
-        this.#bootstrapIndex++;
-      }
-      throw error;
+  /**
+   * Closes pools that no broker advertises any more (a broker restarted on another address) and
+   * that are not bootstrap addresses, once nothing is in flight on them.
+   */
+  #prunePools(): void {
+    const wanted = new Set<string>();
+    for (const broker of this.#snapshot.brokers.values()) wanted.add(`${broker.host}:${broker.port}`);
+    for (const { host, port } of this.#bootstrap) wanted.add(`${host}:${port}`);
+    for (const [key, pool] of this.#pools) {
+      if (wanted.has(key) || pool.inFlight > 0) continue;
+      this.#pools.delete(key);
+      void pool.close();
     }
-    this.applyMetadata(response, topics);
+  }
+
+  /** Refreshes the metadata every metadataMaxAgeMs while some topic is in use. */
+  #startAgeTimer(): void {
+    if (this.#ageTimer !== undefined || this.#closed) return;
+    const periodMs = this.#options.metadataMaxAgeMs;
+    this.#ageTimer = setInterval(() => {
+      if (this.stale) this.refreshMetadata().catch(() => undefined);
+    }, periodMs);
+    this.#ageTimer.unref();
+  }
+
+  #stopAgeTimer(): void {
+    if (this.#ageTimer !== undefined) clearInterval(this.#ageTimer);
+    this.#ageTimer = undefined;
+  }
+
+  /**
+   * One metadata request, to the best candidate that answers: a network failure or a timeout moves
+   * on to the next broker (each is tried at most once per refresh); any other error ends it.
+   */
+  async #runRefresh(topics: ReadonlySet<string>): Promise<void> {
+    if (this.#closed) throw new StreamBusError(ErrorCode.NETWORK_EXCEPTION, 'the client is closed');
+    const body = { topics: [...topics], allTopics: false, allowAutoTopicCreation: false };
+    const tried: string[] = [];
+    let lastError: unknown;
+    for (const pool of this.#candidates()) {
+      tried.push(`${pool.host}:${pool.port}`);
+      let response: ResponseOf<'METADATA'>;
+      try {
+        response = await pool.request('METADATA', body);
+      } catch (error) {
+        if (!(error instanceof StreamBusError) || (error.code !== ErrorCode.NETWORK_EXCEPTION && error.code !== ErrorCode.REQUEST_TIMED_OUT)) throw error;
+        lastError = error;
+        continue;
+      }
+      this.applyMetadata(response, topics);
+      return;
+    }
+    // The next refresh starts the bootstrap list elsewhere.
+    this.#bootstrapIndex++;
+    throw new StreamBusError(ErrorCode.NETWORK_EXCEPTION, `could not refresh metadata from any broker (tried ${tried.join(', ')})`, { cause: lastError });
   }
 
   /**
@@ -434,6 +505,7 @@ export class Cluster {
       }
     }
     this.#refreshedMs = this.#options.now();
+    this.#prunePools();
     for (const listener of this.#listeners) listener();
   }
 }

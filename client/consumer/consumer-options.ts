@@ -40,6 +40,16 @@ export interface ConsumerOptions {
   readonly retryBackoffMaxMs?: number;
   /** Per-request timeout, on top of maxWaitMs for fetches. Default: the client's requestTimeoutMs. */
   readonly requestTimeoutMs?: number;
+  /**
+   * The rack (availability zone) this consumer runs in. When set, each partition is fetched from an
+   * in-sync replica on a broker with the same `broker.rack` when the metadata shows one, instead of
+   * from its leader (the client picks from the metadata; Kafka's brokers pick with KIP-392). Records
+   * and their order are the same; a follower serves only what is below its own high watermark, which
+   * trails the leader's slightly. Default: unset (always the leader).
+   */
+  readonly clientRack?: string;
+  /** After any error from a follower, fetch the partition from its leader for this long. Default 30 000. */
+  readonly followerFallbackMs?: number;
 }
 
 /** ConsumerOptions with every default applied and checked. */
@@ -55,13 +65,20 @@ export interface ResolvedConsumerOptions {
   readonly isolationLevel: number;
   readonly requestTimeoutMs: number;
   readonly retry: ResolvedRetryOptions;
+  readonly clientRack: string | undefined;
+  readonly followerFallbackMs: number;
+  /** How long UNKNOWN_TOPIC_OR_PARTITION is retried before it is handed to the reader (a client option). */
+  readonly unknownTopicRetryMs: number;
 }
 
 /** See ConsumerOptions.maxPartitionBytes for why 4 MiB and not Kafka's 1 MiB. */
 const DEFAULT_MAX_PARTITION_BYTES = 4 * 1024 * 1024;
 
-/** Checks `options` and fills in defaults; requestTimeoutMs defaults to the client's. Throws StreamBusError(INVALID_CONFIG). */
-export function resolveConsumerOptions(options: ConsumerOptions, clientRequestTimeoutMs: number): ResolvedConsumerOptions {
+/**
+ * Checks `options` and fills in defaults; requestTimeoutMs defaults to the client's, and
+ * unknownTopicRetryMs is the client's. Throws StreamBusError(INVALID_CONFIG).
+ */
+export function resolveConsumerOptions(options: ConsumerOptions, clientRequestTimeoutMs: number, unknownTopicRetryMs = 10_000): ResolvedConsumerOptions {
   const autoOffsetReset = options.autoOffsetReset ?? 'latest';
   if (autoOffsetReset !== 'earliest' && autoOffsetReset !== 'latest' && autoOffsetReset !== 'none') {
     throw new StreamBusError(ErrorCode.INVALID_CONFIG, `autoOffsetReset must be 'earliest', 'latest' or 'none', got ${String(autoOffsetReset)}`);
@@ -73,8 +90,15 @@ export function resolveConsumerOptions(options: ConsumerOptions, clientRequestTi
     }
     return v;
   };
+  const clientRack = options.clientRack;
+  if (clientRack !== undefined && typeof clientRack !== 'string') {
+    throw new StreamBusError(ErrorCode.INVALID_CONFIG, `consumer option clientRack must be a string, got ${typeof clientRack}`);
+  }
   return {
     autoOffsetReset,
+    clientRack: clientRack === '' ? undefined : clientRack,
+    followerFallbackMs: number('followerFallbackMs', options.followerFallbackMs, 30_000, 0),
+    unknownTopicRetryMs,
     maxWaitMs: number('maxWaitMs', options.maxWaitMs, 500, 0),
     minBytes: number('minBytes', options.minBytes, 1, 0),
     maxBytes: number('maxBytes', options.maxBytes, 50 * 1024 * 1024, 1),

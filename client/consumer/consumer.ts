@@ -52,6 +52,8 @@ export interface ConsumerDeps {
   readonly random: Random;
   readonly now: () => number;
   readonly requestTimeoutMs: number;
+  /** How long UNKNOWN_TOPIC_OR_PARTITION is retried before the reader gets it. Default 10 000. */
+  readonly unknownTopicRetryMs?: number;
 }
 
 /**
@@ -61,6 +63,11 @@ export interface ConsumerDeps {
  * (seek back to read again); nothing fetched before a seek(), pause() or assign() is delivered
  * after it. Fetching is bounded by maxBufferedRecords / maxBufferedBytes (soft by one response).
  * One reader at a time is intended: several iterators share one buffer and split the records.
+ *
+ * Failover: when a partition's leader moves (or its broker dies and comes back), the consumer
+ * refreshes its metadata and goes on fetching from the new leader at its own position: no record
+ * is skipped or handed out twice by the switch. With `clientRack` it reads from a same-rack
+ * in-sync follower and falls back to the leader on any error from it (see docs/clients.md).
  */
 export class Consumer implements AsyncIterable<Message> {
   readonly #cluster: Cluster;
@@ -74,7 +81,7 @@ export class Consumer implements AsyncIterable<Message> {
 
   constructor(deps: ConsumerDeps, options: ConsumerOptions = {}) {
     this.#cluster = deps.cluster;
-    this.#options = resolveConsumerOptions(options, deps.requestTimeoutMs);
+    this.#options = resolveConsumerOptions(options, deps.requestTimeoutMs, deps.unknownTopicRetryMs);
     this.#buffer = new FetchBuffer({
       maxRecords: this.#options.maxBufferedRecords,
       maxBytes: this.#options.maxBufferedBytes,

@@ -9,19 +9,33 @@
  * onCredit calls schedule()). Partitions without a position are first resolved with ListOffsets
  * (earliest, latest or a timestamp), batched per broker the same way.
  *
- * Failures stay per partition: a retriable error backs that partition off (and, for stale
- * metadata, forces a metadata refresh); OFFSET_OUT_OF_RANGE resets it as autoOffsetReset says; a
- * non-retriable error stops it and is handed to the reader after the records buffered before it.
- * Every answer is checked against the partition's epoch, so a seek or pause since the request
- * discards it.
+ * Which broker. The leader, or with `clientRack` set an in-sync follower in the same rack when the
+ * metadata shows one (../policy/read-replica.ts); the follower serves what is below its own high
+ * watermark. Any error from a follower (including OFFSET_OUT_OF_RANGE: the follower may simply be
+ * behind) sends the partition back to its leader at once, for followerFallbackMs. Each fetch
+ * carries the partition's leader epoch from the metadata, so a broker with another view answers
+ * FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH instead of serving from a stale role.
+ *
+ * Failures stay per partition: a retriable error backs that partition off (and, when the error
+ * says the metadata is stale — a leader moved, a broker is gone — refreshes it); OFFSET_OUT_OF_RANGE
+ * from the leader resets it as autoOffsetReset says; a non-retriable error stops it and is handed to
+ * the reader after the records buffered before it. UNKNOWN_TOPIC_OR_PARTITION is retried for
+ * unknownTopicRetryMs only. Every answer is checked against the partition's epoch, so a seek or
+ * pause since the request discards it.
+ *
+ * Leader changes. A fetch that fails (NOT_LEADER_OR_FOLLOWER, a fenced epoch, a dropped
+ * connection) leaves the partition's fetch offset where it was: it advances only when records are
+ * accepted. After the refresh the next fetch goes to the new leader from that same offset, so the
+ * switch neither skips nor repeats a record. A new leader whose high watermark still trails the
+ * old one's answers with no records until it catches up, never with records the reader has had.
  */
 import { ErrorCode, StreamBusError, errorFromCode } from '../../proto/errors.js';
 import type { RequestOf, ResponseOf } from '../../proto/index.js';
 import { BATCH_HEADER_BYTES, decodeRecordBatchesSync, readBatchHeader } from '../../proto/record-batch/index.js';
 import type { Cluster } from '../cluster/cluster.js';
-import { isStaleMetadataError } from '../cluster/cluster.js';
 import type { Random } from '../policy/random.js';
-import { backoffDelayMs } from '../policy/retry.js';
+import { chooseReadReplica } from '../policy/read-replica.js';
+import { backoffDelayMs, refreshesMetadata, unknownTopicGaveUp } from '../policy/retry.js';
 import type { Message } from '../types.js';
 import type { ResolvedConsumerOptions } from './consumer-options.js';
 import type { Chunk, FetchBuffer } from './fetch-buffer.js';
@@ -49,6 +63,8 @@ export class Fetcher {
   #timerAtMs = Number.POSITIVE_INFINITY;
   #pumpQueued = false;
   #lastMetadataRequestMs = Number.NEGATIVE_INFINITY;
+  /** A failure said the metadata is stale: refresh on the next pass the rate limit allows. */
+  #metadataWanted = false;
   #fetchRotation = 0;
   #closed = false;
 
@@ -111,24 +127,53 @@ export class Fetcher {
           continue;
         }
         if (state.reset !== undefined) {
+          // Offset lookups always go to the leader: a follower's log end and time index may trail.
           pushTo(resetByNode, leader, state);
-        } else if (credit && !this.#busyNodes.has(leader)) {
-          pushTo(fetchByNode, leader, state);
+          continue;
         }
+        const node = this.#readReplica(state, leader, nowMs);
+        if (credit && !this.#busyNodes.has(node)) pushTo(fetchByNode, node, state);
       }
     }
     for (const [nodeId, states] of resetByNode) void this.#resolveResets(nodeId, states);
     for (const [nodeId, states] of fetchByNode) void this.#fetch(nodeId, states);
-    if (leaderUnknown || this.#cluster.stale) {
+    if (leaderUnknown || this.#metadataWanted || this.#cluster.stale) {
       const nextAllowedMs = this.#lastMetadataRequestMs + this.#options.retry.backoffMs;
       if (nowMs >= nextAllowedMs) {
         this.#lastMetadataRequestMs = nowMs;
-        this.#cluster.refreshMetadata().catch(() => this.#armTimer(this.#now() + this.#options.retry.backoffMs));
+        this.#metadataWanted = false;
+        this.#cluster.refreshMetadata().catch(() => {
+          this.#metadataWanted = true;
+          this.#armTimer(this.#now() + this.#options.retry.backoffMs);
+        });
       } else {
         wakeMs = Math.min(wakeMs, nextAllowedMs);
       }
     }
     if (wakeMs !== Number.POSITIVE_INFINITY) this.#armTimer(wakeMs);
+  }
+
+  /** The broker to fetch a partition from now: its leader, or a same-rack in-sync follower. */
+  #readReplica(state: PartitionState, leader: number, nowMs: number): number {
+    const clientRack = this.#options.clientRack;
+    if (clientRack === undefined) return leader;
+    const partition = this.#cluster.topic(state.topic)?.partitions[state.partition];
+    if (partition === undefined) return leader;
+    const chosen = chooseReadReplica({
+      partition: state.partition,
+      leader,
+      isr: partition.isr,
+      clientRack,
+      rackOf: (nodeId) => this.#cluster.broker(nodeId)?.rack,
+      leaderOnly: state.leaderOnlyUntilMs > nowMs,
+    });
+    return chosen ?? leader;
+  }
+
+  /** The leader epoch the metadata gives for a partition, or undefined (then the broker does not check it). */
+  #leaderEpoch(state: PartitionState): number | undefined {
+    const epoch = this.#cluster.topic(state.topic)?.partitions[state.partition]?.leaderEpoch;
+    return epoch === undefined || epoch < 0 ? undefined : epoch;
   }
 
   async #fetch(nodeId: number, states: PartitionState[]): Promise<void> {
@@ -147,7 +192,13 @@ export class Fetcher {
         partitions = [];
         byTopic.set(state.topic, partitions);
       }
-      partitions.push({ partition: state.partition, fetchOffset: state.fetchOffset, maxBytes: maxPartitionBytes });
+      const currentLeaderEpoch = this.#leaderEpoch(state);
+      partitions.push({
+        partition: state.partition,
+        fetchOffset: state.fetchOffset,
+        maxBytes: maxPartitionBytes,
+        ...(currentLeaderEpoch === undefined ? {} : { currentLeaderEpoch }),
+      });
     }
     const request: RequestOf<'FETCH'> = {
       maxWaitMs,
@@ -175,7 +226,7 @@ export class Fetcher {
       for (const [state, { epoch }] of sent) {
         if (state.epoch !== epoch) continue;
         state.fetching = false;
-        this.#backoff(state, failure);
+        if (!this.#fellBack(state, nodeId)) this.#backoff(state, failure);
       }
     } else if (response !== undefined) {
       this.#handleFetch(nodeId, response, sent);
@@ -197,12 +248,13 @@ export class Fetcher {
         const context = { topic: state.topic, partition: state.partition, broker: String(nodeId) };
         const error = errorFromCode(result.errorCode, result.errorMessage, context);
         if (error !== undefined) {
-          this.#partitionError(state, error);
+          if (!this.#fellBack(state, nodeId)) this.#partitionError(state, error);
           continue;
         }
         state.highWatermark = result.highWatermark;
         state.logStartOffset = result.logStartOffset;
         state.failures = 0;
+        state.unknownTopicSinceMs = undefined;
         this.#acceptRecords(state, request.offset, result.records, result.highWatermark);
       }
     }
@@ -277,18 +329,40 @@ export class Fetcher {
       state.reset = this.#options.autoOffsetReset;
       return;
     }
-    if (error.retriable) {
+    if (error.retriable && !this.#unknownTopicExpired(state, error)) {
       this.#backoff(state, error);
       return;
     }
     this.#surface(state, error);
   }
 
+  /**
+   * A fetch from a follower failed (any error, or no answer): the partition reads from its leader
+   * for followerFallbackMs, starting now, without a backoff. False when `nodeId` is the leader.
+   */
+  #fellBack(state: PartitionState, nodeId: number): boolean {
+    if (nodeId === this.#cluster.leaderOf(state.topic, state.partition)) return false;
+    state.leaderOnlyUntilMs = this.#now() + this.#options.followerFallbackMs;
+    return true;
+  }
+
+  /** UNKNOWN_TOPIC_OR_PARTITION is retried for unknownTopicRetryMs from its first occurrence in a row. */
+  #unknownTopicExpired(state: PartitionState, error: StreamBusError): boolean {
+    if (error.code !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) return false;
+    const nowMs = this.#now();
+    state.unknownTopicSinceMs ??= nowMs;
+    return unknownTopicGaveUp(state.unknownTopicSinceMs, nowMs, this.#options.unknownTopicRetryMs);
+  }
+
   #backoff(state: PartitionState, error: StreamBusError): void {
     state.failures++;
     state.retryAtMs = this.#now() + backoffDelayMs(state.failures, this.#options.retry, this.#random);
     this.#armTimer(state.retryAtMs);
-    if (isStaleMetadataError(error.code)) this.#lastMetadataRequestMs = Number.NEGATIVE_INFINITY;
+    if (refreshesMetadata(error.code)) {
+      // Let the next pass refresh at once rather than after the rate limit's backoff.
+      this.#lastMetadataRequestMs = Number.NEGATIVE_INFINITY;
+      this.#metadataWanted = true;
+    }
   }
 
   /** Stops the partition and hands its error to the reader, after the records already buffered. */

@@ -38,6 +38,10 @@ export class PartitionState {
   failures = 0;
   highWatermark = -1;
   logStartOffset = -1;
+  /** Until then the partition is fetched from its leader even when a same-rack follower exists. */
+  leaderOnlyUntilMs = 0;
+  /** When UNKNOWN_TOPIC_OR_PARTITION first came back in the current run of failures. */
+  unknownTopicSinceMs: number | undefined;
 
   constructor(topic: string, partition: number) {
     this.topic = topic;

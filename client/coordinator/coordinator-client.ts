@@ -26,7 +26,12 @@
  *     alterConfigs() (setting or removing the same values again leaves the same state, though a
  *     retry may overwrite a change another client made in between); registerBroker() (the same
  *     incarnation registering again keeps its epoch); brokerHeartbeat(); transferLeadership() (a
- *     transfer to the node that already leads succeeds at once).
+ *     transfer to the node that already leads succeeds at once); alterPartition() (a compare-and-set:
+ *     a change applied once makes its repeat fail with INVALID_UPDATE_VERSION, changing nothing);
+ *     electLeaders() (a repeat finds ELECTION_NOT_NEEDED); reassignPartitions() (the target in
+ *     progress, sent again, changes nothing; a repeated cancel finds NO_REASSIGNMENT_IN_PROGRESS);
+ *     listPartitionReassignments() (a read); brokerMaintenance() (draining a drained broker again
+ *     only moves leaderships it took since).
  *   - retried only when definitely not applied: createTopics(), deleteTopics(),
  *     createPartitions(), changeMembership(). When the outcome is unknown they reject with the
  *     failure's code (NETWORK_EXCEPTION, REQUEST_TIMED_OUT...) and a message saying that it may
@@ -54,7 +59,11 @@ import { delay, raceSignal, throwIfAborted } from '../signal.js';
 import { candidateEndpoints, formatEndpoint, sameEndpoint, toEndpoint } from './endpoints.js';
 import { metadataUpdateFromWire, statusFromWire, throwIfError } from './from-wire.js';
 import { FailureVerdict, isRequestLevel, judgeFailure, outcomeUnknown, shouldRediscover } from './retry-rules.js';
+import { GroupCalls } from './group-calls.js';
 import type {
+  AlterPartitionOutcome,
+  AlterPartitionSpec,
+  BrokerMaintenanceOutcome,
   BrokerHeartbeatResult,
   BrokerHeartbeatSpec,
   BrokerRegistration,
@@ -65,12 +74,17 @@ import type {
   CoordinatorStatus,
   CoordinatorValidateOptions,
   CreatedTopics,
+  ElectLeadersOutcome,
+  ElectLeadersSpec,
   Endpoint,
   FollowMetadataOptions,
   LeadershipTransfer,
   MembershipChange,
   MetadataUpdate,
   MetadataWrite,
+  PartitionReassignmentSpec,
+  PartitionReassignments,
+  ReassignPartitionsOutcome,
 } from './types.js';
 
 const CLIENT_SOFTWARE = 'streambus-js';
@@ -118,6 +132,8 @@ interface RunPlan {
 type Attempt<T> = (endpoint: Endpoint, timeoutMs: number) => Promise<T>;
 
 export class CoordinatorClient {
+  /** Consumer group calls (./group-calls.ts): the group protocol, offsets and group administration. */
+  readonly groups: GroupCalls;
   readonly #options: ResolvedOptions;
   readonly #bootstrap: readonly Endpoint[];
   /** API addresses of the group's members, from the newest status seen. */
@@ -161,6 +177,17 @@ export class CoordinatorClient {
       random: options.random ?? Math.random,
       connect: options.connect ?? defaultConnect,
     };
+    const resolved = this.#options;
+    this.groups = new GroupCalls({
+      request: (endpoint, api, body, timeoutMs, signal) => this.#request(endpoint, api, body, timeoutMs, signal),
+      unsent: (error) => this.#unsent.has(error),
+      candidates: () => candidateEndpoints([[this.#leader?.api], this.#learned, this.#bootstrap], MAX_CANDIDATES),
+      requestTimeoutMs: resolved.requestTimeoutMs,
+      probeTimeoutMs: resolved.probeTimeoutMs,
+      retry: resolved.retry,
+      random: resolved.random,
+      logger: resolved.logger,
+    });
   }
 
   /** The leader this client last found, if it still trusts it. */
@@ -291,6 +318,145 @@ export class CoordinatorClient {
       const response = await this.#request(endpoint, 'BROKER_HEARTBEAT', body, timeoutMs, options.signal);
       throwIfError(response, endpoint);
       return { fenced: response.fenced, metadataOffset: response.metadataOffset };
+    });
+  }
+
+  // ---- The controller (leader only)
+
+  /**
+   * A partition leader's ISR changes (AlterPartition): resolves with each partition's outcome
+   * (errors per partition, not thrown) and the metadata offset from which followers see the
+   * changes. Rejects with the request's failure (NOT_CONTROLLER past the deadline, INVALID_REQUEST).
+   */
+  async alterPartition(spec: AlterPartitionSpec, options: CoordinatorCallOptions = {}): Promise<AlterPartitionOutcome> {
+    const body: M.AlterPartitionRequest = {
+      brokerId: checkNodeId(spec?.brokerId, 'alterPartition'),
+      brokerEpoch: checkOffset(spec.brokerEpoch, 'brokerEpoch'),
+      partitions: checkList(spec.partitions, 'alterPartition', 'partitions').map((p) => ({
+        topicId: checkText(p?.topicId, 'topicId'),
+        partition: checkOffset(p.partition, 'partition'),
+        leaderEpoch: checkOffset(p.leaderEpoch, 'leaderEpoch'),
+        partitionEpoch: checkOffset(p.partitionEpoch, 'partitionEpoch'),
+        newIsr: checkList(p.newIsr, 'alterPartition', 'newIsr').map((id) => checkNodeId(id, 'alterPartition')),
+      })),
+    };
+    return this.#run({ operation: 'alterPartition', idempotent: true, target: { kind: 'leader' } }, options, async (endpoint, timeoutMs) => {
+      const response = await this.#request(endpoint, 'ALTER_PARTITION', body, timeoutMs, options.signal);
+      throwIfError(response, endpoint);
+      return {
+        metadataOffset: response.metadataOffset,
+        partitions: response.partitions.map((p) => ({
+          topicId: p.topicId,
+          partition: p.partition,
+          error: errorFromCode(p.errorCode, p.errorMessage, { partition: p.partition }),
+          leader: p.leader,
+          leaderEpoch: p.leaderEpoch,
+          isr: p.isr,
+          partitionEpoch: p.partitionEpoch,
+        })),
+      };
+    });
+  }
+
+  /**
+   * Runs a preferred or unclean leader election; resolves with each partition's outcome (errors
+   * per partition, not thrown: ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
+   * ELIGIBLE_LEADERS_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION). Without topics, every partition,
+   * and the answer lists only those that needed an election.
+   */
+  async electLeaders(spec: ElectLeadersSpec, options: CoordinatorCallOptions = {}): Promise<ElectLeadersOutcome> {
+    const type: unknown = spec?.type;
+    if (type !== 'preferred' && type !== 'unclean') throw invalid(`electLeaders: type must be "preferred" or "unclean", got ${JSON.stringify(type)}`);
+    const body: M.ElectLeadersRequest = {
+      electionType: type === 'preferred' ? 0 : 1,
+      topics: (spec.topics ?? []).map((t) => ({
+        name: checkTopicName(t?.topic),
+        partitions: (t.partitions ?? []).map((p) => checkOffset(p, 'partition')),
+      })),
+    };
+    return this.#run({ operation: 'electLeaders', idempotent: true, target: { kind: 'leader' } }, options, async (endpoint, timeoutMs) => {
+      const response = await this.#request(endpoint, 'ELECT_LEADERS', body, timeoutMs, options.signal);
+      throwIfError(response, endpoint);
+      return {
+        metadataOffset: response.metadataOffset,
+        results: response.results.map((r) => ({
+          topic: r.topic,
+          partition: r.partition,
+          error: errorFromCode(r.errorCode, r.errorMessage, { topic: r.topic, partition: r.partition }),
+          leader: r.leader,
+        })),
+      };
+    });
+  }
+
+  // ---- Operating a cluster: reassignments and maintenance (leader only)
+
+  /**
+   * Starts, replaces or cancels partition reassignments (Kafka's AlterPartitionReassignments):
+   * resolves once the changes are applied, with each partition's outcome (errors per partition,
+   * not thrown: INVALID_REPLICA_ASSIGNMENT, NO_REASSIGNMENT_IN_PROGRESS, UNKNOWN_TOPIC_OR_PARTITION).
+   * The data moves afterwards; listPartitionReassignments() shows what is still in progress.
+   */
+  async reassignPartitions(partitions: readonly PartitionReassignmentSpec[], options: CoordinatorCallOptions = {}): Promise<ReassignPartitionsOutcome> {
+    const byTopic = new Map<string, M.ReassignablePartition[]>();
+    for (const p of checkList(partitions, 'reassignPartitions', 'partitions')) {
+      const topic = checkTopicName(p?.topic);
+      const replicas = p.replicas === null ? null : checkList(p.replicas, 'reassignPartitions', `the replicas of ${topic}-${String(p.partition)}`).map((id) => checkOffset(id, 'broker id'));
+      const list = byTopic.get(topic) ?? [];
+      list.push({ partition: checkOffset(p.partition, 'partition'), replicas: replicas ?? [], cancel: replicas === null });
+      byTopic.set(topic, list);
+    }
+    const body: M.AlterPartitionReassignmentsRequest = { topics: [...byTopic].map(([name, list]) => ({ name, partitions: list })) };
+    return this.#run({ operation: 'reassignPartitions', idempotent: true, target: { kind: 'leader' } }, options, async (endpoint, timeoutMs) => {
+      const response = await this.#request(endpoint, 'ALTER_PARTITION_REASSIGNMENTS', body, timeoutMs, options.signal);
+      throwIfError(response, endpoint);
+      return {
+        metadataOffset: response.metadataOffset,
+        results: response.results.map((r) => ({
+          topic: r.topic,
+          partition: r.partition,
+          error: errorFromCode(r.errorCode, r.errorMessage, { topic: r.topic, partition: r.partition }),
+        })),
+      };
+    });
+  }
+
+  /**
+   * The reassignments in progress (Kafka's ListPartitionReassignments), as the leader has them:
+   * of every partition, or of the topics named. Rejects UNKNOWN_TOPIC_OR_PARTITION for a named
+   * topic or partition that does not exist.
+   */
+  async listPartitionReassignments(
+    topics?: readonly { readonly topic: string; readonly partitions?: readonly number[] | undefined }[],
+    options: CoordinatorCallOptions = {},
+  ): Promise<PartitionReassignments> {
+    const body: M.ListPartitionReassignmentsRequest = {
+      topics: (topics ?? []).map((t) => ({ name: checkTopicName(t?.topic), partitions: (t.partitions ?? []).map((p) => checkOffset(p, 'partition')) })),
+    };
+    return this.#run({ operation: 'listPartitionReassignments', idempotent: true, target: { kind: 'leader' } }, options, async (endpoint, timeoutMs) => {
+      const response = await this.#request(endpoint, 'LIST_PARTITION_REASSIGNMENTS', body, timeoutMs, options.signal);
+      throwIfError(response, endpoint);
+      return { metadataOffset: response.metadataOffset, reassignments: response.reassignments.map((r) => ({ ...r })) };
+    });
+  }
+
+  /**
+   * Puts broker `brokerId` in maintenance (`enable`: its leaderships move to other in-sync
+   * replicas; elections and new placements skip it) or takes it out. Resolves once applied.
+   * Rejects BROKER_ID_NOT_REGISTERED for a broker id no broker registered.
+   */
+  async brokerMaintenance(brokerId: number, enable: boolean, options: CoordinatorCallOptions = {}): Promise<BrokerMaintenanceOutcome> {
+    const body: M.BrokerMaintenanceRequest = { brokerId: checkOffset(brokerId, 'brokerId'), enable: enable === true };
+    return this.#run({ operation: 'brokerMaintenance', idempotent: true, target: { kind: 'leader' } }, options, async (endpoint, timeoutMs) => {
+      const response = await this.#request(endpoint, 'BROKER_MAINTENANCE', body, timeoutMs, options.signal);
+      throwIfError(response, endpoint);
+      return {
+        metadataOffset: response.metadataOffset,
+        brokerId: body.brokerId,
+        draining: response.draining,
+        leadersMoved: response.leadersMoved,
+        leadersKept: response.leadersKept.map((p) => ({ topic: p.topic, partition: p.partition })),
+      };
     });
   }
 

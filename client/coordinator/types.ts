@@ -5,6 +5,7 @@
  * ./from-wire.ts, so callers never see proto3 stand-ins such as -1 or '' for "unknown".
  */
 import type { MetadataRecord, MetadataSnapshot } from '../../coordinator/index.js';
+import type { StreamBusError } from '../../proto/errors.js';
 import type { Random } from '../policy/random.js';
 import type { CallOptions } from '../types.js';
 import type { ConnectFn } from '../cluster/cluster.js';
@@ -144,6 +145,106 @@ export interface BrokerHeartbeatSpec {
 export interface BrokerHeartbeatResult extends MetadataWrite {
   /** Whether the broker is fenced (takes no new replicas) after this heartbeat. */
   readonly fenced: boolean;
+}
+
+/** One partition's ISR change, as its leader proposes it (AlterPartition). */
+export interface AlterPartitionItemSpec {
+  readonly topicId: string;
+  readonly partition: number;
+  /** The leader epoch the leader holds. */
+  readonly leaderEpoch: number;
+  /** The partition epoch the leader last saw: the compare-and-set token. */
+  readonly partitionEpoch: number;
+  readonly newIsr: readonly number[];
+}
+
+export interface AlterPartitionSpec {
+  readonly brokerId: number;
+  readonly brokerEpoch: number;
+  readonly partitions: readonly AlterPartitionItemSpec[];
+}
+
+/** One partition's answer to AlterPartition: its state after the change, or why not. */
+export interface AlterPartitionItemResult {
+  readonly topicId: string;
+  readonly partition: number;
+  /** Undefined on success; FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, INELIGIBLE_REPLICA... */
+  readonly error: StreamBusError | undefined;
+  /** -1 where unknown. */
+  readonly leader: number;
+  readonly leaderEpoch: number;
+  readonly isr: readonly number[];
+  readonly partitionEpoch: number;
+}
+
+export interface AlterPartitionOutcome extends MetadataWrite {
+  readonly partitions: readonly AlterPartitionItemResult[];
+}
+
+/** preferred: back to the first replica; unclean: any live replica for a partition without a leader. */
+export type ElectionKind = 'preferred' | 'unclean';
+
+export interface ElectLeadersSpec {
+  readonly type: ElectionKind;
+  /** Undefined: every partition. A topic without partitions: every partition of it. */
+  readonly topics?: readonly { readonly topic: string; readonly partitions?: readonly number[] | undefined }[] | undefined;
+}
+
+/** One partition's election outcome. */
+export interface ElectionOutcome {
+  readonly topic: string;
+  readonly partition: number;
+  /** Undefined when elected; ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE... otherwise. */
+  readonly error: StreamBusError | undefined;
+  /** The leader after the election (or as it is); -1 for none. */
+  readonly leader: number;
+}
+
+export interface ElectLeadersOutcome extends MetadataWrite {
+  readonly results: readonly ElectionOutcome[];
+}
+
+/** One partition to reassign: its target replicas (the preferred leader first), or null to cancel the one in progress. */
+export interface PartitionReassignmentSpec {
+  readonly topic: string;
+  readonly partition: number;
+  readonly replicas: readonly number[] | null;
+}
+
+/** One partition's answer to a reassignment: undefined error once started (or cancelled). */
+export interface ReassignmentOutcome {
+  readonly topic: string;
+  readonly partition: number;
+  /** INVALID_REPLICA_ASSIGNMENT, NO_REASSIGNMENT_IN_PROGRESS, UNKNOWN_TOPIC_OR_PARTITION...; undefined on success. */
+  readonly error: StreamBusError | undefined;
+}
+
+export interface ReassignPartitionsOutcome extends MetadataWrite {
+  readonly results: readonly ReassignmentOutcome[];
+}
+
+/** A reassignment in progress. */
+export interface PartitionReassignment {
+  readonly topic: string;
+  readonly partition: number;
+  /** Every replica now: the target first, then the replicas being removed. */
+  readonly replicas: readonly number[];
+  readonly addingReplicas: readonly number[];
+  readonly removingReplicas: readonly number[];
+}
+
+export interface PartitionReassignments extends MetadataWrite {
+  readonly reassignments: readonly PartitionReassignment[];
+}
+
+/** What draining (or undraining) a broker did. */
+export interface BrokerMaintenanceOutcome extends MetadataWrite {
+  readonly brokerId: number;
+  readonly draining: boolean;
+  /** Leaderships moved off the broker by this call. */
+  readonly leadersMoved: number;
+  /** Partitions it still leads: no other replica is in sync, live and not draining. */
+  readonly leadersKept: readonly { readonly topic: string; readonly partition: number }[];
 }
 
 /** A single-server change of the Raft group's voters; addresses as endpoints or "host:port". */

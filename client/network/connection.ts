@@ -13,6 +13,7 @@ import { apiDescriptors, type ApiName, type RequestOf, type ResponseOf } from '.
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameStatus, setFrameCorrelationId, type Frame } from '../../proto/framing.js';
 import { decodeResponse, encodeRequestFrame, errorFromResponse } from '../../proto/native-codec.js';
+import { RequestTimeoutError } from '../errors.js';
 import type { Connection, ConnectionOptions, RequestOptions } from './types.js';
 
 const DEFAULT_MAX_IN_FLIGHT = 16;
@@ -144,10 +145,7 @@ class NativeConnection implements Connection {
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
     return new Promise<ResponseOf<A>>((resolve, reject) => {
       const onAbort = (): void => this.#abandon(op, abortError(signal));
-      const timer = setTimeout(
-        () => this.#abandon(op, new StreamBusError(ErrorCode.REQUEST_TIMED_OUT, `${api} got no response from ${this.#broker} within ${timeoutMs} ms`, { context: { broker: this.#broker } })),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => this.#abandon(op, new RequestTimeoutError(api, this.#broker, timeoutMs)), timeoutMs);
       const op: RequestOp = {
         api,
         frame,
@@ -185,7 +183,7 @@ class NativeConnection implements Connection {
       // The frame may already sit in the socket's buffer: giving up stops the wait, not the write.
       const onAbort = (): void => settle(abortError(signal));
       const timer = setTimeout(
-        () => settle(new StreamBusError(ErrorCode.REQUEST_TIMED_OUT, `${api} was not written to ${this.#broker} within ${timeoutMs} ms`)),
+        () => settle(new StreamBusError(ErrorCode.REQUEST_TIMED_OUT, `${api} was not written to ${this.#broker} within ${timeoutMs} ms`, { context: { broker: this.#broker } })),
         timeoutMs,
       );
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -8,7 +8,7 @@ import type { ApiName, RequestOf, ResponseOf } from '../../proto/index.js';
 export interface RequestOptions {
   /** Aborts the wait for this response; the connection stays usable. */
   readonly signal?: AbortSignal;
-  /** Fails the request with REQUEST_TIMED_OUT after this long. Default: the connection's requestTimeoutMs. */
+  /** Fails the request with RequestTimeoutError after this long. Default: the connection's requestTimeoutMs. */
   readonly timeoutMs?: number;
 }
 
@@ -32,8 +32,9 @@ export interface Connection {
   /**
    * Sends one request and resolves with its response body. Rejects with a StreamBusError: the
    * server's ErrorResponse code, NETWORK_EXCEPTION when the connection drops before the answer,
-   * REQUEST_TIMED_OUT on timeout. Errors inside a response body (per topic or partition) are
-   * returned, not thrown: the caller decides per partition.
+   * RequestTimeoutError (REQUEST_TIMED_OUT, naming the broker and the API) on timeout. Errors
+   * inside a response body (per topic or partition) are returned, not thrown: the caller decides
+   * per partition.
    */
   request<A extends ApiName>(api: A, body: RequestOf<A>, options?: RequestOptions): Promise<ResponseOf<A>>;
   /** Sends a request whose response the caller will ignore (produce with acks=0). Resolves once written. */
@@ -43,3 +44,6 @@ export interface Connection {
   /** Fails every pending request with NETWORK_EXCEPTION and closes the socket. */
   close(): Promise<void>;
 }
+
+/** Opens a connection; the client takes one so tests can run it over a simulated network. */
+export type ConnectFn = (options: ConnectionOptions) => Promise<Connection>;

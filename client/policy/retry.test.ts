@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { seededRandom } from './random.js';
-import { backoffDelayMs, decideRetry, resolveRetryOptions } from './retry.js';
+import { RetryClass, backoffDelayMs, classifyError, decideRetry, refreshesMetadata, resolveRetryOptions, unknownTopicGaveUp } from './retry.js';
 
 describe('policy > retry > backoff', () => {
   it('doubles from retryBackoffMs up to retryBackoffMaxMs without jitter', () => {
@@ -66,5 +67,43 @@ describe('policy > retry > decision', () => {
       reason: 'deadline',
     });
     expect(decideRetry({ retriesDone: 0, retriable: true, nowMs: 9_899, deadlineMs: 10_000 }, options, random)).toEqual({ retry: true, delayMs: 100 });
+  });
+});
+
+describe('policy > retry > classification', () => {
+  it('refreshes metadata before retrying when a leader moved or a broker is gone', () => {
+    const refresh = [
+      ErrorCode.NOT_LEADER_OR_FOLLOWER,
+      ErrorCode.FENCED_LEADER_EPOCH,
+      ErrorCode.UNKNOWN_LEADER_EPOCH,
+      ErrorCode.LEADER_NOT_AVAILABLE,
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      ErrorCode.NETWORK_EXCEPTION,
+      ErrorCode.REQUEST_TIMED_OUT,
+      ErrorCode.KAFKA_STORAGE_ERROR,
+    ];
+    for (const code of refresh) {
+      expect(classifyError(code, new StreamBusError(code).retriable), String(code)).toBe(RetryClass.REFRESH_AND_RETRY);
+      expect(refreshesMetadata(code)).toBe(true);
+    }
+  });
+
+  it('retries NOT_ENOUGH_REPLICAS without refreshing: the leader is right, the ISR is short for now', () => {
+    for (const code of [ErrorCode.NOT_ENOUGH_REPLICAS, ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND]) {
+      expect(classifyError(code, new StreamBusError(code).retriable)).toBe(RetryClass.RETRY);
+      expect(refreshesMetadata(code)).toBe(false);
+    }
+  });
+
+  it('fails at once on the broker\'s considered answers', () => {
+    for (const code of [ErrorCode.INVALID_RECORD, ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.POLICY_VIOLATION, ErrorCode.OFFSET_OUT_OF_RANGE]) {
+      expect(classifyError(code, new StreamBusError(code).retriable)).toBe(RetryClass.FATAL);
+    }
+  });
+
+  it('retries UNKNOWN_TOPIC_OR_PARTITION only within its window from the first occurrence', () => {
+    expect(unknownTopicGaveUp(undefined, 50_000, 10_000)).toBe(false);
+    expect(unknownTopicGaveUp(1_000, 10_999, 10_000)).toBe(false);
+    expect(unknownTopicGaveUp(1_000, 11_000, 10_000)).toBe(true);
   });
 });

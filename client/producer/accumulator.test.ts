@@ -149,6 +149,59 @@ describe('producer > accumulator > retries and expiry', () => {
     expect(retried[0]).toBe(batch);
   });
 
+  it('sends a retried batch at once when the metadata names another leader than the broker its attempt failed on', () => {
+    const acc = new RecordAccumulator({ lingerMs: 0, deliveryTimeoutMs: 120_000 });
+    acc.append('t', 0, record('a'), 100, collectingSink(), 0, 10_000, 0);
+    const [batch] = acc.drain(0, leaderIs({ 't-0': 1 }), always, MAX_REQUEST).byNode.get(1)!;
+    batch!.retryAtMs = 1_000;
+    batch!.failedOnNode = 1;
+    acc.reenqueue(batch!);
+    const waiting = acc.drain(50, leaderIs({ 't-0': 1 }), always, MAX_REQUEST);
+    expect(waiting.byNode.size).toBe(0);
+    expect(waiting.awaitingLeader).toBe(true);
+    expect(acc.drain(60, leaderIs({}), always, MAX_REQUEST).awaitingLeader).toBe(true);
+    const moved = acc.drain(70, leaderIs({ 't-0': 2 }), always, MAX_REQUEST);
+    expect(moved.byNode.get(2)).toEqual([batch]);
+    expect(moved.awaitingLeader).toBe(false);
+  });
+
+  it('holds a retried batch whose leader was not in question for its whole backoff, even when the leader moves', () => {
+    const acc = new RecordAccumulator({ lingerMs: 0, deliveryTimeoutMs: 120_000 });
+    acc.append('t', 0, record('a'), 100, collectingSink(), 0, 10_000, 0);
+    const [batch] = acc.drain(0, leaderIs({ 't-0': 1 }), always, MAX_REQUEST).byNode.get(1)!;
+    batch!.retryAtMs = 1_000;
+    batch!.failedOnNode = undefined;
+    acc.reenqueue(batch!);
+    const held = acc.drain(50, leaderIs({ 't-0': 2 }), always, MAX_REQUEST);
+    expect(held.byNode.size).toBe(0);
+    expect(held.awaitingLeader).toBe(false);
+    expect(acc.drain(1_000, leaderIs({ 't-0': 2 }), always, MAX_REQUEST).byNode.get(2)).toEqual([batch]);
+  });
+
+  it('puts batches that failed together back in the order they were first sent, whatever order their failures arrive in', () => {
+    const acc = new RecordAccumulator({ lingerMs: 0, deliveryTimeoutMs: 120_000 });
+    const sink = collectingSink();
+    const leaders = leaderIs({ 't-0': 1, 't-1': 2 });
+    const sent = [];
+    for (let i = 0; i < 3; i++) {
+      acc.append('t', 0, record(`r${i}`), 100, sink, i, 10_000, i);
+      sent.push(acc.drain(i, leaders, always, MAX_REQUEST).byNode.get(1)![0]!);
+    }
+    acc.append('t', 0, record('queued'), 100, sink, 3, 10_000, 3);
+    // The connection dropped: all three in-flight batches fail, oldest first, then out of order.
+    for (const batch of sent) acc.reenqueue(batch);
+    const again = acc.takeAll('t');
+    expect(again.map((b) => b.sequence)).toEqual([...sent.map((b) => b.sequence), sent[2]!.sequence + 1]);
+    for (const batch of [again[1]!, again[0]!, again[2]!]) acc.reenqueue(batch);
+    acc.reenqueue(again[3]!);
+    const order = [];
+    for (let now = 10; acc.batchCount > 0; now++) {
+      const drained = acc.drain(now, leaderIs({ 't-0': 2 }), always, MAX_REQUEST).byNode.get(2) ?? [];
+      order.push(...drained.map((b) => b.sequence));
+    }
+    expect(order).toEqual([...sent.map((b) => b.sequence), sent[2]!.sequence + 1]);
+  });
+
   it('expires batches past their delivery deadline', () => {
     const acc = new RecordAccumulator({ lingerMs: 0, deliveryTimeoutMs: 1000 });
     acc.append('t', 0, record('a'), 100, collectingSink(), 0, 10_000, 0);

@@ -8,6 +8,8 @@
  *   - it is closed: the next record would not fit (batchBytes or the topic's max.message.bytes);
  *   - it has lingered lingerMs since its first record;
  *   - a flush or close is in progress.
+ * A retried batch whose last attempt failed on a broker that has since stopped leading its
+ * partition (ProducerBatch.failedOnNode) is ready at once: its backoff is not waited out.
  * A drain takes at most one batch per partition (the head of its queue), as Kafka does: a second
  * batch of the same partition waits for the next request, which keeps a partition's batches in
  * order on the wire when only one request is in flight.
@@ -35,6 +37,12 @@ export interface DrainResult {
   readonly byNode: Map<number, ProducerBatch[]>;
   /** Some ready batch has no known leader: refresh metadata. */
   readonly leaderUnknown: boolean;
+  /**
+   * Some batch waits out its backoff after failing on the broker the metadata still names as its
+   * partition's leader (or no leader is known): fresh metadata may show the new leader, which
+   * would end the wait.
+   */
+  readonly awaitingLeader: boolean;
 }
 
 interface PartitionQueue {
@@ -110,10 +118,19 @@ export class RecordAccumulator {
     return { batch, position, newBatch: true, closedBatch };
   }
 
-  /** Puts a batch that failed retriably back at the head of its queue, to be sent at retryAtMs. */
+  /**
+   * Puts a batch that failed retriably back at the front of its queue, to be sent at retryAtMs,
+   * in creation order among the batches already put back. Several batches of one partition fail
+   * together when their connection drops or their leader moves, and their failures arrive in any
+   * order; sorting them by sequence re-sends them in the order they were first sent, so a leader
+   * change does not reorder a partition.
+   */
   reenqueue(batch: ProducerBatch): void {
     batch.closed = true;
-    this.#queue(batch.topic, batch.partition).batches.unshift(batch);
+    const batches = this.#queue(batch.topic, batch.partition).batches;
+    let at = 0;
+    while (at < batches.length && batches[at]!.sequence < batch.sequence) at++;
+    batches.splice(at, 0, batch);
     this.#batchCount++;
   }
 
@@ -144,16 +161,26 @@ export class RecordAccumulator {
     const byNode = new Map<number, ProducerBatch[]>();
     const bytesByNode = new Map<number, number>();
     let leaderUnknown = false;
+    let awaitingLeader = false;
     const queues = this.#queues;
     const count = queues.length;
-    if (count === 0) return { byNode, leaderUnknown };
+    if (count === 0) return { byNode, leaderUnknown, awaitingLeader };
     const start = this.#drainStart % count;
     this.#drainStart = start + 1;
     for (let n = 0; n < count; n++) {
       const queue = queues[(start + n) % count]!;
       const head = queue.batches[0];
-      if (head === undefined || !this.#isReady(head, nowMs)) continue;
+      if (head === undefined) continue;
       const nodeId = leaderOf(queue.topic, queue.partition);
+      if (!this.#isReady(head, nowMs)) {
+        const failedOn = head.failedOnNode;
+        if (failedOn === undefined) continue;
+        if (nodeId === undefined || nodeId === failedOn) {
+          awaitingLeader = true;
+          continue;
+        }
+        // The leader moved since the attempt failed: send now, whatever the backoff says.
+      }
       if (nodeId === undefined) {
         leaderUnknown = true;
         continue;
@@ -172,7 +199,7 @@ export class RecordAccumulator {
       }
       list.push(head);
     }
-    return { byNode, leaderUnknown };
+    return { byNode, leaderUnknown, awaitingLeader };
   }
 
   /** Removes and returns queued batches whose delivery deadline has passed. */

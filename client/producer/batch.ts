@@ -14,6 +14,7 @@
  *   Buffers) are dropped: a retry resends the encoded bytes, and an ack needs only each record's
  *   timestamp, kept as a plain number.
  */
+import type { StreamBusError } from '../../proto/errors.js';
 import type { RecordInput } from '../../proto/record-batch/index.js';
 import type { RecordMetadata } from '../types.js';
 
@@ -74,7 +75,7 @@ export class ProducerBatch {
   readonly topic: string;
   readonly partition: number;
   readonly createdMs: number;
-  /** The batch fails with REQUEST_TIMED_OUT if not acknowledged by then (deliveryTimeoutMs). */
+  /** The batch fails with DeliveryTimeoutError if not acknowledged by then (deliveryTimeoutMs). */
   readonly deadlineMs: number;
   /** Creation order, for fairness and for tests. */
   readonly sequence = nextSequence++;
@@ -87,8 +88,19 @@ export class ProducerBatch {
   /** No more records are added once closed (full, drained, or retried). */
   closed = false;
   retriesDone = 0;
-  /** Not sent again before this time (retry backoff). */
+  /** Not sent again before this time (retry backoff)... */
   retryAtMs = 0;
+  /**
+   * ...unless the metadata names another leader than this broker: the one the last attempt went
+   * to, when it failed in a way that says the leader moved or the broker is gone (undefined
+   * otherwise). The backoff protects a broker that is busy or recovering; a new leader has seen
+   * nothing of this batch yet, so it gets the batch at once (Kafka's KIP-951 does the same).
+   */
+  failedOnNode: number | undefined;
+  /** The last retriable failure, named in the DeliveryTimeoutError if the deadline passes. */
+  lastError: StreamBusError | undefined;
+  /** When this batch first got UNKNOWN_TOPIC_OR_PARTITION (retried only for a while). */
+  unknownTopicSinceMs: number | undefined;
   #encoded: Buffer | undefined;
   /** Create time of each record, by position. Outlives the records: acks report it. */
   #timestamps: number[] = [];

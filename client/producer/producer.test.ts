@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import { StreamBus, type ProducerOptions } from '../index.js';
+import { DeliveryTimeoutError, StreamBus, type ProducerOptions } from '../index.js';
 import { partitionForKey } from '../policy/murmur2.js';
 import { seededRandom } from '../policy/random.js';
 import { MiniBroker } from '../testing/mini-broker.js';
@@ -167,12 +167,14 @@ describe('producer > errors', () => {
     expect(produceRequests(broker)).toBe(1);
   });
 
-  it('gives up on a retriable error once deliveryTimeoutMs has passed', async () => {
+  it('gives up on a retriable error once deliveryTimeoutMs has passed, with a DeliveryTimeoutError naming the partition and the last error', async () => {
     const { broker, producer } = setup({ deliveryTimeoutMs: 600, retryBackoffMs: 20, retryBackoffMaxMs: 40 });
     broker.faults.push({ api: 'PRODUCE', topic: 't', partition: 0, errorCode: ErrorCode.NOT_ENOUGH_REPLICAS, times: 1_000 });
     const started = Date.now();
     const error = await rejectionOf(producer.send({ topic: 't', value: 'x' }));
-    expect(error).toMatchObject({ code: ErrorCode.NOT_ENOUGH_REPLICAS });
+    expect(error).toBeInstanceOf(DeliveryTimeoutError);
+    expect(error).toMatchObject({ code: ErrorCode.REQUEST_TIMED_OUT, topic: 't', partition: 0, deliveryTimeoutMs: 600, lastError: { code: ErrorCode.NOT_ENOUGH_REPLICAS } });
+    expect((error as Error).message).toMatch(/t-0 .*600 ms.*NOT_ENOUGH_REPLICAS/);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(produceRequests(broker)).toBeGreaterThan(1);
   });

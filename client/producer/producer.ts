@@ -18,10 +18,10 @@ import { ErrorCode, StreamBusError, errorFromCode } from '../../proto/errors.js'
 import type { RequestOf, ResponseOf } from '../../proto/index.js';
 import { encodeRecordBatch, encodeRecordBatchSync, type CompressionName } from '../../proto/record-batch/index.js';
 import type { Cluster } from '../cluster/cluster.js';
-import { isStaleMetadataError } from '../cluster/cluster.js';
+import { DeliveryTimeoutError } from '../errors.js';
 import { Partitioner } from '../policy/partitioner.js';
 import type { Random } from '../policy/random.js';
-import { decideRetry, resolveRetryOptions, type ResolvedRetryOptions } from '../policy/retry.js';
+import { RetryClass, classifyError, decideRetry, resolveRetryOptions, unknownTopicGaveUp, type ResolvedRetryOptions } from '../policy/retry.js';
 import { abortReason, raceSignal } from '../signal.js';
 import type { CallOptions, ProducerRecord, RecordMetadata } from '../types.js';
 import { RecordAccumulator, type AppendResult } from './accumulator.js';
@@ -49,7 +49,11 @@ export interface ProducerOptions {
   readonly maxInFlightRequests?: number;
   /** Retries of a batch after retriable errors. Default unlimited, bounded by deliveryTimeoutMs. */
   readonly retries?: number;
-  /** Upper bound from send() to the record's final outcome. Default 120 000. */
+  /**
+   * Upper bound from send() to the record's final outcome. Retriable failures (a leader moving, a
+   * broker down, NOT_ENOUGH_REPLICAS) are retried until then; past it the record's promise rejects
+   * with DeliveryTimeoutError naming the partition and the last error. Default 120 000.
+   */
   readonly deliveryTimeoutMs?: number;
   /** First retry backoff. Default 100. */
   readonly retryBackoffMs?: number;
@@ -89,6 +93,8 @@ export interface ProducerDeps {
   readonly random: Random;
   readonly now: () => number;
   readonly requestTimeoutMs: number;
+  /** How long UNKNOWN_TOPIC_OR_PARTITION is retried (metadata still spreading after a create). Default 10 000. */
+  readonly unknownTopicRetryMs?: number;
 }
 
 /** The sink of one send() that had to wait (slow path) before its record could join a batch. */
@@ -166,6 +172,7 @@ export class Producer {
   readonly #random: Random;
   readonly #now: () => number;
   readonly #options: ResolvedOptions;
+  readonly #unknownTopicRetryMs: number;
   readonly #accumulator: RecordAccumulator;
   readonly #budget: ByteBudget;
   readonly #partitioner: Partitioner;
@@ -180,6 +187,8 @@ export class Producer {
   #timerAtMs = Number.POSITIVE_INFINITY;
   #drainQueued = false;
   #lastMetadataRequestMs = Number.NEGATIVE_INFINITY;
+  /** A failure asked for fresh metadata that the rate limit has not let through yet. */
+  #metadataWanted = false;
   #closing = false;
   /** close() has finished: nothing more is sent. */
   #stopped = false;
@@ -191,6 +200,7 @@ export class Producer {
     this.#random = deps.random;
     this.#now = deps.now;
     this.#options = resolveOptions(options, deps.requestTimeoutMs);
+    this.#unknownTopicRetryMs = deps.unknownTopicRetryMs ?? 10_000;
     this.#accumulator = new RecordAccumulator({ lingerMs: this.#options.lingerMs, deliveryTimeoutMs: this.#options.deliveryTimeoutMs });
     this.#budget = new ByteBudget(this.#options.bufferBytes);
     this.#partitioner = new Partitioner(deps.random);
@@ -458,17 +468,10 @@ export class Producer {
   #drain(): void {
     const nowMs = this.#now();
     for (const batch of this.#accumulator.expire(nowMs)) {
-      this.#fail(
-        batch,
-        new StreamBusError(
-          ErrorCode.REQUEST_TIMED_OUT,
-          `${batch.recordCount} records for ${batch.topic}-${batch.partition} were not acknowledged within deliveryTimeoutMs (${this.#options.deliveryTimeoutMs} ms)`,
-          { context: { topic: batch.topic, partition: batch.partition } },
-        ),
-      );
+      this.#fail(batch, new DeliveryTimeoutError(batch.topic, batch.partition, batch.recordCount, this.#options.deliveryTimeoutMs, batch.lastError));
     }
     const max = this.#options.maxInFlightRequests;
-    const { byNode, leaderUnknown } = this.#accumulator.drain(
+    const { byNode, leaderUnknown, awaitingLeader } = this.#accumulator.drain(
       nowMs,
       (topic, partition) => this.#cluster.leaderOf(topic, partition),
       (nodeId) => (this.#inFlight.get(nodeId) ?? 0) < max,
@@ -482,22 +485,36 @@ export class Producer {
       this.#inFlight.set(nodeId, (this.#inFlight.get(nodeId) ?? 0) + 1);
       void this.#produce(nodeId, batches);
     }
-    if (leaderUnknown || this.#cluster.stale) this.#refreshMetadata(nowMs);
+    // A batch waiting for its partition's leader to move keeps metadata coming, one refresh per
+    // retryBackoffMs, so it leaves for the new leader soon after the move rather than at the end
+    // of a backoff that may have grown to retryBackoffMaxMs.
+    if (leaderUnknown || awaitingLeader || this.#metadataWanted || this.#cluster.stale) this.#refreshMetadata(nowMs);
     const wakeMs = this.#accumulator.nextWakeMs(nowMs);
     if (wakeMs !== undefined) this.#armTimer(wakeMs);
   }
 
+  /**
+   * Asks the cluster for fresh metadata (single-flight there), at most once per retryBackoffMs: a
+   * leaderless partition must not turn the sender into a metadata busy loop. A request that comes
+   * too soon is remembered and made by the drain the timer runs.
+   */
   #refreshMetadata(nowMs: number): void {
     const nextAllowedMs = this.#lastMetadataRequestMs + this.#options.retry.backoffMs;
     if (nowMs < nextAllowedMs) {
-      // Rate-limit: a leaderless partition must not turn the sender into a metadata busy loop.
+      this.#metadataWanted = true;
       this.#armTimer(nextAllowedMs);
       return;
     }
+    this.#metadataWanted = false;
     this.#lastMetadataRequestMs = nowMs;
     this.#cluster.refreshMetadata().then(
       () => this.#scheduleDrain(),
-      () => this.#armTimer(this.#now() + this.#options.retry.backoffMs),
+      () => {
+        // Try again only while some batch still needs it; an idle producer stops asking.
+        if (this.#accumulator.batchCount === 0) return;
+        this.#metadataWanted = true;
+        this.#armTimer(this.#now() + this.#options.retry.backoffMs);
+      },
     );
   }
 
@@ -518,7 +535,7 @@ export class Producer {
         error instanceof StreamBusError
           ? error
           : new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, `producing to broker ${nodeId} failed: ${String(error)}`, { cause: error });
-      for (const batch of batches) this.#retryOrFail(batch, failure);
+      for (const batch of batches) this.#retryOrFail(batch, failure, nodeId);
     } finally {
       this.#inFlight.set(nodeId, (this.#inFlight.get(nodeId) ?? 1) - 1);
       this.#scheduleDrain();
@@ -557,7 +574,7 @@ export class Producer {
       const result = results.get(`${batch.topic}\u0000${batch.partition}`);
       const context = { topic: batch.topic, partition: batch.partition, broker: String(nodeId) };
       if (result === undefined) {
-        this.#retryOrFail(batch, new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, `broker ${nodeId} answered without partition ${batch.topic}-${batch.partition}`, { context }));
+        this.#retryOrFail(batch, new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, `broker ${nodeId} answered without partition ${batch.topic}-${batch.partition}`, { context }), nodeId);
         continue;
       }
       const error = errorFromCode(result.errorCode, result.errorMessage, context);
@@ -565,24 +582,41 @@ export class Producer {
         this.#succeed(batch, result.baseOffset, result.logAppendTimeMs);
         continue;
       }
-      this.#retryOrFail(batch, error);
+      this.#retryOrFail(batch, error, nodeId);
     }
   }
 
-  #retryOrFail(batch: ProducerBatch, error: StreamBusError): void {
+  /**
+   * A batch failed: back into its queue (in sequence order, see RecordAccumulator.reenqueue) to be
+   * re-sent after a backoff to whoever leads its partition then, refreshing metadata first when
+   * the error says the leader moved or the broker is gone; or failed for good when the error is
+   * not retriable, the retry budget is spent, or the delivery deadline would pass first
+   * (DeliveryTimeoutError naming the partition and this last error). After an error of the
+   * refresh class the backoff lasts only until the metadata names another leader than `nodeId`,
+   * the broker that failed (see RecordAccumulator.drain).
+   */
+  #retryOrFail(batch: ProducerBatch, error: StreamBusError, nodeId: number): void {
     if (batch.completed) return;
     const nowMs = this.#now();
-    const decision = decideRetry(
-      { retriesDone: batch.retriesDone, retriable: error.retriable, nowMs, deadlineMs: batch.deadlineMs },
-      this.#options.retry,
-      this.#random,
-    );
+    batch.lastError = error;
+    let retriable = error.retriable;
+    if (error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
+      batch.unknownTopicSinceMs ??= nowMs;
+      if (unknownTopicGaveUp(batch.unknownTopicSinceMs, nowMs, this.#unknownTopicRetryMs)) retriable = false;
+    }
+    const decision = decideRetry({ retriesDone: batch.retriesDone, retriable, nowMs, deadlineMs: batch.deadlineMs }, this.#options.retry, this.#random);
     if (decision.retry && !this.#closing) {
+      const refresh = classifyError(error.code, retriable) === RetryClass.REFRESH_AND_RETRY;
       batch.retriesDone++;
       batch.retryAtMs = nowMs + decision.delayMs;
+      batch.failedOnNode = refresh ? nodeId : undefined;
       this.#accumulator.reenqueue(batch);
       this.#armTimer(batch.retryAtMs);
-      if (isStaleMetadataError(error.code)) this.#refreshMetadata(nowMs);
+      if (refresh) this.#refreshMetadata(nowMs);
+      return;
+    }
+    if (!decision.retry && decision.reason === 'deadline') {
+      this.#fail(batch, new DeliveryTimeoutError(batch.topic, batch.partition, batch.recordCount, this.#options.deliveryTimeoutMs, error));
       return;
     }
     const context = { topic: batch.topic, partition: batch.partition, ...error.context };

@@ -1,9 +1,17 @@
 /**
- * A single-node, in-memory broker for testing clients: it speaks every native API with the
- * semantics the client relies on (offset assignment, whole-batch fetches with long polling,
+ * An in-memory broker for testing clients: it speaks every native API with the semantics the
+ * client relies on (offset assignment, whole-batch fetches with long polling,
  * OFFSET_OUT_OF_RANGE, ListOffsets by time, topic and config administration), and lets a test
  * inject faults: partition errors, whole-request errors, dropped connections, leaderless
- * partitions.
+ * partitions, a broker that is down.
+ *
+ * Several MiniBrokers form one cluster when each later one `joins` the first: they share the
+ * topics (one copy of each log: every broker is a replica, always in sync), list each other in
+ * metadata with their racks, and a test moves leaderships with setLeader (which bumps the leader
+ * epoch). A broker that does not lead a partition answers NOT_LEADER_OR_FOLLOWER, except to a
+ * consumer's fetch, which any replica serves (as the real broker does for rack-aware consumers).
+ * A fetch carrying an older or newer current_leader_epoch gets FENCED_LEADER_EPOCH or
+ * UNKNOWN_LEADER_EPOCH.
  *
  * Two ways in: `connect` (an in-process Connection, no sockets: fast and deterministic) or
  * `handle` (the Handler shape of broker/network/server.ts, to serve it over real TCP).
@@ -12,6 +20,7 @@
 import type { ApiName, RequestOf, ResponseOf } from '../../proto/index.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { BATCH_HEADER_BYTES, decodeRecordBatchesSync, patchBaseOffset, readBatchHeader } from '../../proto/record-batch/index.js';
+import { RequestTimeoutError } from '../errors.js';
 import type { Connection, ConnectionOptions, RequestOptions } from '../network/types.js';
 
 interface StoredBatch {
@@ -26,6 +35,7 @@ interface PartitionLog {
   logStartOffset: number;
   nextOffset: number;
   leader: number;
+  leaderEpoch: number;
 }
 
 interface TopicState {
@@ -51,6 +61,19 @@ export interface MiniBrokerOptions {
   readonly host?: string;
   readonly port?: number;
   readonly clusterId?: string;
+  /** This broker's rack in metadata. Default '' (none). */
+  readonly rack?: string;
+  /** Join this broker's cluster: share its topics and list each other in metadata. */
+  readonly joins?: MiniBroker;
+}
+
+/** What the brokers of one mini cluster share. */
+interface SharedState {
+  readonly topics: Map<string, TopicState>;
+  readonly members: MiniBroker[];
+  readonly waiters: Set<() => void>;
+  metadataOffset: number;
+  nextTopicId: number;
 }
 
 const TOPIC_DEFAULTS: Readonly<Record<string, string>> = {
@@ -64,28 +87,52 @@ export class MiniBroker {
   host: string;
   port: number;
   readonly clusterId: string;
-  readonly topics = new Map<string, TopicState>();
+  readonly rack: string;
   readonly faults: InjectedFault[] = [];
   /** Every request served, by API, for assertions. */
   readonly requests: { api: ApiName; body: unknown }[] = [];
+  /** While true, connects to this broker are refused (in-process connections only). */
+  down = false;
   readonly #connections = new Set<InProcessConnection>();
-  #waiters = new Set<() => void>();
-  #nextTopicId = 1;
-  #metadataOffset = 0;
+  readonly #shared: SharedState;
 
   constructor(options: MiniBrokerOptions = {}) {
     this.nodeId = options.nodeId ?? 1;
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 9093;
-    this.clusterId = options.clusterId ?? 'mini-cluster';
+    this.clusterId = options.joins?.clusterId ?? options.clusterId ?? 'mini-cluster';
+    this.rack = options.rack ?? '';
+    const joined = options.joins;
+    this.#shared = joined === undefined ? { topics: new Map(), members: [], waiters: new Set(), metadataOffset: 0, nextTopicId: 1 } : joined.#shared;
+    this.#shared.members.push(this);
+    this.#shared.metadataOffset++;
   }
 
-  /** A ConnectFn for the client: connections served in-process by this broker. */
+  /** The cluster's topics (shared by every broker of a mini cluster). */
+  get topics(): Map<string, TopicState> {
+    return this.#shared.topics;
+  }
+
+  /**
+   * A ConnectFn for the client: connections served in-process by the cluster member at the
+   * address asked for (this broker for its own address or an unknown one). Refused with
+   * NETWORK_EXCEPTION while that member is `down`.
+   */
   readonly connect = (options: ConnectionOptions): Promise<Connection> => {
-    const connection = new InProcessConnection(this, options);
-    this.#connections.add(connection);
+    const target = this.#shared.members.find((m) => m.host === options.host && m.port === options.port) ?? this;
+    if (target.down) {
+      return Promise.reject(new StreamBusError(ErrorCode.NETWORK_EXCEPTION, `cannot connect to ${options.host}:${options.port}: refused`, { context: { broker: `${options.host}:${options.port}` } }));
+    }
+    const connection = new InProcessConnection(target, options);
+    target.#connections.add(connection);
     return Promise.resolve(connection);
   };
+
+  /** Takes the broker down (its connections drop, connects are refused) or brings it back. */
+  setDown(down: boolean): void {
+    this.down = down;
+    if (down) this.dropConnections();
+  }
 
   /** Fails every open in-process connection as if the network dropped it. */
   dropConnections(): void {
@@ -95,14 +142,17 @@ export class MiniBroker {
 
   createTopic(name: string, partitions = 1, configs: Record<string, string> = {}): void {
     const logs: PartitionLog[] = [];
-    for (let i = 0; i < partitions; i++) logs.push({ batches: [], logStartOffset: 0, nextOffset: 0, leader: this.nodeId });
-    this.topics.set(name, { id: `topic-${this.#nextTopicId++}`, partitions: logs, configs: new Map(Object.entries(configs)) });
-    this.#metadataOffset++;
+    for (let i = 0; i < partitions; i++) logs.push({ batches: [], logStartOffset: 0, nextOffset: 0, leader: this.nodeId, leaderEpoch: 0 });
+    this.topics.set(name, { id: `topic-${this.#shared.nextTopicId++}`, partitions: logs, configs: new Map(Object.entries(configs)) });
+    this.#shared.metadataOffset++;
   }
 
+  /** Moves a partition's leadership (-1: none), bumping its leader epoch as a controller would. */
   setLeader(topic: string, partition: number, leader: number): void {
-    this.#log(topic, partition).leader = leader;
-    this.#metadataOffset++;
+    const log = this.#log(topic, partition);
+    log.leader = leader;
+    log.leaderEpoch++;
+    this.#shared.metadataOffset++;
   }
 
   /** Records stored in a partition, decoded. */
@@ -118,6 +168,7 @@ export class MiniBroker {
   /** The Handler of broker/network/server.ts. */
   async handle<A extends ApiName>(api: A, _version: number, body: RequestOf<A>): Promise<ResponseOf<A>> {
     this.requests.push({ api, body });
+    if (this.down) throw new StreamBusError(ErrorCode.NETWORK_EXCEPTION, `broker ${this.nodeId} is down`);
     const whole = this.#takeFault(api, undefined, undefined, true);
     if (whole !== undefined) throw new StreamBusError(whole, `injected ${api} failure`);
     return (await this.#dispatch(api, body as never)) as ResponseOf<A>;
@@ -175,8 +226,8 @@ export class MiniBroker {
     return {
       clusterId: this.clusterId,
       controllerId: this.nodeId,
-      brokers: [{ nodeId: this.nodeId, host: this.host, port: this.port, rack: '' }],
-      metadataOffset: this.#metadataOffset,
+      brokers: this.#shared.members.map((m) => ({ nodeId: m.nodeId, host: m.host, port: m.port, rack: m.rack })),
+      metadataOffset: this.#shared.metadataOffset,
       topics: names.map((name) => {
         const topic = this.topics.get(name);
         if (topic === undefined) {
@@ -192,21 +243,30 @@ export class MiniBroker {
             partition: i,
             errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : 0,
             leader: p.leader,
-            leaderEpoch: 0,
-            replicas: [this.nodeId],
-            isr: [this.nodeId],
+            leaderEpoch: p.leaderEpoch,
+            replicas: this.#shared.members.map((m) => m.nodeId),
+            isr: this.#shared.members.map((m) => m.nodeId),
           })),
         };
       }),
     };
   }
 
-  #partitionError(api: ApiName, topic: string, partition: number): number {
+  /**
+   * The error a partition gets, if any: an injected fault, an unknown partition, a leader epoch
+   * that does not match (when the request carries one), or NOT_LEADER_OR_FOLLOWER unless this
+   * broker leads it or (`anyReplica`, a consumer's fetch) is one of its replicas.
+   */
+  #partitionError(api: ApiName, topic: string, partition: number, anyReplica = false, currentLeaderEpoch?: number): number {
     const injected = this.#takeFault(api, topic, partition, false);
     if (injected !== undefined) return injected;
     const log = this.topics.get(topic)?.partitions[partition];
     if (log === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    if (log.leader !== this.nodeId) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    if (currentLeaderEpoch !== undefined && currentLeaderEpoch >= 0) {
+      if (currentLeaderEpoch < log.leaderEpoch) return ErrorCode.FENCED_LEADER_EPOCH;
+      if (currentLeaderEpoch > log.leaderEpoch) return ErrorCode.UNKNOWN_LEADER_EPOCH;
+    }
+    if (log.leader !== this.nodeId && !(anyReplica && log.leader >= 0)) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
     return ErrorCode.NONE;
   }
 
@@ -237,7 +297,7 @@ export class MiniBroker {
         return { ...result, baseOffset, logStartOffset: log.logStartOffset };
       }),
     }));
-    for (const wake of this.#waiters) wake();
+    for (const wake of this.#shared.waiters) wake();
     return { topics, throttleMs: 0 };
   }
 
@@ -246,15 +306,24 @@ export class MiniBroker {
     for (;;) {
       let bytes = 0;
       let budget = body.maxBytes;
+      // As the real broker does, a partition error answers the long poll at once.
+      let failed = false;
       const topics = body.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p) => {
           const base = { partition: p.partition, errorMessage: '', highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: Buffer.alloc(0) };
-          const errorCode = this.#partitionError('FETCH', t.name, p.partition);
-          if (errorCode !== ErrorCode.NONE) return { ...base, errorCode };
+          const consumer = (body.replicaId ?? 0) <= 0;
+          const errorCode = this.#partitionError('FETCH', t.name, p.partition, consumer, p.currentLeaderEpoch);
+          if (errorCode !== ErrorCode.NONE) {
+            failed = true;
+            return { ...base, errorCode };
+          }
           const log = this.#log(t.name, p.partition);
           const marks = { highWatermark: log.nextOffset, lastStableOffset: log.nextOffset, logStartOffset: log.logStartOffset };
-          if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.nextOffset) return { ...base, ...marks, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+          if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.nextOffset) {
+            failed = true;
+            return { ...base, ...marks, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+          }
           const chosen: Buffer[] = [];
           let size = 0;
           for (const batch of log.batches) {
@@ -270,15 +339,15 @@ export class MiniBroker {
         }),
       }));
       const remaining = deadline - Date.now();
-      if (bytes >= Math.max(1, body.minBytes) || remaining <= 0) return { topics, throttleMs: 0 };
+      if (bytes >= Math.max(1, body.minBytes) || failed || remaining <= 0) return { topics, throttleMs: 0 };
       await new Promise<void>((resolve) => {
         const wake = (): void => {
           clearTimeout(timer);
-          this.#waiters.delete(wake);
+          this.#shared.waiters.delete(wake);
           resolve();
         };
         const timer = setTimeout(wake, remaining);
-        this.#waiters.add(wake);
+        this.#shared.waiters.add(wake);
       });
     }
   }
@@ -329,7 +398,7 @@ export class MiniBroker {
     return {
       topics: body.names.map((name) => {
         const existed = this.topics.delete(name);
-        if (existed) this.#metadataOffset++;
+        if (existed) this.#shared.metadataOffset++;
         return { name, errorCode: existed ? 0 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: existed ? '' : 'unknown topic', topicId: '' };
       }),
       metadataOffset: 0,
@@ -378,8 +447,8 @@ export class MiniBroker {
           return { name: t.name, errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `topic has ${topic.partitions.length} partitions already`, topicId: '' };
         }
         if (!body.validateOnly) {
-          while (topic.partitions.length < t.count) topic.partitions.push({ batches: [], logStartOffset: 0, nextOffset: 0, leader: this.nodeId });
-          this.#metadataOffset++;
+          while (topic.partitions.length < t.count) topic.partitions.push({ batches: [], logStartOffset: 0, nextOffset: 0, leader: this.nodeId, leaderEpoch: 0 });
+          this.#shared.metadataOffset++;
         }
         return { name: t.name, errorCode: 0, errorMessage: '', topicId: topic.id };
       }),
@@ -433,7 +502,8 @@ class InProcessConnection implements Connection {
         cleanup();
         reject(error);
       };
-      const timer = setTimeout(() => fail(new StreamBusError(ErrorCode.REQUEST_TIMED_OUT)), options.timeoutMs ?? this.#requestTimeoutMs);
+      const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
+      const timer = setTimeout(() => fail(new RequestTimeoutError(api, `${this.host}:${this.port}`, timeoutMs)), timeoutMs);
       const onAbort = (): void => fail(new StreamBusError(ErrorCode.REQUEST_TIMED_OUT, 'aborted'));
       const cleanup = (): void => {
         clearTimeout(timer);

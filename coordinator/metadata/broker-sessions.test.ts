@@ -129,3 +129,35 @@ describe('metadata > broker sessions > reset', () => {
     expect(sessions.expired(state, 21_001).map((c) => c.nodeId)).toEqual([1, 2]);
   });
 });
+
+describe('metadata > broker sessions > disconnection', () => {
+  it('fences a broker whose heartbeat connection closed when no heartbeat came on another since', () => {
+    const sessions = new BrokerSessions({ sessionTimeoutMs: 1000 });
+    const state = twoLiveBrokers(sessions);
+    sessions.heartbeat(state, { nodeId: 1, brokerEpoch: 0, metadataOffset: 3 }, 100, 7);
+    expect(sessions.session(1)?.connectionId).toBe(7);
+    expect(sessions.disconnected(state, 1, 7)).toEqual({ type: 'fence-broker', nodeId: 1, brokerEpoch: 0 });
+  });
+
+  it('does not fence a broker that reconnected and sent a heartbeat on the new connection', () => {
+    const sessions = new BrokerSessions({ sessionTimeoutMs: 1000 });
+    const state = twoLiveBrokers(sessions);
+    sessions.heartbeat(state, { nodeId: 1, brokerEpoch: 0, metadataOffset: 3 }, 100, 7);
+    expect(sessions.renew(1, 0, 150, 8)).toBe(true);
+    expect(sessions.disconnected(state, 1, 7)).toBeNull();
+    // A heartbeat from the same process without a known connection keeps the one it had.
+    sessions.heartbeat(state, { nodeId: 1, brokerEpoch: 0, metadataOffset: 3 }, 200);
+    expect(sessions.session(1)?.connectionId).toBe(8);
+  });
+
+  it('does not fence a broker that is fenced already, registered again, or never spoke on that connection', () => {
+    const sessions = new BrokerSessions({ sessionTimeoutMs: 1000 });
+    const state = twoLiveBrokers(sessions);
+    sessions.heartbeat(state, { nodeId: 1, brokerEpoch: 0, metadataOffset: 3 }, 100, 7);
+    expect(sessions.disconnected(state, 2, 7)).toBeNull();
+    apply(state, [{ type: 'fence-broker', nodeId: 1, brokerEpoch: 0 }]);
+    expect(sessions.disconnected(state, 1, 7)).toBeNull();
+    apply(state, [register(1, 'restarted')]);
+    expect(sessions.disconnected(state, 1, 7)).toBeNull();
+  });
+});

@@ -10,6 +10,13 @@
  * Pure: the caller passes the state to validate against and `nowMs` (a monotonic clock), and
  * appends the commands it gets back. Sessions are keyed by node id and remember the broker epoch
  * they belong to, so a heartbeat of an older incarnation never keeps a newer one alive.
+ *
+ * Sessions also remember which connection carried the broker's latest heartbeat (the server's
+ * connection id; none for a broker in the same process). A broker process that dies closes that
+ * connection at once, long before its session would expire: `disconnected` lets the coordinator
+ * fence it a short grace after the close, unless a heartbeat arrived on another connection
+ * meanwhile (a broker that only reconnected). A paused process keeps its socket open, so the
+ * session timeout still covers that case.
  */
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import type { FenceBrokerCommand } from './commands.js';
@@ -24,6 +31,8 @@ export interface BrokerSession {
   readonly brokerEpoch: number;
   /** The nowMs of the last accepted heartbeat (or of the reset that started the session). */
   readonly lastHeartbeatMs: number;
+  /** The connection that carried the latest heartbeat; undefined when unknown or in-process. */
+  readonly connectionId: number | undefined;
 }
 
 export interface BrokerSessionsOptions {
@@ -50,13 +59,15 @@ export class BrokerSessions {
    * the command to append, if any, and whether the broker is fenced once it is applied. A rejected
    * heartbeat renews nothing.
    */
-  heartbeat(state: MetadataStateView, request: BrokerHeartbeatRequest, nowMs: number): BrokerHeartbeatOutcome {
+  heartbeat(state: MetadataStateView, request: BrokerHeartbeatRequest, nowMs: number, connectionId?: number): BrokerHeartbeatOutcome {
     const outcome = brokerHeartbeat(state, request);
     const previous = this.#sessions.get(request.nodeId);
     // Heartbeats may be handled out of arrival order (they queue behind other operations), so a
     // session only moves forward in time.
-    const last = previous?.brokerEpoch === request.brokerEpoch ? Math.max(previous.lastHeartbeatMs, nowMs) : nowMs;
-    this.#sessions.set(request.nodeId, { nodeId: request.nodeId, brokerEpoch: request.brokerEpoch, lastHeartbeatMs: last });
+    const same = previous?.brokerEpoch === request.brokerEpoch;
+    const last = same ? Math.max(previous.lastHeartbeatMs, nowMs) : nowMs;
+    const connection = connectionId ?? (same ? previous.connectionId : undefined);
+    this.#sessions.set(request.nodeId, { nodeId: request.nodeId, brokerEpoch: request.brokerEpoch, lastHeartbeatMs: last, connectionId: connection });
     return outcome;
   }
 
@@ -67,11 +78,23 @@ export class BrokerSessions {
    * expiry check that runs first must not fence it. A session exists only for an epoch a heartbeat
    * was accepted for, so this never starts one.
    */
-  renew(nodeId: number, brokerEpoch: number, nowMs: number): boolean {
+  renew(nodeId: number, brokerEpoch: number, nowMs: number, connectionId?: number): boolean {
     const session = this.#sessions.get(nodeId);
     if (session?.brokerEpoch !== brokerEpoch) return false;
-    this.#sessions.set(nodeId, { ...session, lastHeartbeatMs: Math.max(session.lastHeartbeatMs, nowMs) });
+    this.#sessions.set(nodeId, { ...session, lastHeartbeatMs: Math.max(session.lastHeartbeatMs, nowMs), connectionId: connectionId ?? session.connectionId });
     return true;
+  }
+
+  /**
+   * The fence command for broker `nodeId` when connection `connectionId` has closed and still is
+   * the one that carried its latest heartbeat (none arrived on another since), the session is of
+   * the broker's current registration, and the broker is unfenced; null otherwise.
+   */
+  disconnected(state: MetadataStateView, nodeId: number, connectionId: number): FenceBrokerCommand | null {
+    const session = this.#sessions.get(nodeId);
+    const broker = state.broker(nodeId);
+    if (session === undefined || broker === undefined || session.connectionId !== connectionId || session.brokerEpoch !== broker.brokerEpoch) return null;
+    return fenceBroker(state, nodeId, broker.brokerEpoch);
   }
 
   /**
@@ -89,7 +112,7 @@ export class BrokerSessions {
       if (broker.fenced) continue;
       const session = this.#sessions.get(broker.nodeId);
       if (session === undefined) {
-        this.#sessions.set(broker.nodeId, { nodeId: broker.nodeId, brokerEpoch: broker.brokerEpoch, lastHeartbeatMs: nowMs });
+        this.#sessions.set(broker.nodeId, { nodeId: broker.nodeId, brokerEpoch: broker.brokerEpoch, lastHeartbeatMs: nowMs, connectionId: undefined });
         continue;
       }
       if (nowMs - session.lastHeartbeatMs <= this.sessionTimeoutMs) continue;
@@ -103,7 +126,7 @@ export class BrokerSessions {
   reset(state: MetadataStateView, nowMs: number): void {
     this.#sessions.clear();
     for (const broker of state.brokers()) {
-      this.#sessions.set(broker.nodeId, { nodeId: broker.nodeId, brokerEpoch: broker.brokerEpoch, lastHeartbeatMs: nowMs });
+      this.#sessions.set(broker.nodeId, { nodeId: broker.nodeId, brokerEpoch: broker.brokerEpoch, lastHeartbeatMs: nowMs, connectionId: undefined });
     }
   }
 

@@ -24,6 +24,9 @@ const samples: MetadataCommand[] = [
   { type: 'create-partitions', name: 'orders', topicId: 'id-1', partitions: [{ ...partition, partition: 1 }] },
   { type: 'register-coordinator', nodeId: 2, raft: { host: '127.0.0.2', port: 9095 }, api: { host: '127.0.0.2', port: 9094 } },
   { type: 'register-coordinator', nodeId: 3, raft: { host: '127.0.0.3', port: 9095 }, api: null },
+  { type: 'change-partition', topicId: 'id-1', partition: 0, leader: 2, isr: [2] },
+  { type: 'change-partition', topicId: 'id-1', partition: 3, isr: [1, 2] },
+  { type: 'change-partition', topicId: 'id-1', partition: 1, leader: -1 },
 ];
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -146,5 +149,56 @@ describe('metadata > commands > decoding bad input', () => {
         expect(error).toBeInstanceOf(StreamBusError);
       }
     }
+  });
+});
+
+describe('metadata > commands > broker-maintenance', () => {
+  it('round-trips a broker going into and out of maintenance', () => {
+    for (const draining of [true, false]) {
+      const command = { type: 'broker-maintenance', nodeId: 3, draining } as const;
+      expect(decodeMetadataCommand(encodeMetadataCommand(command))).toEqual(command);
+    }
+  });
+
+  it('rejects a draining flag that is not a boolean, naming the field', () => {
+    const error = decodeError(bytes('{"v":1,"command":{"type":"broker-maintenance","nodeId":3,"draining":"yes"}}'));
+    expect(error.code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(error.message).toContain('command.draining');
+  });
+});
+
+describe('metadata > commands > change-partition', () => {
+  it('writes only the fields that change, in canonical order', () => {
+    const json = text(encodeMetadataCommand({ isr: [2, 1], partition: 4, topicId: 'id-1', type: 'change-partition' }));
+    expect(json).toBe('{"v":1,"command":{"type":"change-partition","topicId":"id-1","partition":4,"isr":[2,1]}}');
+    expect(text(encodeMetadataCommand({ type: 'change-partition', topicId: 'id-1', partition: 0, leader: -1 }))).not.toContain('isr');
+  });
+
+  it('rejects a change of neither leader, ISR nor replicas with CORRUPT_MESSAGE', () => {
+    const error = decodeError(bytes('{"v":1,"command":{"type":"change-partition","topicId":"id-1","partition":0}}'));
+    expect(error.code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(error.message).toContain('a change of leader, isr, replicas or several');
+  });
+
+  it('carries a reassignment with its replicas, leaving empty adding and removing lists out', () => {
+    const command = { type: 'change-partition', topicId: 'id-1', partition: 0, replicas: [2, 3, 4, 1], addingReplicas: [4], removingReplicas: [1] } as const;
+    expect(decodeMetadataCommand(encodeMetadataCommand(command))).toEqual(command);
+    const completed = text(encodeMetadataCommand({ type: 'change-partition', topicId: 'id-1', partition: 0, replicas: [2, 3], addingReplicas: [], removingReplicas: [] }));
+    expect(completed).toBe('{"v":1,"command":{"type":"change-partition","topicId":"id-1","partition":0,"replicas":[2,3]}}');
+  });
+
+  it('rejects adding or removing replicas without the replica set they belong to', () => {
+    const error = decodeError(bytes('{"v":1,"command":{"type":"change-partition","topicId":"i","partition":0,"isr":[1],"addingReplicas":[4]}}'));
+    expect(error.code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(error.message).toContain('without addingReplicas and removingReplicas when replicas is absent');
+  });
+
+  it('rejects a leader below -1, a negative ISR member and unknown fields, naming the field', () => {
+    const leader = decodeError(bytes('{"v":1,"command":{"type":"change-partition","topicId":"i","partition":0,"leader":-2}}'));
+    expect(leader.code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(leader.message).toContain('command.leader');
+    expect(decodeError(bytes('{"v":1,"command":{"type":"change-partition","topicId":"i","partition":0,"isr":[1,-3]}}')).message).toContain('command.isr[1]');
+    expect(decodeError(bytes('{"v":1,"command":{"type":"change-partition","topicId":"i","partition":0,"isr":[1],"epoch":1}}')).message).toContain('command.epoch');
+    expect(decodeError(bytes('{"v":1,"command":{"type":"change-partition","topicId":"i","partition":0,"replicas":[1,-1]}}')).message).toContain('command.replicas[1]');
   });
 });

@@ -14,6 +14,7 @@
  */
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { ShapeReader, deepFreeze } from './shape.js';
+import { type GroupCommand, isGroupCommandType, readGroupCommand } from '../groups/group-commands.js';
 
 export const MetadataCommandType = {
   INIT_CLUSTER: 'init-cluster',
@@ -26,6 +27,8 @@ export const MetadataCommandType = {
   ALTER_TOPIC_CONFIGS: 'alter-topic-configs',
   CREATE_PARTITIONS: 'create-partitions',
   REGISTER_COORDINATOR: 'register-coordinator',
+  CHANGE_PARTITION: 'change-partition',
+  BROKER_MAINTENANCE: 'broker-maintenance',
 } as const;
 export type MetadataCommandType = (typeof MetadataCommandType)[keyof typeof MetadataCommandType];
 
@@ -46,6 +49,13 @@ export interface PartitionAssignment {
   readonly leaderEpoch: number;
   /** Grows on any change of the partition (leader, ISR, replicas); the CAS token of AlterPartition. */
   readonly partitionEpoch: number;
+  /**
+   * While a reassignment runs (Kafka's KIP-455): the replicas it adds, which copy the data and must
+   * join the ISR before it completes. Absent when empty, and always absent outside a reassignment.
+   */
+  readonly addingReplicas?: readonly number[];
+  /** While a reassignment runs: the replicas it removes once it completes. Absent when empty. */
+  readonly removingReplicas?: readonly number[];
 }
 
 /** Names the cluster. Written once, as the first command of a new log. */
@@ -147,6 +157,44 @@ export interface RegisterCoordinatorCommand {
   readonly api: CoordinatorEndpoint | null;
 }
 
+/**
+ * Changes one partition's leader, ISR or replica set (Kafka's PartitionChangeRecord): written by
+ * the controller when it commits an ISR change a leader asked for (AlterPartition), elects a leader
+ * (a broker fenced, unfenced, draining or shutting down; a preferred or unclean election), takes a
+ * broker out of the ISR, or starts, completes or cancels a reassignment. Only the fields that
+ * change are present, at least one of leader, isr and replicas. Every change bumps the partition
+ * epoch; a change of leader also bumps the leader epoch.
+ *
+ * `replicas` present sets the whole replica set and the reassignment with it: `addingReplicas` and
+ * `removingReplicas` are then the reassignment's (absent: none, the reassignment is over). They
+ * never appear without `replicas`.
+ */
+export interface ChangePartitionCommand {
+  readonly type: 'change-partition';
+  readonly topicId: string;
+  readonly partition: number;
+  /** The new leader, -1 for none; absent when the leader stays. */
+  readonly leader?: number;
+  /** The new ISR, never empty; absent when the ISR stays. */
+  readonly isr?: readonly number[];
+  /** The new replica set (a reassignment's target first, then the replicas it removes). */
+  readonly replicas?: readonly number[];
+  readonly addingReplicas?: readonly number[];
+  readonly removingReplicas?: readonly number[];
+}
+
+/**
+ * Puts a broker in or out of maintenance (Redpanda's maintenance mode; `streambus broker drain`): a
+ * draining broker keeps its replicas and its ISR places, but leads nothing the controller can give
+ * to another in-sync replica, and preferred elections and new placements skip it. Keyed by node id,
+ * not registration: it outlives a restart (a rolling restart keeps the broker drained).
+ */
+export interface BrokerMaintenanceCommand {
+  readonly type: 'broker-maintenance';
+  readonly nodeId: number;
+  readonly draining: boolean;
+}
+
 export type MetadataCommand =
   | InitClusterCommand
   | NoOpCommand
@@ -157,7 +205,11 @@ export type MetadataCommand =
   | DeleteTopicCommand
   | AlterTopicConfigsCommand
   | CreatePartitionsCommand
-  | RegisterCoordinatorCommand;
+  | RegisterCoordinatorCommand
+  | ChangePartitionCommand
+  | BrokerMaintenanceCommand
+  // Consumer groups: memberships and committed offsets (../groups/group-commands.ts).
+  | GroupCommand;
 
 /** A committed command and its offset in the metadata log. */
 export interface MetadataRecord {
@@ -176,8 +228,26 @@ const MAX_LISTENERS = 64;
 const MAX_NODE_ID = 2 ** 31 - 1;
 const MAX_EPOCH = 2 ** 31 - 1;
 
+/**
+ * A reassignment's adding or removing list: absent or empty reads as none (undefined), and the
+ * canonical form leaves an empty one out, so partitions written before reassignments existed read
+ * unchanged and snapshots of partitions without a reassignment stay as they were.
+ */
+function readReassigning(shape: ShapeReader, value: unknown, path: string): number[] | undefined {
+  if (value === undefined) return undefined;
+  const ids = shape.array(value, path, MAX_REPLICAS, (v, at) => shape.integer(v, at, 0, MAX_NODE_ID));
+  return ids.length === 0 ? undefined : ids;
+}
+
+/** The reassignment fields of a partition or change, present only when non-empty. */
+function reassigningFields(shape: ShapeReader, record: Record<string, unknown>, path: string): { addingReplicas?: number[]; removingReplicas?: number[] } {
+  const adding = readReassigning(shape, record.addingReplicas, `${path}.addingReplicas`);
+  const removing = readReassigning(shape, record.removingReplicas, `${path}.removingReplicas`);
+  return { ...(adding === undefined ? {} : { addingReplicas: adding }), ...(removing === undefined ? {} : { removingReplicas: removing }) };
+}
+
 function readPartition(shape: ShapeReader, value: unknown, path: string): PartitionAssignment {
-  const p = shape.object(value, path, ['partition', 'replicas', 'isr', 'leader', 'leaderEpoch', 'partitionEpoch']);
+  const p = shape.object(value, path, ['partition', 'replicas', 'isr', 'leader', 'leaderEpoch', 'partitionEpoch', 'addingReplicas', 'removingReplicas']);
   const nodeId = (v: unknown, at: string): number => shape.integer(v, at, 0, MAX_NODE_ID);
   return {
     partition: shape.integer(p.partition, `${path}.partition`, 0, MAX_PARTITIONS_PER_COMMAND * 10),
@@ -186,6 +256,7 @@ function readPartition(shape: ShapeReader, value: unknown, path: string): Partit
     leader: shape.integer(p.leader, `${path}.leader`, -1, MAX_NODE_ID),
     leaderEpoch: shape.integer(p.leaderEpoch, `${path}.leaderEpoch`, 0, MAX_EPOCH),
     partitionEpoch: shape.integer(p.partitionEpoch, `${path}.partitionEpoch`, 0, MAX_EPOCH),
+    ...reassigningFields(shape, p, path),
   };
 }
 
@@ -205,6 +276,24 @@ function readListener(shape: ShapeReader, value: unknown, path: string): BrokerL
 function readEndpoint(shape: ShapeReader, value: unknown, path: string): CoordinatorEndpoint {
   const e = shape.object(value, path, ['host', 'port']);
   return { host: shape.string(e.host, `${path}.host`, { maxLength: 255 }), port: shape.integer(e.port, `${path}.port`, 1, 65535) };
+}
+
+function readChangePartition(shape: ShapeReader, value: unknown, path: string): ChangePartitionCommand {
+  const c = shape.object(value, path, ['type', 'topicId', 'partition', 'leader', 'isr', 'replicas', 'addingReplicas', 'removingReplicas']);
+  if (c.leader === undefined && c.isr === undefined && c.replicas === undefined) shape.fail(path, 'a change of leader, isr, replicas or several', value);
+  if (c.replicas === undefined && (c.addingReplicas !== undefined || c.removingReplicas !== undefined)) {
+    shape.fail(path, 'without addingReplicas and removingReplicas when replicas is absent', value);
+  }
+  const nodeId = (v: unknown, at: string): number => shape.integer(v, at, 0, MAX_NODE_ID);
+  return {
+    type: MetadataCommandType.CHANGE_PARTITION,
+    topicId: shape.string(c.topicId, `${path}.topicId`, { maxLength: 64 }),
+    partition: shape.integer(c.partition, `${path}.partition`, 0, MAX_PARTITIONS_PER_COMMAND * 10),
+    ...(c.leader === undefined ? {} : { leader: shape.integer(c.leader, `${path}.leader`, -1, MAX_NODE_ID) }),
+    ...(c.isr === undefined ? {} : { isr: shape.array(c.isr, `${path}.isr`, MAX_REPLICAS, nodeId) }),
+    ...(c.replicas === undefined ? {} : { replicas: shape.array(c.replicas, `${path}.replicas`, MAX_REPLICAS, nodeId) }),
+    ...reassigningFields(shape, c, path),
+  };
 }
 
 /**
@@ -284,7 +373,15 @@ export function readMetadataCommand(shape: ShapeReader, value: unknown, path = '
         api: c.api === null ? null : readEndpoint(shape, c.api, `${path}.api`),
       };
     }
+    case MetadataCommandType.CHANGE_PARTITION:
+      return readChangePartition(shape, value, path);
+    case MetadataCommandType.BROKER_MAINTENANCE: {
+      const c = shape.object(value, path, ['type', 'nodeId', 'draining']);
+      if (typeof c.draining !== 'boolean') shape.fail(`${path}.draining`, 'true or false', c.draining);
+      return { type, nodeId: shape.integer(c.nodeId, `${path}.nodeId`, 0, MAX_NODE_ID), draining: c.draining };
+    }
     default:
+      if (isGroupCommandType(type)) return readGroupCommand(shape, value, type, path);
       throw new StreamBusError(
         ErrorCode.UNSUPPORTED_VERSION,
         `${path}.type ${JSON.stringify(type) ?? 'undefined'} is not a metadata command this version knows ` +

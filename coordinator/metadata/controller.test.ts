@@ -93,7 +93,7 @@ describe('controller > createTopics', () => {
       ['good-2', ErrorCode.NONE],
     ]);
     expect(results.find((r) => r.name === 'rf')?.errorMessage).toBe(
-      'replication factor 2 is larger than the number of available brokers (1): only registered, unfenced brokers take new replicas',
+      'replication factor 2 is larger than the number of available brokers (1): only registered, unfenced brokers that are not draining take new replicas',
     );
     expect(results.find((r) => r.name === 'cfg')?.errorMessage).toContain("retention.ms='soon'");
     expect(commands.map((c) => c.type === 'create-topic' && c.name)).toEqual(['good-1', 'good-2']);

@@ -24,6 +24,7 @@ import {
   MetadataCommandType,
   readMetadataCommand,
 } from './commands.js';
+import { reassignmentTarget } from './partition-rules.js';
 import { type RandomSource, randomUuid } from './random.js';
 import { ShapeReader } from './shape.js';
 import type { MetadataStateView } from './state.js';
@@ -274,20 +275,21 @@ function checkReplicationFactor(rf: number, brokers: readonly PlacementBroker[],
     fail(
       ErrorCode.INVALID_REPLICATION_FACTOR,
       `replication factor ${rf} is larger than the number of available brokers (${brokers.length}): ` +
-        'only registered, unfenced brokers take new replicas',
+        'only registered, unfenced brokers that are not draining take new replicas',
       topic,
     );
   }
 }
 
 /**
- * The brokers that may take new replicas: registered and unfenced, in node id order. A fenced
- * broker is starting (not caught up with the metadata yet), shutting down or has stopped sending
- * heartbeats; a replica placed on it would start under-replicated.
+ * The brokers that may take new replicas: registered, unfenced and not draining, in node id order.
+ * A fenced broker is starting (not caught up with the metadata yet), shutting down or has stopped
+ * sending heartbeats; a replica placed on it would start under-replicated. A draining broker is
+ * being emptied for maintenance (`streambus broker drain`).
  */
 export function placementBrokers(state: MetadataStateView): PlacementBroker[] {
   return state.brokers()
-    .filter((b) => !b.fenced)
+    .filter((b) => !b.fenced && b.draining !== true)
     .map((b) => ({ nodeId: b.nodeId, rack: b.rack }));
 }
 
@@ -474,7 +476,9 @@ export function createPartitions(
         );
       }
       checkPartitionCount(count, maxPartitions, name);
-      const replicationFactor = topic.partitions[0]?.replicas.length ?? 1;
+      // The first partition's replication factor, as Kafka does; while it is being reassigned, its target's.
+      const first = topic.partitions[0];
+      const replicationFactor = first === undefined ? 1 : reassignmentTarget(first).length;
       checkReplicationFactor(replicationFactor, options.brokers, name);
       if (options.validateOnly !== true) {
         const replicaLists = placeReplicas(options.brokers, count - current, replicationFactor, options.random);

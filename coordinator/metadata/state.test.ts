@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../proto/errors.js';
 import { MetadataAssertionError } from './assert.js';
 import type { MetadataCommand, MetadataRecord, PartitionAssignment, RegisterBrokerCommand } from './commands.js';
-import { MetadataState } from './state.js';
+import { METADATA_SNAPSHOT_VERSION, MetadataState } from './state.js';
 
 function part(partition: number, replicas: number[] = [1]): PartitionAssignment {
   return { partition, replicas, isr: [...replicas], leader: replicas[0]!, leaderEpoch: 0, partitionEpoch: 0 };
@@ -144,7 +144,7 @@ describe('metadata > state > determinism and snapshots', () => {
   });
 
   it('refuses a snapshot of a newer version with UNSUPPORTED_VERSION', () => {
-    const snapshot = { ...MetadataState.empty().snapshot(), version: 4 };
+    const snapshot = { ...MetadataState.empty().snapshot(), version: METADATA_SNAPSHOT_VERSION + 1 };
     expect(() => MetadataState.restore(snapshot)).toThrow(
       expect.objectContaining({ code: ErrorCode.UNSUPPORTED_VERSION, message: expect.stringContaining('newer version') }),
     );
@@ -155,7 +155,7 @@ describe('metadata > state > determinism and snapshots', () => {
     const state = MetadataState.empty();
     applyAll(state, records([...script.slice(0, 3), { type: 'unfence-broker', nodeId: 2, brokerEpoch: 2 }]));
     const snapshot = JSON.parse(JSON.stringify(state.snapshot())) as { version: number; brokers: Record<string, unknown>[] };
-    expect(snapshot.version).toBe(3);
+    expect(snapshot.version).toBe(METADATA_SNAPSHOT_VERSION);
     expect(snapshot.brokers.map((b) => b.fenced)).toEqual([true, false]);
     expect(MetadataState.restore(snapshot).broker(2)?.fenced).toBe(false);
     delete snapshot.brokers[0]!.fenced;
@@ -173,7 +173,7 @@ describe('metadata > state > determinism and snapshots', () => {
     const v1 = { ...v2, version: 1, brokers: v2.brokers.map(({ fenced: _fenced, ...rest }) => rest) };
     const restored = MetadataState.restore(v1);
     expect(restored.brokers().map((b) => [b.nodeId, b.fenced])).toEqual([[1, true], [2, true]]);
-    expect(restored.snapshot().version).toBe(3);
+    expect(restored.snapshot().version).toBe(METADATA_SNAPSHOT_VERSION);
     expect(() => MetadataState.restore({ ...v2, version: 1 })).toThrow(
       expect.objectContaining({ code: ErrorCode.CORRUPT_MESSAGE, message: expect.stringContaining('snapshot.brokers[0].fenced') }),
     );
@@ -269,5 +269,54 @@ describe('metadata > state > coordinators and copies', () => {
     expect(copy.topic('audit')).toBeUndefined();
     expect(copy.topic('orders')?.partitions).toHaveLength(3);
     expect(state.topic('orders')?.partitions).toHaveLength(2);
+  });
+});
+
+describe('metadata > state > partition changes', () => {
+  const base = (): MetadataState => {
+    const state = MetadataState.empty();
+    applyAll(state, records(script.slice(0, 4)));
+    return state;
+  };
+
+  it('bumps the partition epoch on every change and the leader epoch only when the leader changes', () => {
+    const state = base();
+    const [shrink] = state.apply({ offset: 4, command: { type: 'change-partition', topicId: 't-orders', partition: 0, isr: [1] } });
+    expect(state.topic('orders')!.partitions[0]).toEqual({ partition: 0, replicas: [1, 2], isr: [1], leader: 1, leaderEpoch: 0, partitionEpoch: 1 });
+    expect(shrink).toMatchObject({ type: 'partition-changed', offset: 4, partition: { isr: [1] }, previous: { isr: [1, 2], partitionEpoch: 0 } });
+    state.apply({ offset: 5, command: { type: 'change-partition', topicId: 't-orders', partition: 0, leader: -1 } });
+    expect(state.topic('orders')!.partitions[0]).toMatchObject({ leader: -1, leaderEpoch: 1, partitionEpoch: 2 });
+    state.apply({ offset: 6, command: { type: 'change-partition', topicId: 't-orders', partition: 0, leader: 1 } });
+    expect(state.topic('orders')!.partitions[0]).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 2, partitionEpoch: 3 });
+    state.apply({ offset: 7, command: { type: 'change-partition', topicId: 't-orders', partition: 0, leader: 1, isr: [1, 2] } });
+    expect(state.topic('orders')!.partitions[0]).toMatchObject({ leader: 1, isr: [1, 2], leaderEpoch: 2, partitionEpoch: 4 });
+    // The other partition and the snapshot follow.
+    expect(state.topic('orders')!.partitions[1]).toMatchObject({ leaderEpoch: 0, partitionEpoch: 0 });
+    expect(MetadataState.restore(JSON.parse(JSON.stringify(state.snapshot()))).topic('orders')).toEqual(state.topic('orders'));
+  });
+
+  it('keeps a topic image handed out before a change as it was', () => {
+    const state = base();
+    const before = state.topic('orders')!;
+    state.apply({ offset: 4, command: { type: 'change-partition', topicId: 't-orders', partition: 1, leader: 1 } });
+    expect(before.partitions[1]!.leader).toBe(2);
+    expect(state.topic('orders')!.partitions[1]!.leader).toBe(1);
+    expect(Object.isFrozen(state.topic('orders')!.partitions[1])).toBe(true);
+  });
+
+  it('stops, changing nothing, on a change the controller could not have decided', () => {
+    for (const command of [
+      { type: 'change-partition', topicId: 't-missing', partition: 0, leader: 1 },
+      { type: 'change-partition', topicId: 't-orders', partition: 9, leader: 1 },
+      { type: 'change-partition', topicId: 't-orders', partition: 0, isr: [1, 3] },
+      { type: 'change-partition', topicId: 't-orders', partition: 0, isr: [] },
+      { type: 'change-partition', topicId: 't-orders', partition: 0, isr: [2] },
+      { type: 'change-partition', topicId: 't-orders', partition: 0, leader: 3 },
+    ] as const) {
+      const state = base();
+      const before = JSON.stringify(state.snapshot());
+      expect(() => state.apply({ offset: 4, command })).toThrow(MetadataAssertionError);
+      expect(JSON.stringify(state.snapshot())).toBe(before);
+    }
   });
 });

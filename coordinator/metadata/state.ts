@@ -23,6 +23,7 @@ import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { assert } from './assert.js';
 import {
   type BrokerListener,
+  type ChangePartitionCommand,
   type CoordinatorEndpoint,
   type CreateTopicCommand,
   type MetadataCommand,
@@ -34,6 +35,8 @@ import {
   readMetadataCommand,
 } from './commands.js';
 import { ShapeReader, deepFreeze } from './shape.js';
+import { isGroupCommand } from '../groups/group-commands.js';
+import { type GroupImage, type GroupStoreView, GroupStore } from '../groups/group-store.js';
 
 export interface TopicImage {
   readonly name: string;
@@ -58,6 +61,12 @@ export interface BrokerRegistration {
   readonly port: number;
   readonly rack: string | null;
   readonly listeners: readonly BrokerListener[];
+  /**
+   * In maintenance (`streambus broker drain`): leads nothing another in-sync replica can lead, and
+   * takes no new replicas or preferred leaderships. Absent when not draining. Survives registering
+   * again: it belongs to the node id, not to one process.
+   */
+  readonly draining?: true;
 }
 
 /** Where a coordinator node listens, as its last register-coordinator record says. */
@@ -73,11 +82,13 @@ export const MetadataEventType = {
   BROKER_REGISTERED: 'broker-registered',
   BROKER_FENCED: 'broker-fenced',
   BROKER_UNFENCED: 'broker-unfenced',
+  BROKER_MAINTENANCE_CHANGED: 'broker-maintenance-changed',
   TOPIC_CREATED: 'topic-created',
   TOPIC_DELETED: 'topic-deleted',
   PARTITIONS_CREATED: 'partitions-created',
   TOPIC_CONFIGS_CHANGED: 'topic-configs-changed',
   COORDINATOR_REGISTERED: 'coordinator-registered',
+  PARTITION_CHANGED: 'partition-changed',
   SNAPSHOT_LOADED: 'snapshot-loaded',
 } as const;
 export type MetadataEventType = (typeof MetadataEventType)[keyof typeof MetadataEventType];
@@ -93,6 +104,7 @@ export type MetadataEvent =
     }
   | { readonly type: 'broker-fenced'; readonly offset: number; readonly broker: BrokerRegistration }
   | { readonly type: 'broker-unfenced'; readonly offset: number; readonly broker: BrokerRegistration }
+  | { readonly type: 'broker-maintenance-changed'; readonly offset: number; readonly broker: BrokerRegistration }
   | { readonly type: 'topic-created'; readonly offset: number; readonly topic: TopicImage }
   | { readonly type: 'topic-deleted'; readonly offset: number; readonly topic: TopicImage }
   | {
@@ -115,6 +127,13 @@ export type MetadataEvent =
       readonly coordinator: CoordinatorRegistration;
       readonly previous: CoordinatorRegistration | null;
     }
+  | {
+      readonly type: 'partition-changed';
+      readonly offset: number;
+      readonly topic: TopicImage;
+      readonly partition: PartitionAssignment;
+      readonly previous: PartitionAssignment;
+    }
   /**
    * Never returned by MetadataState.apply: a MetadataCache emits it alone when it replaced its whole
    * state with a snapshot, because the log no longer holds the records it had not read. Records
@@ -129,9 +148,12 @@ export type MetadataEvent =
  * The snapshot format this code writes. Version 2 added `fenced` to brokers; restore still reads
  * version 1, whose brokers come back fenced (they were registered before fencing existed, and a live
  * broker is unfenced again by its next heartbeat). Version 3 added `coordinators`; older versions
- * restore with none (each node records itself again when it next leads).
+ * restore with none (each node records itself again when it next leads). Version 4 added `groups`
+ * (consumer groups and their committed offsets), present only when there are some. Version 5 added
+ * reassignments (a partition's `addingReplicas` and `removingReplicas`) and maintenance (a broker's
+ * `draining`), each present only when set: older snapshots read with none.
  */
-export const METADATA_SNAPSHOT_VERSION = 3;
+export const METADATA_SNAPSHOT_VERSION = 5;
 const OLDEST_SNAPSHOT_VERSION = 1;
 
 /** The whole state as a plain JSON-able object: for Raft snapshots and fast starts. */
@@ -145,6 +167,8 @@ export interface MetadataSnapshot {
   readonly topics: readonly TopicImage[];
   /** Sorted by nodeId. */
   readonly coordinators: readonly CoordinatorRegistration[];
+  /** Consumer groups, sorted by group id; absent when there are none. */
+  readonly groups?: readonly GroupImage[];
 }
 
 /** The read side of the state machine, for code that must not apply records. */
@@ -163,6 +187,8 @@ export interface MetadataStateView {
   coordinator(nodeId: number): CoordinatorRegistration | undefined;
   /** Sorted by nodeId. */
   coordinators(): readonly CoordinatorRegistration[];
+  /** Consumer groups: memberships and committed offsets (../groups/group-store.ts). */
+  readonly groups: GroupStoreView;
   snapshot(): MetadataSnapshot;
 }
 
@@ -174,6 +200,11 @@ export function partitionProblem(p: PartitionAssignment, expectedIndex: number):
   if (!p.isr.every((id) => p.replicas.includes(id))) return `partition ${p.partition} has an ISR member outside its replicas`;
   if (new Set(p.isr).size !== p.isr.length) return `partition ${p.partition} names an ISR member twice`;
   if (p.leader !== -1 && !p.isr.includes(p.leader)) return `partition ${p.partition} has a leader outside its ISR`;
+  const adding = p.addingReplicas ?? [];
+  const removing = p.removingReplicas ?? [];
+  if (![...adding, ...removing].every((id) => p.replicas.includes(id))) return `partition ${p.partition} reassigns a broker outside its replicas`;
+  if (new Set([...adding, ...removing]).size !== adding.length + removing.length) return `partition ${p.partition} names a broker twice among its adding and removing replicas`;
+  if (removing.length > 0 && removing.length === p.replicas.length) return `partition ${p.partition} removes every replica`;
   return undefined;
 }
 
@@ -205,6 +236,7 @@ export class MetadataState implements MetadataStateView {
   readonly #topicsById = new Map<string, TopicImage>();
   readonly #brokers = new Map<number, BrokerRegistration>();
   readonly #coordinators = new Map<number, CoordinatorRegistration>();
+  #groups = GroupStore.empty();
   #sortedTopics: readonly TopicImage[] | undefined;
   #sortedBrokers: readonly BrokerRegistration[] | undefined;
   #sortedCoordinators: readonly CoordinatorRegistration[] | undefined;
@@ -227,6 +259,7 @@ export class MetadataState implements MetadataStateView {
     for (const [id, topic] of this.#topicsById) copy.#topicsById.set(id, topic);
     for (const [id, broker] of this.#brokers) copy.#brokers.set(id, broker);
     for (const [id, coordinator] of this.#coordinators) copy.#coordinators.set(id, coordinator);
+    copy.#groups = this.#groups.clone();
     copy.#sortedTopics = this.#sortedTopics;
     copy.#sortedBrokers = this.#sortedBrokers;
     copy.#sortedCoordinators = this.#sortedCoordinators;
@@ -240,7 +273,7 @@ export class MetadataState implements MetadataStateView {
    */
   static restore(snapshot: unknown): MetadataState {
     const shape = new ShapeReader(ErrorCode.CORRUPT_MESSAGE, 'metadata snapshot');
-    const s = shape.object(snapshot, 'snapshot', ['version', 'lastAppliedOffset', 'clusterId', 'brokers', 'topics', 'coordinators']);
+    const s = shape.object(snapshot, 'snapshot', ['version', 'lastAppliedOffset', 'clusterId', 'brokers', 'topics', 'coordinators', 'groups']);
     const version = shape.integer(s.version, 'snapshot.version', 0);
     if (version < OLDEST_SNAPSHOT_VERSION || version > METADATA_SNAPSHOT_VERSION) {
       throw new StreamBusError(
@@ -251,6 +284,7 @@ export class MetadataState implements MetadataStateView {
     }
     const brokerFields = ['nodeId', 'incarnationId', 'brokerEpoch', 'host', 'port', 'rack', 'listeners'];
     if (version >= 2) brokerFields.push('fenced');
+    if (version >= 5) brokerFields.push('draining');
     const state = new MetadataState();
     state.#lastAppliedOffset = shape.integer(s.lastAppliedOffset, 'snapshot.lastAppliedOffset', -1);
     state.#clusterId = shape.nullableString(s.clusterId, 'snapshot.clusterId', 255);
@@ -258,13 +292,14 @@ export class MetadataState implements MetadataStateView {
     // shapes the log accepts, and restore cannot build an image apply could not have built.
     shape.array(s.brokers, 'snapshot.brokers', 100_000, (value, path) => {
       const b = shape.object(value, path, brokerFields);
-      const { brokerEpoch, fenced, ...rest } = b;
+      const { brokerEpoch, fenced, draining, ...rest } = b;
       const command = readMetadataCommand(shape, { ...rest, type: MetadataCommandType.REGISTER_BROKER }, path);
       assert(command.type === MetadataCommandType.REGISTER_BROKER, 'reader returned another command type');
       const epoch = shape.integer(brokerEpoch, `${path}.brokerEpoch`, 0, state.#lastAppliedOffset);
       if (version >= 2 && typeof fenced !== 'boolean') shape.fail(`${path}.fenced`, 'true or false', fenced);
+      if (draining !== undefined && draining !== true) shape.fail(`${path}.draining`, 'true, or absent', draining);
       if (state.#brokers.has(command.nodeId)) shape.fail(`${path}.nodeId`, 'unique', command.nodeId);
-      state.#brokers.set(command.nodeId, brokerImage(command, epoch, fenced !== false));
+      state.#brokers.set(command.nodeId, brokerImage(command, epoch, fenced !== false, draining === true));
     });
     shape.array(s.topics, 'snapshot.topics', 1_000_000, (value, path) => {
       const command = readMetadataCommand(shape, { ...shape.object(value, path, ['name', 'topicId', 'partitions', 'configs']), type: MetadataCommandType.CREATE_TOPIC }, path);
@@ -289,6 +324,10 @@ export class MetadataState implements MetadataStateView {
       });
     } else if (s.coordinators !== undefined) {
       shape.fail('snapshot.coordinators', `absent in a version ${version} snapshot`, s.coordinators);
+    }
+    if (s.groups !== undefined) {
+      if (version < 4) shape.fail('snapshot.groups', `absent in a version ${version} snapshot`, s.groups);
+      state.#groups = GroupStore.restore(shape, s.groups, 'snapshot.groups');
     }
     return state;
   }
@@ -332,6 +371,10 @@ export class MetadataState implements MetadataStateView {
     return this.#sortedCoordinators;
   }
 
+  get groups(): GroupStoreView {
+    return this.#groups;
+  }
+
   snapshot(): MetadataSnapshot {
     // The images are frozen plain objects, so sharing them in the snapshot is safe and cheap.
     return {
@@ -341,6 +384,7 @@ export class MetadataState implements MetadataStateView {
       brokers: this.brokers(),
       topics: this.topics(),
       coordinators: this.coordinators(),
+      ...(this.#groups.size === 0 ? {} : { groups: this.#groups.snapshot() }),
     };
   }
 
@@ -360,6 +404,11 @@ export class MetadataState implements MetadataStateView {
   }
 
   #applyCommand(offset: number, command: MetadataCommand): MetadataEvent[] {
+    // Group commands change no topic, broker or coordinator, so they raise no events.
+    if (isGroupCommand(command)) {
+      this.#groups.apply(command, (topic, partition) => (this.#topicsByName.get(topic)?.partitions.length ?? 0) > partition);
+      return [];
+    }
     switch (command.type) {
       case MetadataCommandType.INIT_CLUSTER: {
         assert(
@@ -374,7 +423,7 @@ export class MetadataState implements MetadataStateView {
         return [];
       case MetadataCommandType.REGISTER_BROKER: {
         const previous = this.#brokers.get(command.nodeId) ?? null;
-        const broker = brokerImage(command, offset, true);
+        const broker = brokerImage(command, offset, true, previous?.draining === true);
         this.#putBroker(broker);
         return [{ type: MetadataEventType.BROKER_REGISTERED, offset, broker, previous }];
       }
@@ -407,6 +456,7 @@ export class MetadataState implements MetadataStateView {
         this.#topicsByName.delete(topic.name);
         this.#topicsById.delete(topic.topicId);
         this.#sortedTopics = undefined;
+        this.#groups.topicDeleted(topic.name);
         return [{ type: MetadataEventType.TOPIC_DELETED, offset, topic }];
       }
       case MetadataCommandType.ALTER_TOPIC_CONFIGS: {
@@ -442,6 +492,17 @@ export class MetadataState implements MetadataStateView {
         this.#putTopic(updated);
         return [{ type: MetadataEventType.PARTITIONS_CREATED, offset, topic: updated, partitions: updated.partitions.slice(first) }];
       }
+      case MetadataCommandType.CHANGE_PARTITION:
+        return this.#changePartition(offset, command);
+      case MetadataCommandType.BROKER_MAINTENANCE: {
+        const current = this.#brokers.get(command.nodeId);
+        assert(current !== undefined, () => `offset ${offset} puts broker ${command.nodeId} in or out of maintenance, but it is not registered`);
+        if ((current.draining === true) === command.draining) return [];
+        const { draining: _draining, ...rest } = current;
+        const broker: BrokerRegistration = deepFreeze(command.draining ? { ...rest, draining: true } : rest);
+        this.#putBroker(broker);
+        return [{ type: MetadataEventType.BROKER_MAINTENANCE_CHANGED, offset, broker }];
+      }
       case MetadataCommandType.REGISTER_COORDINATOR: {
         const previous = this.#coordinators.get(command.nodeId) ?? null;
         const coordinator = coordinatorImage(command);
@@ -451,6 +512,39 @@ export class MetadataState implements MetadataStateView {
         return [{ type: MetadataEventType.COORDINATOR_REGISTERED, offset, coordinator, previous }];
       }
     }
+  }
+
+  /**
+   * A partition's new leader, ISR and replica set. The partition epoch grows by one; the leader
+   * epoch grows by one when the leader differs from the current one (also from -1 to a broker, and
+   * back). A change naming replicas sets the reassignment too (none when it names no adding or
+   * removing replicas); one without keeps the reassignment as it is.
+   */
+  #changePartition(offset: number, command: ChangePartitionCommand): MetadataEvent[] {
+    const topic = this.#topicsById.get(command.topicId);
+    assert(topic !== undefined, () => `offset ${offset} changes a partition of topic id ${command.topicId}, which does not exist`);
+    const previous = topic.partitions[command.partition];
+    assert(previous !== undefined, () => `offset ${offset} changes partition ${command.partition} of ${topic.name}, which does not exist`);
+    const leader = command.leader ?? previous.leader;
+    const reassignment = command.replicas === undefined ? previous : command;
+    const next: PartitionAssignment = {
+      partition: previous.partition,
+      replicas: [...(command.replicas ?? previous.replicas)],
+      isr: [...(command.isr ?? previous.isr)],
+      leader,
+      leaderEpoch: leader === previous.leader ? previous.leaderEpoch : previous.leaderEpoch + 1,
+      partitionEpoch: previous.partitionEpoch + 1,
+      ...(reassignment.addingReplicas === undefined ? {} : { addingReplicas: [...reassignment.addingReplicas] }),
+      ...(reassignment.removingReplicas === undefined ? {} : { removingReplicas: [...reassignment.removingReplicas] }),
+    };
+    const problem = partitionProblem(next, command.partition);
+    assert(problem === undefined, () => `offset ${offset}, topic ${topic.name}: ${problem}`);
+    assert(next.isr.length > 0, () => `offset ${offset} empties the ISR of ${topic.name}-${command.partition}`);
+    const partitions = topic.partitions.slice();
+    partitions[command.partition] = next;
+    const updated: TopicImage = deepFreeze({ ...topic, partitions });
+    this.#putTopic(updated);
+    return [{ type: MetadataEventType.PARTITION_CHANGED, offset, topic: updated, partition: updated.partitions[command.partition]!, previous }];
   }
 
   #existingTopic(offset: number, name: string, topicId: string): TopicImage {
@@ -477,7 +571,7 @@ export class MetadataState implements MetadataStateView {
 // Images are built in one place each, so apply and restore produce identical objects (down to the
 // field order that JSON snapshots of them show).
 
-function brokerImage(command: RegisterBrokerCommand, brokerEpoch: number, fenced: boolean): BrokerRegistration {
+function brokerImage(command: RegisterBrokerCommand, brokerEpoch: number, fenced: boolean, draining: boolean): BrokerRegistration {
   return deepFreeze({
     nodeId: command.nodeId,
     incarnationId: command.incarnationId,
@@ -487,6 +581,7 @@ function brokerImage(command: RegisterBrokerCommand, brokerEpoch: number, fenced
     port: command.port,
     rack: command.rack,
     listeners: command.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port })),
+    ...(draining ? { draining: true as const } : {}),
   });
 }
 
@@ -521,5 +616,7 @@ function copyPartition(p: PartitionAssignment): PartitionAssignment {
     leader: p.leader,
     leaderEpoch: p.leaderEpoch,
     partitionEpoch: p.partitionEpoch,
+    ...(p.addingReplicas === undefined ? {} : { addingReplicas: [...p.addingReplicas] }),
+    ...(p.removingReplicas === undefined ? {} : { removingReplicas: [...p.removingReplicas] }),
   };
 }

@@ -1,13 +1,13 @@
 /**
  * The seam between a coordinator node and the network: what the coordinator's protocol handler
- * (./handler.ts, APIs 11-16 and the topic admin APIs of proto/streambus.proto) asks of the node.
+ * (./handler.ts, APIs 11-18 and the topic admin APIs of proto/streambus.proto) asks of the node.
  * The Raft-backed Coordinator implements it; the handler only translates messages and errors.
  *
  * Errors: every method rejects with StreamBusError. Writes on a node that is not the Raft leader
  * reject NOT_CONTROLLER with context.leaderId when a leader is known; status() and
  * fetchMetadata() answer on any node from its own committed state.
  */
-import type { AdminOptions, AdminOutcome, BrokerRegistrationOutcome, CreateTopicsOptions, ValidateOnlyOptions } from '../coordinator.js';
+import type { AdminOptions, AdminOutcome, BrokerRegistrationOutcome, CreateTopicsOptions, HeartbeatOptions, ValidateOnlyOptions } from '../coordinator.js';
 import type {
   AlterConfigsRequest,
   BrokerRegistrationRequest,
@@ -17,7 +17,13 @@ import type {
   TopicResult,
 } from '../metadata/controller.js';
 import type { MetadataRecord } from '../metadata/commands.js';
+import type { ElectLeadersRequest, ElectionResult } from '../metadata/leader-election.js';
+import type { AlterPartitionRequest, AlterPartitionResult } from '../metadata/partition-change.js';
+import type { BrokerMaintenanceRequest } from '../metadata/maintenance.js';
+import type { OngoingReassignment, ReassignmentListRequest, ReassignmentRequest, ReassignmentResult } from '../metadata/reassignment.js';
+import type { BrokerMaintenanceResult } from '../partition-ops.js';
 import type { MetadataSnapshot } from '../metadata/state.js';
+import type { GroupCoordinatorApi } from '../groups/group-coordinator.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -87,6 +93,14 @@ export interface BrokerHeartbeatOutcome {
   readonly metadataOffset: number;
 }
 
+/** The network connection a broker's heartbeat arrived on. */
+export interface BrokerConnection {
+  /** Unique per server for the life of the process. */
+  readonly id: number;
+  /** Resolves when the peer goes away (not when this server shuts down); never settles otherwise. */
+  readonly lost: Promise<void>;
+}
+
 export type MembershipChangeRequest =
   | { readonly op: 'add'; readonly nodeId: number; readonly raft: Endpoint; readonly api: Endpoint | undefined }
   | { readonly op: 'remove'; readonly nodeId: number };
@@ -94,6 +108,8 @@ export type MembershipChangeRequest =
 export interface CoordinatorApi {
   readonly clusterId: string;
   readonly nodeId: number;
+  /** Consumer groups and offsets (the group APIs 30-40); served while this node leads. */
+  readonly groups: GroupCoordinatorApi;
   status(): CoordinatorNodeStatus;
   /**
    * Committed records from `fromOffset` (at most maxRecords); when none are committed yet, waits up
@@ -106,7 +122,18 @@ export interface CoordinatorApi {
   alterConfigs(requests: readonly AlterConfigsRequest[], options?: ValidateOnlyOptions): Promise<AdminOutcome<TopicResult>>;
   createPartitions(requests: readonly CreatePartitionsRequest[], options?: ValidateOnlyOptions): Promise<AdminOutcome<TopicResult>>;
   registerBroker(request: BrokerRegistrationRequest, options?: AdminOptions): Promise<BrokerRegistrationOutcome>;
-  brokerHeartbeat(request: BrokerHeartbeatRequest, options?: AdminOptions): Promise<BrokerHeartbeatOutcome>;
+  /** options.connection: the connection it came on, so losing it can fence the broker early. */
+  brokerHeartbeat(request: BrokerHeartbeatRequest, options?: HeartbeatOptions): Promise<BrokerHeartbeatOutcome>;
+  /** A partition leader's ISR changes (AlterPartition); one result per partition. */
+  alterPartition(request: AlterPartitionRequest, options?: AdminOptions): Promise<AdminOutcome<AlterPartitionResult>>;
+  /** A preferred or unclean leader election (ElectLeaders); one result per partition. */
+  electLeaders(request: ElectLeadersRequest, options?: AdminOptions): Promise<AdminOutcome<ElectionResult>>;
+  /** Starts, replaces or cancels reassignments (AlterPartitionReassignments); one result per partition. */
+  alterPartitionReassignments(requests: readonly ReassignmentRequest[], options?: AdminOptions): Promise<AdminOutcome<ReassignmentResult>>;
+  /** The reassignments in progress (ListPartitionReassignments). */
+  listPartitionReassignments(request: ReassignmentListRequest, options?: AdminOptions): Promise<{ readonly reassignments: OngoingReassignment[]; readonly metadataOffset: number }>;
+  /** Puts a broker in or out of maintenance (drain); resolves once applied. */
+  brokerMaintenance(request: BrokerMaintenanceRequest, options?: AdminOptions): Promise<BrokerMaintenanceResult>;
   /** Resolves once the change is applied; the voters after it. */
   changeMembership(change: MembershipChangeRequest, options?: AdminOptions): Promise<{ readonly voters: readonly number[] }>;
   /** Resolves once `toNodeId` leads; REQUEST_TIMED_OUT if it did not within two election timeouts. */

@@ -30,7 +30,8 @@ import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import { Coordinator } from '../coordinator.js';
+import { type ControllerSettings, Coordinator } from '../coordinator.js';
+import type { GroupCoordinatorSettings } from '../groups/group-coordinator.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { TopicDefaults } from '../metadata/controller.js';
 import type { RandomSource } from '../metadata/random.js';
@@ -41,6 +42,7 @@ import { LevelRaftStorage } from '../raft/storage/index.js';
 import { TcpRaftTransport } from '../raft/transport/index.js';
 import type { Endpoint } from './coordinator-api.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
+import { GroupLagMetrics } from './group-lag-metrics.js';
 import { resolveIdentity } from './meta-properties.js';
 
 /** How long readiness() waits for this node to apply what the leader has committed. */
@@ -82,6 +84,10 @@ export interface CoordinatorNodeOptions {
   readonly api?: Endpoint;
   readonly defaults: TopicDefaults;
   readonly sessionTimeoutMs?: number;
+  /** Elections, rebalancing and fast failure detection (the coordinator's defaults when absent). */
+  readonly controller?: ControllerSettings;
+  /** Consumer groups and offsets (Kafka's defaults when absent). */
+  readonly groups?: Partial<GroupCoordinatorSettings>;
   readonly raft?: RaftSettings;
   readonly random?: RandomSource;
   readonly logger?: Logger;
@@ -193,7 +199,14 @@ export class CoordinatorNode {
       throw error;
     }
     log.attach(metrics.instrumentProposer(host));
-    const unwatch = metrics.watch({ status: () => host.status(), state: () => log.state, onLeaderChange: (listener) => host.onLeaderChange(listener) });
+    const unwatchRaft = metrics.watch({ status: () => host.status(), state: () => log.state, onLeaderChange: (listener) => host.onLeaderChange(listener) });
+    // Consumer group lag (kafka_consumergroup_*), refreshed on a timer by the leader: ./group-lag-metrics.ts.
+    const groupLag = new GroupLagMetrics({ registry: metrics.registry, state: () => log.state, isLeader: () => host.status().role === 'leader' });
+    groupLag.start();
+    const unwatch = (): void => {
+      unwatchRaft();
+      void groupLag.close();
+    };
     const raftAddress = transport.address;
     coordinator = Coordinator.start({
       nodeId,
@@ -205,6 +218,8 @@ export class CoordinatorNode {
       voters: configured,
       defaults: options.defaults,
       ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+      ...(options.controller === undefined ? {} : { controller: options.controller }),
+      ...(options.groups === undefined ? {} : { groups: options.groups }),
       ...(options.random === undefined ? {} : { random: options.random }),
       logger,
     });

@@ -51,7 +51,7 @@ describe('coordinator handler > identity and status', () => {
   it('answers ApiVersions with the coordinator APIs only, its cluster id and node id', async () => {
     const versions = await leader().request('API_VERSIONS', { clientId: 'test', clientSoftware: 'vitest' });
     expect(versions).toMatchObject({ errorCode: ErrorCode.NONE, clusterId: CLUSTER_ID, nodeId: leaderId });
-    expect(versions.apis.map((a) => a.api)).toEqual([0, 5, 6, 8, 9, 11, 12, 13, 14, 15, 16]);
+    expect(versions.apis.map((a) => a.api)).toEqual([0, 5, 6, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40]);
   });
 
   it('reports the group on any node: a follower names the leader and its API address', async () => {
@@ -156,5 +156,41 @@ describe('coordinator handler > metadata fetch', () => {
     setTimeout(() => void group.coordinator(leaderId).createTopics([{ name: 'poll-wake' }]), 50);
     const woken = await polled;
     expect(woken.records.map((r) => decodeMetadataCommand(r.command).type)).toEqual(['create-topic']);
+  });
+});
+
+describe('coordinator handler > the controller', () => {
+  it('serves ALTER_PARTITION on the leader with per-partition results, and NOT_CONTROLLER as a whole on a follower', async () => {
+    const request = { brokerId: 1, brokerEpoch: 0, partitions: [{ topicId: 'no-such-topic', partition: 0, leaderEpoch: 0, partitionEpoch: 0, newIsr: [1] }] };
+    const refused = await follower().request('ALTER_PARTITION', request);
+    expect(refused).toMatchObject({ errorCode: ErrorCode.NOT_CONTROLLER, partitions: [], metadataOffset: -1 });
+    const registered = await leader().request('BROKER_REGISTRATION', { ...registration, nodeId: 6, incarnationId: 'inc-6' });
+    const answered = await leader().request('ALTER_PARTITION', { ...request, brokerId: 6, brokerEpoch: registered.brokerEpoch });
+    expect(answered.errorCode).toBe(ErrorCode.NONE);
+    expect(answered.partitions).toEqual([
+      expect.objectContaining({ topicId: 'no-such-topic', partition: 0, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, leader: -1, isr: [] }),
+    ]);
+    const malformed = await leader().request('ALTER_PARTITION', { brokerId: 6, brokerEpoch: registered.brokerEpoch, partitions: [] });
+    expect(malformed.errorCode).toBe(ErrorCode.INVALID_REQUEST);
+  });
+
+  it('serves ELECT_LEADERS with per-partition results, and refuses an unknown election type with INVALID_REQUEST', async () => {
+    const unknown = await leader().request('ELECT_LEADERS', { electionType: 0, topics: [{ name: 'ghost-topic', partitions: [] }] });
+    expect(unknown).toMatchObject({ errorCode: ErrorCode.NONE, results: [{ topic: 'ghost-topic', errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, leader: -1 }] });
+    const badType = await leader().request('ELECT_LEADERS', { electionType: 5, topics: [] });
+    expect(badType).toMatchObject({ errorCode: ErrorCode.INVALID_REQUEST, errorMessage: expect.stringContaining('election type') });
+  });
+
+  it('fences a broker soon after the connection carrying its heartbeats closes', async () => {
+    const own = await connect({ host: '127.0.0.1', port: servers[0]!.port, requestTimeoutMs: 10_000 });
+    const { brokerEpoch } = await own.request('BROKER_REGISTRATION', { ...registration, nodeId: 7, incarnationId: 'inc-7' });
+    const coordinator = group.coordinator(leaderId);
+    const beat = await own.request('BROKER_HEARTBEAT', { nodeId: 7, brokerEpoch, metadataOffset: coordinator.state.lastAppliedOffset, wantFence: false, wantShutDown: false });
+    expect(beat).toMatchObject({ errorCode: ErrorCode.NONE, fenced: false });
+    const closedAt = Date.now();
+    await own.close();
+    await waitFor(() => coordinator.state.broker(7)?.fenced === true, 'the coordinator to fence the disconnected broker');
+    // Well before the 9 s session timeout.
+    expect(Date.now() - closedAt).toBeLessThan(5_000);
   });
 });

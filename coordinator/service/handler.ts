@@ -1,6 +1,8 @@
 /**
- * The coordinator node's protocol handler: serves the native protocol's coordinator APIs (11-16:
- * status, metadata fetch, broker registration and heartbeat, membership, leadership transfer),
+ * The coordinator node's protocol handler: serves the native protocol's coordinator APIs (11-18:
+ * status, metadata fetch, broker registration and heartbeat, membership, leadership transfer,
+ * AlterPartition and ElectLeaders; 19-21: partition reassignments and broker maintenance), the
+ * group APIs (30-40, ../groups/group-api.ts),
  * the topic admin writes (CREATE_TOPICS, DELETE_TOPICS, ALTER_CONFIGS, CREATE_PARTITIONS) and
  * API_VERSIONS, by translating messages to and from the CoordinatorApi. Every other API is a
  * broker's: UNKNOWN_API saying so.
@@ -18,7 +20,10 @@ import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import type * as M from '../../proto/messages.js';
 import type { ConfigOp, CreateTopicRequest, TopicResult } from '../metadata/controller.js';
 import { encodeMetadataCommand } from '../metadata/commands.js';
+import { type ElectLeadersRequest, ElectionType } from '../metadata/leader-election.js';
+import type { ReassignmentRequest } from '../metadata/reassignment.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { groupApis, groupHandlers } from '../groups/group-api.js';
 import type { CoordinatorApi, CoordinatorNodeStatus, Endpoint, MembershipChangeRequest, MetadataFetchResult } from './coordinator-api.js';
 
 export interface CoordinatorHandlerOptions {
@@ -43,6 +48,13 @@ export const coordinatorNodeApis = [
   'BROKER_HEARTBEAT',
   'CHANGE_MEMBERSHIP',
   'TRANSFER_LEADERSHIP',
+  'ALTER_PARTITION',
+  'ELECT_LEADERS',
+  'ALTER_PARTITION_REASSIGNMENTS',
+  'LIST_PARTITION_REASSIGNMENTS',
+  'BROKER_MAINTENANCE',
+  // Consumer groups (../groups/group-api.ts).
+  ...groupApis,
 ] as const satisfies readonly ApiName[];
 export type CoordinatorNodeApi = (typeof coordinatorNodeApis)[number];
 
@@ -73,6 +85,12 @@ export class CoordinatorHandler implements Handler {
       BROKER_HEARTBEAT: (body, ctx) => this.#heartbeat(body, ctx),
       CHANGE_MEMBERSHIP: (body, ctx) => this.#changeMembership(body, ctx),
       TRANSFER_LEADERSHIP: (body, ctx) => this.#transferLeadership(body, ctx),
+      ALTER_PARTITION: (body, ctx) => this.#alterPartition(body, ctx),
+      ELECT_LEADERS: (body, ctx) => this.#electLeaders(body, ctx),
+      ALTER_PARTITION_REASSIGNMENTS: (body, ctx) => this.#alterReassignments(body, ctx),
+      LIST_PARTITION_REASSIGNMENTS: (body, ctx) => this.#listReassignments(body, ctx),
+      BROKER_MAINTENANCE: (body, ctx) => this.#brokerMaintenance(body, ctx),
+      ...groupHandlers({ groups: this.#coordinator.groups, status: () => this.#coordinator.status(), typed: (error) => this.#typed(error) }),
     };
   }
 
@@ -212,7 +230,8 @@ export class CoordinatorHandler implements Handler {
           wantFence: body.wantFence,
           wantShutDown: body.wantShutDown,
         },
-        { signal: ctx.signal },
+        // The connection, so that losing it fences the broker early (broker.disconnect.fence.ms).
+        ctx.connectionLost === undefined ? { signal: ctx.signal } : { signal: ctx.signal, connection: { id: ctx.connectionId, lost: ctx.connectionLost } },
       );
       return { errorCode: ErrorCode.NONE, errorMessage: '', fenced: outcome.fenced, metadataOffset: outcome.metadataOffset };
     } catch (error) {
@@ -239,6 +258,97 @@ export class CoordinatorHandler implements Handler {
       const failure = this.#typed(error);
       const status = this.#coordinator.status();
       return { errorCode: failure.code, errorMessage: failure.message, leaderId: status.leaderId, term: status.term };
+    }
+  }
+
+  async #alterPartition(body: M.AlterPartitionRequest, ctx: RequestContext): Promise<M.AlterPartitionResponse> {
+    try {
+      const outcome = await this.#coordinator.alterPartition(
+        {
+          brokerId: body.brokerId,
+          brokerEpoch: body.brokerEpoch,
+          partitions: body.partitions.map((p) => ({ topicId: p.topicId, partition: p.partition, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr: p.newIsr })),
+        },
+        { signal: ctx.signal },
+      );
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+        partitions: outcome.results.map((r) => ({ ...r, errorMessage: r.errorMessage ?? '', isr: [...r.isr] })),
+        metadataOffset: outcome.metadataOffset,
+      };
+    } catch (error) {
+      const failure = this.#typed(error);
+      return { errorCode: failure.code, errorMessage: failure.message, partitions: [], metadataOffset: -1 };
+    }
+  }
+
+  async #electLeaders(body: M.ElectLeadersRequest, ctx: RequestContext): Promise<M.ElectLeadersResponse> {
+    try {
+      const outcome = await this.#coordinator.electLeaders(electLeadersFromWire(body), { signal: ctx.signal });
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+        results: outcome.results.map((r) => ({ ...r, errorMessage: r.errorMessage ?? '' })),
+        metadataOffset: outcome.metadataOffset,
+      };
+    } catch (error) {
+      const failure = this.#typed(error);
+      return { errorCode: failure.code, errorMessage: failure.message, results: [], metadataOffset: -1 };
+    }
+  }
+
+  async #alterReassignments(body: M.AlterPartitionReassignmentsRequest, ctx: RequestContext): Promise<M.AlterPartitionReassignmentsResponse> {
+    try {
+      const outcome = await this.#coordinator.alterPartitionReassignments(reassignmentsFromWire(body), { signal: ctx.signal });
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+        results: outcome.results.map((r) => ({ ...r, errorMessage: r.errorMessage ?? '' })),
+        metadataOffset: outcome.metadataOffset,
+      };
+    } catch (error) {
+      const failure = this.#typed(error);
+      return { errorCode: failure.code, errorMessage: failure.message, results: [], metadataOffset: -1 };
+    }
+  }
+
+  async #listReassignments(body: M.ListPartitionReassignmentsRequest, ctx: RequestContext): Promise<M.ListPartitionReassignmentsResponse> {
+    try {
+      const request = body.topics.length === 0 ? undefined : body.topics.map((t) => (t.partitions.length === 0 ? { topic: t.name } : { topic: t.name, partitions: t.partitions }));
+      const outcome = await this.#coordinator.listPartitionReassignments(request, { signal: ctx.signal });
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+        reassignments: outcome.reassignments.map((r) => ({
+          topic: r.topic,
+          partition: r.partition,
+          replicas: [...r.replicas],
+          addingReplicas: [...r.addingReplicas],
+          removingReplicas: [...r.removingReplicas],
+        })),
+        metadataOffset: outcome.metadataOffset,
+      };
+    } catch (error) {
+      const failure = this.#typed(error);
+      return { errorCode: failure.code, errorMessage: failure.message, reassignments: [], metadataOffset: -1 };
+    }
+  }
+
+  async #brokerMaintenance(body: M.BrokerMaintenanceRequest, ctx: RequestContext): Promise<M.BrokerMaintenanceResponse> {
+    try {
+      const outcome = await this.#coordinator.brokerMaintenance({ nodeId: body.brokerId, enable: body.enable }, { signal: ctx.signal });
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+        draining: outcome.draining,
+        leadersMoved: outcome.leadersMoved,
+        leadersKept: outcome.leadersKept.map((p) => ({ topic: p.topic, partition: p.partition })),
+        metadataOffset: outcome.metadataOffset,
+      };
+    } catch (error) {
+      const failure = this.#typed(error);
+      return { errorCode: failure.code, errorMessage: failure.message, draining: false, leadersMoved: 0, leadersKept: [], metadataOffset: -1 };
     }
   }
 
@@ -273,6 +383,26 @@ export function configOpFromWire(op: M.ConfigOp): ConfigOp {
 
 export function topicResultToWire(result: TopicResult): M.TopicResult {
   return { name: result.name, errorCode: result.errorCode, errorMessage: result.errorMessage ?? '', topicId: result.topicId ?? '' };
+}
+
+/** Kafka's election type numbers: 0 preferred, 1 unclean; INVALID_REQUEST for any other. */
+export function electLeadersFromWire(body: M.ElectLeadersRequest): ElectLeadersRequest {
+  const type = body.electionType === 0 ? ElectionType.PREFERRED : body.electionType === 1 ? ElectionType.UNCLEAN : undefined;
+  if (type === undefined) throw new StreamBusError(ErrorCode.INVALID_REQUEST, `election type must be 0 (preferred) or 1 (unclean), got ${body.electionType}`);
+  if (body.topics.length === 0) return { type };
+  return { type, topics: body.topics.map((t) => (t.partitions.length === 0 ? { topic: t.name } : { topic: t.name, partitions: t.partitions })) };
+}
+
+/** Wire reassignments: `cancel` means a null target; INVALID_REQUEST for a cancel that names replicas. */
+export function reassignmentsFromWire(body: M.AlterPartitionReassignmentsRequest): ReassignmentRequest[] {
+  return body.topics.flatMap((t) =>
+    t.partitions.map((p): ReassignmentRequest => {
+      if (p.cancel && p.replicas.length > 0) {
+        throw new StreamBusError(ErrorCode.INVALID_REQUEST, `${t.name}-${p.partition}: a cancel names no replicas, got [${p.replicas.join(', ')}]`);
+      }
+      return { topic: t.name, partition: p.partition, replicas: p.cancel ? null : p.replicas };
+    }),
+  );
 }
 
 function endpointFromWire(host: string, port: number): Endpoint | undefined {

@@ -66,6 +66,7 @@ class BrokerProcess {
       coordinators: bootstrap.join(','),
       'data.dir': dir,
       'native.port': 0,
+      'kafka.port': 0,
       'admin.port': 0,
       'broker.heartbeat.interval.ms': 500,
       'log.format': 'json',

@@ -60,7 +60,7 @@ describe('cli > topics', () => {
 
     const human = await cli(['topic', 'describe', 'cli-orders']);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/PARTITION\s+LEADER\s+REPLICAS\s+ISR/);
+    expect(human.stdout).toMatch(/PARTITION\s+LEADER\s+EPOCH\s+REPLICAS\s+ISR/);
     expect(human.stdout).toMatch(/cleanup\.policy\s+compact\s+topic/);
 
     const { topic: described } = json<{ topic: { name: string; partitions: unknown[]; configs: { name: string; value: string; source: string }[] } }>(

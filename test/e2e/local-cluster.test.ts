@@ -73,6 +73,7 @@ beforeAll(async () => {
     STREAMBUS_LOCAL_API_PORT: String(await freePort()),
     STREAMBUS_LOCAL_RAFT_PORT: String(await freePort()),
     STREAMBUS_LOCAL_NATIVE_PORT: String(nativePort),
+    STREAMBUS_LOCAL_KAFKA_PORT: String(await freePort()),
     STREAMBUS_LOCAL_ADMIN_PORT: String(await freePort()),
     STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT: String(await freePort()),
   };

@@ -105,6 +105,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'streambus-test-')));
   const settings: Record<string, string | number | boolean> = {
     'native.port': 0,
+    'kafka.port': 0,
     'admin.port': 0,
     'raft.port': 0,
     'log.format': 'json',
