@@ -25,7 +25,10 @@ beforeAll(async () => {
   cluster = await CoordinatorCluster.start({
     nodes: 3,
     settings: {
-      'group.initial.rebalance.delay.ms': 0,
+      // Two members that join at once must land in one generation, as in Kafka: the first
+      // rebalance of an empty group waits this long for more members. With 0, a slow machine lets
+      // the first member complete generation 1 alone, and the second's join then rebalances it.
+      'group.initial.rebalance.delay.ms': 1_000,
       'group.min.session.timeout.ms': 500,
       'offsets.retention.ms': 2_000,
       'offsets.retention.check.interval.ms': 500,
