@@ -55,6 +55,9 @@ export class KafkaGroupApis {
           rebalanceTimeoutMs,
           protocolType: request.protocolType,
           protocols: request.protocols,
+          // The Kafka client's identity, not this broker's, as Kafka's DescribeGroups shows it.
+          clientId: ctx.clientId,
+          clientHost: kafkaClientHost(ctx.remoteAddress),
         },
         { signal: ctx.signal },
       );
@@ -327,4 +330,10 @@ function partitionFailures(error: unknown): Map<string, number> | undefined {
   const out = new Map<string, number>();
   for (const f of error.failures) out.set(`${f.topic}\0${f.partition ?? -1}`, toKafkaErrorCode(f.error.code));
   return out;
+}
+
+/** Kafka's client_host: the peer's address after a slash, without the port ("host:port" here). */
+export function kafkaClientHost(remoteAddress: string): string {
+  const colon = remoteAddress.lastIndexOf(':');
+  return `/${colon > 0 ? remoteAddress.slice(0, colon) : remoteAddress}`;
 }

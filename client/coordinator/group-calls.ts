@@ -155,8 +155,8 @@ export class GroupCalls {
           protocols,
           reason: spec.reason ?? '',
           requireKnownMemberId: true,
-          clientId: '',
-          clientHost: '',
+          clientId: spec.clientId ?? '',
+          clientHost: spec.clientHost ?? '',
         };
         const response = await this.#transport.request(endpoint, 'JOIN_GROUP', body, timeoutMs, options.signal);
         if (response.errorCode === ErrorCode.MEMBER_ID_REQUIRED && memberId === '' && response.memberId !== '') {

@@ -34,6 +34,12 @@ export interface JoinGroupSpec {
   readonly protocols: readonly GroupProtocolSpec[];
   /** Why the member joins, for the coordinator's log. */
   readonly reason?: string | undefined;
+  /**
+   * Who the member is, as DescribeGroups shows it. Omitted: the coordinator uses this connection's
+   * client id and address. A proxy (the Kafka listener) passes its own client's.
+   */
+  readonly clientId?: string | undefined;
+  readonly clientHost?: string | undefined;
 }
 
 export interface GroupMemberMetadata {

@@ -183,6 +183,8 @@ describe('kafka listener > kafkajs consumer groups', () => {
     const live = described.groups.find((g) => g.groupId === 'described');
     expect(live).toMatchObject({ errorCode: 0, state: 'Stable', protocolType: 'consumer', protocol: 'RoundRobinAssigner' });
     expect(live?.members).toHaveLength(1);
+    // The member is described as the Kafka client it is, not as the broker that forwarded its join.
+    expect(live?.members[0]).toMatchObject({ clientId: 'kafkajs-groups', clientHost: expect.stringMatching(/^\/(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/) as string });
     expect(live?.members[0]?.memberAssignment.length).toBeGreaterThan(0);
     expect(described.groups.find((g) => g.groupId === 'no-such-group')).toMatchObject({ errorCode: 0, state: 'Dead', members: [] });
 
