@@ -389,11 +389,15 @@ export class ReplicaManager {
    */
   waitForHighWatermark(topic: string, partition: number, log: PartitionLog, endOffset: number, timeoutMs: number, leaderEpoch: number): Promise<void> {
     const key = partitionKey(topic, partition);
-    // Not yet reconciled (a leadership the metadata just gave) counts as leading: only a follower
-    // fetcher moves a high watermark that is not this leader's own, and it starts after reconcile.
+    // The batch was written in `leaderEpoch` as the produce's metadata said. Reconcile may lag that
+    // metadata (no entry yet, or an older epoch): that still counts as leading, since only a
+    // follower fetcher moves a high watermark that is not this leader's own, and it starts after
+    // reconcile. What ends the wait is being a follower, or leading in a later epoch (this broker
+    // lost the partition in between, and the batch with it, possibly).
     const stillLeads = (): boolean => {
+      if (this.#followed.has(key)) return false;
       const led = this.#led.get(key);
-      return led === undefined ? !this.#followed.has(key) : led.view.leaderEpoch === leaderEpoch;
+      return led === undefined || led.view.leaderEpoch <= leaderEpoch;
     };
     const notLeader = (): StreamBusError =>
       new StreamBusError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `broker ${this.#nodeId} no longer leads ${topic}-${partition} in leader epoch ${leaderEpoch}`, {
