@@ -18,11 +18,10 @@
  *      [--seconds S] [--repeats N] [--set key=value ...] [--out DIR] [--profile DIR] [--node-arg ARG ...]
  * Writes bench/results/coordinator-<date>.md and .json. See bench/README.md.
  */
-import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CoordinatorClient } from '../client/index.js';
 import { CoordinatorCluster, registerPaperBroker } from '../test/support/coordinator-cluster.js';
@@ -33,6 +32,7 @@ import type { TargetCheck } from './harness/report.js';
 import { processCpuMs } from './harness/resources.js';
 import { median, summarizeLatencies, type LatencySummary } from './harness/stats.js';
 import { packageRoot } from './native.js';
+import { positiveNumber, runWhenInvoked } from './harness/cli.js';
 
 export const CoordinatorBenchMode = { full: 'full', quick: 'quick', smoke: 'smoke' } as const;
 export type CoordinatorBenchMode = (typeof CoordinatorBenchMode)[keyof typeof CoordinatorBenchMode];
@@ -335,12 +335,6 @@ export async function runCoordinatorBench(options: CoordinatorBenchOptions): Pro
   return report;
 }
 
-function positiveNumber(text: string | undefined, name: string, fallback: number, integer: boolean): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${text}"`);
-  return value;
-}
 
 function parseCommandLine(argv: readonly string[]): CoordinatorBenchOptions {
   const { values } = parseArgs({
@@ -390,13 +384,4 @@ async function main(): Promise<void> {
   process.stdout.write('\n' + coordinatorMarkdown(report) + '\n');
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (invokedDirectly) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWhenInvoked(import.meta.url, main);

@@ -27,10 +27,9 @@
  *      [--coordinator-set key=value ...] [--out DIR]
  * Writes bench/results/failover-<date>.md and .json. Targets: p50 <= 1.5 s, p99 <= 3 s.
  */
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { StreamBus, connect as defaultConnect, type ConnectFn, type Connection } from '../client/index.js';
 import type * as M from '../proto/messages.js';
@@ -41,6 +40,7 @@ import { cpuModel, fileTimestamp, gitCommit } from './harness/machine.js';
 import type { TargetCheck } from './harness/report.js';
 import { summarizeLatencies, type LatencySummary } from './harness/stats.js';
 import { packageRoot } from './native.js';
+import { runWhenInvoked } from './harness/cli.js';
 
 const TOPIC = 'failover-bench';
 const PARTITIONS = 3;
@@ -422,13 +422,4 @@ async function main(): Promise<void> {
   process.stdout.write('\n' + failoverMarkdown(report) + '\n');
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (invokedDirectly) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWhenInvoked(import.meta.url, main);

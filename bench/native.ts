@@ -9,10 +9,10 @@
  * (or `npm run build && node dist/bench/native.js ...`). See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir, availableParallelism } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { StreamBus } from '../client/index.js';
 import { formatGcSummary, type GcSummary } from './harness/gc-tally.js';
@@ -23,6 +23,7 @@ import { diffRequestLatency, scrapeMetrics } from './harness/metrics.js';
 import { ResourceMeter } from './harness/resources.js';
 import { startBenchServer } from './harness/server.js';
 import { createTopic, runConsume, runLatency, runProduce, type ConsumeMode, type ProduceFigures } from './harness/workloads.js';
+import { runWhenInvoked } from './harness/cli.js';
 
 const KIB = 1024;
 const MIB = 1024 * 1024;
@@ -403,13 +404,4 @@ async function main(): Promise<void> {
   if (report.profiles !== undefined) process.stdout.write('\n' + report.profiles.markdown + '\n');
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (invokedDirectly) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWhenInvoked(import.meta.url, main);

@@ -24,11 +24,10 @@
  *      [--window N] [--meta-window N] [--rate N] [--seconds S] [--repeats N] [--set key=value ...] [--out DIR]
  * Writes bench/results/offsets-<date>.md and .json and prints the figures.
  */
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type MessagePort, Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { CoordinatorClient } from '../client/index.js';
@@ -41,6 +40,7 @@ import { paceSends } from './harness/pacing.js';
 import { processCpuMs } from './harness/resources.js';
 import { median, summarizeLatencies, type LatencySummary } from './harness/stats.js';
 import { packageRoot } from './native.js';
+import { positiveNumber, runWhenInvoked } from './harness/cli.js';
 
 export const OffsetsBenchMode = { full: 'full', quick: 'quick', smoke: 'smoke' } as const;
 export type OffsetsBenchMode = (typeof OffsetsBenchMode)[keyof typeof OffsetsBenchMode];
@@ -547,12 +547,6 @@ export async function runOffsetsBench(options: OffsetsBenchOptions): Promise<Off
   return report;
 }
 
-function positiveNumber(text: string | undefined, name: string, fallback: number, integer: boolean): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${text}"`);
-  return value;
-}
 
 function parseCommandLine(argv: readonly string[]): OffsetsBenchOptions {
   const { values } = parseArgs({
@@ -624,13 +618,4 @@ if (!isMainThread && parentPort !== null) {
   );
 }
 
-const invokedDirectly = isMainThread && process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (invokedDirectly) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWhenInvoked(import.meta.url, main);

@@ -10,14 +10,13 @@
  *                             [--only publish,consume,latency] [--repeats N] [--out DIR]
  * See bench/README.md.
  */
-import { realpathSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from './native.js';
 import { PeerWorkload, summaryTable } from './peers/report.js';
 import { runPeersBench, type PeersOptions } from './peers/runner.js';
 import { systemIds, type SystemId } from './peers/system.js';
+import { runWhenInvoked } from './harness/cli.js';
 
 const USAGE =
   'usage: node dist/bench/peers.js [--quick | --smoke] [--systems ' +
@@ -79,13 +78,4 @@ async function main(): Promise<void> {
   process.stdout.write('\n### Summary (medians, min–max; ratios StreamBus ÷ peer within each repeat)\n\n' + summaryTable(report) + '\n');
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (invokedDirectly) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`bench:peers failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWhenInvoked(import.meta.url, main, 'bench:peers');

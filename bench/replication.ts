@@ -20,10 +20,9 @@
  * Run: npm run bench:replication -- [--quick | --smoke] [--repeats N] [--partitions N] [--rate R] [--out DIR]
  * Writes bench/results/replication-<date>.md and .json. See bench/README.md.
  */
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { StreamBus } from '../client/index.js';
 import { LocalCluster } from '../test/support/faults/cluster.js';
@@ -33,6 +32,7 @@ import { processCpuMs } from './harness/resources.js';
 import { median, type LatencySummary } from './harness/stats.js';
 import { runLatency, runProduce, type LatencyFigures, type ProduceFigures } from './harness/workloads.js';
 import { packageRoot } from './native.js';
+import { runWhenInvoked } from './harness/cli.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -356,13 +356,4 @@ async function main(): Promise<void> {
   process.stdout.write('\n' + replicationMarkdown(report) + '\n');
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (invokedDirectly) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWhenInvoked(import.meta.url, main);
