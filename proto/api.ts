@@ -63,6 +63,15 @@ export const apiDescriptors = {
   DESCRIBE_GROUPS: { key: 38, requestType: 'DescribeGroupsRequest', responseType: 'DescribeGroupsResponse', minVersion: 0, maxVersion: 0 },
   DELETE_GROUPS: { key: 39, requestType: 'DeleteGroupsRequest', responseType: 'DeleteGroupsResponse', minVersion: 0, maxVersion: 0 },
   OFFSET_DELETE: { key: 40, requestType: 'OffsetDeleteRequest', responseType: 'OffsetDeleteResponse', minVersion: 0, maxVersion: 0 },
+  INIT_PRODUCER_ID: { key: 41, requestType: 'InitProducerIdRequest', responseType: 'InitProducerIdResponse', minVersion: 0, maxVersion: 0 },
+  ADD_PARTITIONS_TO_TXN: { key: 42, requestType: 'AddPartitionsToTxnRequest', responseType: 'AddPartitionsToTxnResponse', minVersion: 0, maxVersion: 0 },
+  ADD_OFFSETS_TO_TXN: { key: 43, requestType: 'AddOffsetsToTxnRequest', responseType: 'AddOffsetsToTxnResponse', minVersion: 0, maxVersion: 0 },
+  END_TXN: { key: 44, requestType: 'EndTxnRequest', responseType: 'EndTxnResponse', minVersion: 0, maxVersion: 0 },
+  TXN_OFFSET_COMMIT: { key: 45, requestType: 'TxnOffsetCommitRequest', responseType: 'TxnOffsetCommitResponse', minVersion: 0, maxVersion: 0 },
+  WRITE_TXN_MARKERS: { key: 46, requestType: 'WriteTxnMarkersRequest', responseType: 'WriteTxnMarkersResponse', minVersion: 0, maxVersion: 0 },
+  LIST_TRANSACTIONS: { key: 47, requestType: 'ListTransactionsRequest', responseType: 'ListTransactionsResponse', minVersion: 0, maxVersion: 0 },
+  DESCRIBE_TRANSACTIONS: { key: 48, requestType: 'DescribeTransactionsRequest', responseType: 'DescribeTransactionsResponse', minVersion: 0, maxVersion: 0 },
+  DESCRIBE_PRODUCERS: { key: 49, requestType: 'DescribeProducersRequest', responseType: 'DescribeProducersResponse', minVersion: 0, maxVersion: 0 },
 } as const satisfies Record<string, ApiDescriptor>;
 
 /** The name of an API, as in the .proto's `Api` enum: 'PRODUCE', 'FETCH', ... */
@@ -93,6 +102,14 @@ export const coordinatorApis = [
   'DESCRIBE_GROUPS',
   'DELETE_GROUPS',
   'OFFSET_DELETE',
+  // Producer ids and transactions: the transaction coordinator runs on the coordinator leader.
+  'INIT_PRODUCER_ID',
+  'ADD_PARTITIONS_TO_TXN',
+  'ADD_OFFSETS_TO_TXN',
+  'END_TXN',
+  'TXN_OFFSET_COMMIT',
+  'LIST_TRANSACTIONS',
+  'DESCRIBE_TRANSACTIONS',
 ] as const satisfies readonly ApiName[];
 export type CoordinatorApiName = (typeof coordinatorApis)[number];
 /** The APIs a broker serves. */
@@ -143,6 +160,15 @@ interface ApiMessages {
   DESCRIBE_GROUPS: { request: M.DescribeGroupsRequest; response: M.DescribeGroupsResponse };
   DELETE_GROUPS: { request: M.DeleteGroupsRequest; response: M.DeleteGroupsResponse };
   OFFSET_DELETE: { request: M.OffsetDeleteRequest; response: M.OffsetDeleteResponse };
+  INIT_PRODUCER_ID: { request: M.InitProducerIdRequest; response: M.InitProducerIdResponse };
+  ADD_PARTITIONS_TO_TXN: { request: M.AddPartitionsToTxnRequest; response: M.AddPartitionsToTxnResponse };
+  ADD_OFFSETS_TO_TXN: { request: M.AddOffsetsToTxnRequest; response: M.AddOffsetsToTxnResponse };
+  END_TXN: { request: M.EndTxnRequest; response: M.EndTxnResponse };
+  TXN_OFFSET_COMMIT: { request: M.TxnOffsetCommitRequest; response: M.TxnOffsetCommitResponse };
+  WRITE_TXN_MARKERS: { request: M.WriteTxnMarkersRequest; response: M.WriteTxnMarkersResponse };
+  LIST_TRANSACTIONS: { request: M.ListTransactionsRequest; response: M.ListTransactionsResponse };
+  DESCRIBE_TRANSACTIONS: { request: M.DescribeTransactionsRequest; response: M.DescribeTransactionsResponse };
+  DESCRIBE_PRODUCERS: { request: M.DescribeProducersRequest; response: M.DescribeProducersResponse };
 }
 // A compile error here means a row of apiDescriptors has no entry in ApiMessages, or the reverse.
 type _SameKeys = [ApiName] extends [keyof ApiMessages] ? ([keyof ApiMessages] extends [ApiName] ? true : never) : never;

@@ -162,6 +162,12 @@ export interface FetchPartitionResult {
   records: Buffer;
   /** To a follower whose log diverges from the leader's: truncate to at most this, then fetch again. */
   divergingEpoch?: FetchEpochEndOffset;
+  /** read_committed: aborted transactions overlapping the returned batches (empty otherwise). */
+  abortedTransactions: AbortedTransaction[];
+}
+export interface AbortedTransaction {
+  producerId: number;
+  firstOffset: number;
 }
 export interface FetchEpochEndOffset {
   /** The largest leader epoch the leader has at or below the follower's last fetched epoch (-1: none). */
@@ -812,4 +818,150 @@ export interface OffsetDeleteResponse {
   errorCode: number;
   errorMessage: string;
   topics: GroupTopicResult[];
+}
+
+// ---- Idempotent and transactional producers (docs/transactions.md).
+
+export interface InitProducerIdRequest {
+  /** Empty for an idempotent producer without transactions. */
+  transactionalId: string;
+  transactionTimeoutMs: number;
+  /** -1 for a new producer; otherwise the id whose epoch to bump (KIP-360). */
+  producerId: number;
+  producerEpoch: number;
+}
+export interface InitProducerIdResponse {
+  errorCode: number;
+  errorMessage: string;
+  producerId: number;
+  producerEpoch: number;
+  throttleMs: number;
+}
+export interface TxnTopic {
+  name: string;
+  partitions: number[];
+}
+export interface AddPartitionsToTxnRequest {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+  topics: TxnTopic[];
+}
+export interface AddPartitionsToTxnResponse {
+  errorCode: number;
+  errorMessage: string;
+  topics: GroupTopicResult[];
+}
+export interface AddOffsetsToTxnRequest {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+  groupId: string;
+}
+export interface AddOffsetsToTxnResponse {
+  errorCode: number;
+  errorMessage: string;
+}
+export interface EndTxnRequest {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+  /** true commit, false abort. */
+  committed: boolean;
+}
+export interface EndTxnResponse {
+  errorCode: number;
+  errorMessage: string;
+}
+export interface TxnOffsetCommitRequest {
+  transactionalId: string;
+  groupId: string;
+  producerId: number;
+  producerEpoch: number;
+  /** The consumer's generation (KIP-447); -1 is not checked. */
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string;
+  topics: OffsetCommitTopic[];
+}
+export interface TxnOffsetCommitResponse {
+  errorCode: number;
+  errorMessage: string;
+  topics: GroupTopicResult[];
+}
+export interface WriteTxnMarkersRequest {
+  markers: TxnMarker[];
+}
+export interface TxnMarker {
+  producerId: number;
+  producerEpoch: number;
+  committed: boolean;
+  /** The coordinator's epoch (its Raft term); markers from an older one are refused. */
+  coordinatorEpoch: number;
+  topics: TxnTopic[];
+}
+export interface WriteTxnMarkersResponse {
+  markers: TxnMarkerResult[];
+}
+export interface TxnMarkerResult {
+  producerId: number;
+  topics: GroupTopicResult[];
+}
+export interface ListTransactionsRequest {
+  stateFilters: string[];
+  producerIdFilters: number[];
+}
+export interface ListTransactionsResponse {
+  errorCode: number;
+  errorMessage: string;
+  transactions: ListedTransaction[];
+}
+export interface ListedTransaction {
+  transactionalId: string;
+  producerId: number;
+  state: string;
+}
+export interface DescribeTransactionsRequest {
+  transactionalIds: string[];
+}
+export interface DescribeTransactionsResponse {
+  transactions: DescribedTransaction[];
+}
+export interface DescribedTransaction {
+  errorCode: number;
+  errorMessage: string;
+  transactionalId: string;
+  state: string;
+  transactionTimeoutMs: number;
+  /** When the open transaction started; -1 with none open. */
+  transactionStartTimeMs: number;
+  producerId: number;
+  producerEpoch: number;
+  topics: TxnTopic[];
+  groups: string[];
+}
+export interface DescribeProducersRequest {
+  topics: TxnTopic[];
+}
+export interface DescribeProducersResponse {
+  topics: DescribeProducersTopic[];
+}
+export interface DescribeProducersTopic {
+  name: string;
+  partitions: DescribeProducersPartition[];
+}
+export interface DescribeProducersPartition {
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+  activeProducers: ProducerStateEntry[];
+}
+export interface ProducerStateEntry {
+  producerId: number;
+  producerEpoch: number;
+  lastSequence: number;
+  lastTimestampMs: number;
+  coordinatorEpoch: number;
+  /** First offset of the producer's open transaction; -1 with none open. */
+  currentTxnStartOffset: number;
 }

@@ -116,6 +116,26 @@ const requests: { [A in ApiName]: RequestOf<A> } = {
   DESCRIBE_GROUPS: { groups: ['group-a', 'group-b'] },
   DELETE_GROUPS: { groups: ['group-a'] },
   OFFSET_DELETE: { groupId: 'group-a', topics: [{ name: 'orders', partitions: [1] }] },
+  INIT_PRODUCER_ID: { transactionalId: 'tx-1', transactionTimeoutMs: 60_000, producerId: 4001, producerEpoch: 3 },
+  ADD_PARTITIONS_TO_TXN: { transactionalId: 'tx-1', producerId: 4001, producerEpoch: 3, topics: [{ name: 'orders', partitions: [0, 2] }] },
+  ADD_OFFSETS_TO_TXN: { transactionalId: 'tx-1', producerId: 4001, producerEpoch: 3, groupId: 'group-a' },
+  END_TXN: { transactionalId: 'tx-1', producerId: 4001, producerEpoch: 3, committed: true },
+  TXN_OFFSET_COMMIT: {
+    transactionalId: 'tx-1',
+    groupId: 'group-a',
+    producerId: 4001,
+    producerEpoch: 3,
+    generationId: 7,
+    memberId: 'm-1',
+    groupInstanceId: 'static-1',
+    topics: [{ name: 'orders', partitions: [{ partition: 2, committedOffset: 88, committedLeaderEpoch: 4, committedMetadata: 'ctp' }] }],
+  },
+  WRITE_TXN_MARKERS: {
+    markers: [{ producerId: 4001, producerEpoch: 3, committed: true, coordinatorEpoch: 9, topics: [{ name: 'orders', partitions: [0, 2] }] }],
+  },
+  LIST_TRANSACTIONS: { stateFilters: ['Ongoing'], producerIdFilters: [4001] },
+  DESCRIBE_TRANSACTIONS: { transactionalIds: ['tx-1', 'tx-2'] },
+  DESCRIBE_PRODUCERS: { topics: [{ name: 'orders', partitions: [0, 1] }] },
 };
 
 const responses: { [A in ApiName]: ResponseOf<A> } = {
@@ -167,6 +187,7 @@ const responses: { [A in ApiName]: ResponseOf<A> } = {
             logStartOffset: 3,
             records: records(300, 4),
             divergingEpoch: { epoch: 5, endOffset: 2 ** 40 + 2 },
+            abortedTransactions: [{ producerId: 4001, firstOffset: 2 ** 40 - 7 }],
           },
         ],
       },
@@ -280,6 +301,46 @@ const responses: { [A in ApiName]: ResponseOf<A> } = {
   },
   DELETE_GROUPS: { errorCode: 16, errorMessage: 'elsewhere', results: [{ groupId: 'group-a', errorCode: 68, errorMessage: 'members' }] },
   OFFSET_DELETE: { errorCode: 69, errorMessage: 'gone', topics: [{ name: 'orders', partitions: [{ partition: 1, errorCode: 86, errorMessage: 'subscribed' }] }] },
+  INIT_PRODUCER_ID: { errorCode: 51, errorMessage: 'completing', producerId: 4001, producerEpoch: 4, throttleMs: 5 },
+  ADD_PARTITIONS_TO_TXN: { errorCode: 90, errorMessage: 'fenced', topics: [{ name: 'orders', partitions: [{ partition: 0, errorCode: 90, errorMessage: 'fenced' }] }] },
+  ADD_OFFSETS_TO_TXN: { errorCode: 48, errorMessage: 'no transaction' },
+  END_TXN: { errorCode: 47, errorMessage: 'old epoch' },
+  TXN_OFFSET_COMMIT: { errorCode: 22, errorMessage: 'generation', topics: [{ name: 'orders', partitions: [{ partition: 2, errorCode: 22, errorMessage: 'generation' }] }] },
+  WRITE_TXN_MARKERS: { markers: [{ producerId: 4001, topics: [{ name: 'orders', partitions: [{ partition: 0, errorCode: 6, errorMessage: 'moved' }] }] }] },
+  LIST_TRANSACTIONS: { errorCode: 16, errorMessage: 'not here', transactions: [{ transactionalId: 'tx-1', producerId: 4001, state: 'Ongoing' }] },
+  DESCRIBE_TRANSACTIONS: {
+    transactions: [
+      {
+        errorCode: 105,
+        errorMessage: 'unknown',
+        transactionalId: 'tx-1',
+        state: 'Ongoing',
+        transactionTimeoutMs: 60_000,
+        transactionStartTimeMs: 1_700_000_000_000,
+        producerId: 4001,
+        producerEpoch: 3,
+        topics: [{ name: 'orders', partitions: [0, 2] }],
+        groups: ['group-a'],
+      },
+    ],
+  },
+  DESCRIBE_PRODUCERS: {
+    topics: [
+      {
+        name: 'orders',
+        partitions: [
+          {
+            partition: 0,
+            errorCode: 6,
+            errorMessage: 'moved',
+            activeProducers: [
+              { producerId: 4001, producerEpoch: 3, lastSequence: 41, lastTimestampMs: 1_700_000_000_123, coordinatorEpoch: 9, currentTxnStartOffset: 120 },
+            ],
+          },
+        ],
+      },
+    ],
+  },
 };
 
 const apiNames = Object.keys(apiDescriptors) as ApiName[];
@@ -441,7 +502,7 @@ describe('proto > native codec > frames', () => {
 
 /** A FetchResponse of two partitions whose records are given as `pieces` and `more`. */
 function fetchOf(pieces: Buffer | BytesPieces, more: Buffer | BytesPieces = records(5, 8)): EncodableResponseOf<'FETCH'> {
-  const partition = { errorCode: 0, errorMessage: '', highWatermark: 2 ** 40, lastStableOffset: 2 ** 40, logStartOffset: 0 };
+  const partition = { errorCode: 0, errorMessage: '', highWatermark: 2 ** 40, lastStableOffset: 2 ** 40, logStartOffset: 0, abortedTransactions: [] };
   return {
     topics: [
       { name: 'orders', partitions: [{ partition: 0, ...partition, records: pieces }] },

@@ -188,7 +188,7 @@ describe('kafka service > what the broker is asked', () => {
         throttleMs: 0,
         topics: req.topics.map((t) => ({
           name: t.name,
-          partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 0, errorMessage: '', highWatermark: 4, lastStableOffset: 4, logStartOffset: 0, records: Buffer.alloc(0) })),
+          partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 0, errorMessage: '', highWatermark: 4, lastStableOffset: 4, logStartOffset: 0, records: Buffer.alloc(0), abortedTransactions: [] })),
         })),
       }),
     });

@@ -107,6 +107,9 @@ export class Broker implements Handler {
       ALTER_CONFIGS: (body) => this.#alterConfigs(body),
       CREATE_PARTITIONS: (body) => this.#createPartitions(body),
       DELETE_RECORDS: (body) => this.#deleteRecords(body),
+      // Served from issue 8's broker work (producer state, markers); refused until then.
+      WRITE_TXN_MARKERS: () => Promise.reject(new StreamBusError(ErrorCode.UNSUPPORTED_VERSION, 'transaction markers are not served yet')),
+      DESCRIBE_PRODUCERS: () => Promise.reject(new StreamBusError(ErrorCode.UNSUPPORTED_VERSION, 'producer state is not served yet')),
     };
   }
 
@@ -495,6 +498,7 @@ export class Broker implements Handler {
             highWatermark: log.highWatermark,
             lastStableOffset: log.highWatermark,
             logStartOffset: log.logStartOffset,
+            abortedTransactions: [],
             records,
           });
         } catch (error) {
@@ -690,6 +694,7 @@ function fetchError(partition: number, error: StreamBusError | undefined, log?: 
     highWatermark: log?.highWatermark ?? -1,
     lastStableOffset: log?.highWatermark ?? -1,
     logStartOffset: log?.logStartOffset ?? -1,
+    abortedTransactions: [],
     records: NO_BATCHES,
   };
 }

@@ -311,7 +311,7 @@ export class MiniBroker {
       const topics = body.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p) => {
-          const base = { partition: p.partition, errorMessage: '', highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: Buffer.alloc(0) };
+          const base = { partition: p.partition, errorMessage: '', highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: Buffer.alloc(0), abortedTransactions: [] };
           const consumer = (body.replicaId ?? 0) <= 0;
           const errorCode = this.#partitionError('FETCH', t.name, p.partition, consumer, p.currentLeaderEpoch);
           if (errorCode !== ErrorCode.NONE) {
