@@ -6,7 +6,7 @@
  * 127.0.0.1 in its own temp directory, stops them all at the end (also on Ctrl-C or an error),
  * and writes bench/results/peers-<date>.md, .json and two SVG plots.
  *
- * Run: npm run bench:peers -- [--quick | --smoke] [--systems streambus,streambus-interval,nats,redis]
+ * Run: npm run bench:peers -- [--quick | --smoke] [--systems streambus,streambus-interval,streambus-kafkajs,nats,redis]
  *                             [--only publish,consume,latency] [--repeats N] [--out DIR]
  * See bench/README.md.
  */

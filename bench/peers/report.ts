@@ -97,6 +97,7 @@ export interface Spread {
 export const SYSTEM_COLORS: Readonly<Record<SystemId, string>> = {
   streambus: '#1f5fa8',
   'streambus-interval': '#6fa8dc',
+  'streambus-kafkajs': '#8e6fbf',
   nats: '#2e9d4a',
   'nats-inbox': '#8cc63f',
   redis: '#d0392b',
@@ -140,11 +141,16 @@ function caseRank(run: PeerRun): number {
   return run.workload === 'latency' ? -run.ratePerSecond : run.valueBytes;
 }
 
+/** StreamBus rows (native, interval fsync, through kafkajs) as opposed to peers. */
+export function isStreamBusSide(id: SystemId): boolean {
+  return id === 'streambus' || id === 'streambus-interval' || id === 'streambus-kafkajs';
+}
+
 /** Medians, spreads and within-repeat ratios (StreamBus variants over each peer). */
 export function summarize(runs: readonly PeerRun[], systems: readonly SystemId[]): SummaryRow[] {
   const rows: SummaryRow[] = [];
-  const streambusSides = systems.filter((s) => s === 'streambus' || s === 'streambus-interval');
-  const peers = systems.filter((s) => s !== 'streambus' && s !== 'streambus-interval');
+  const streambusSides = systems.filter(isStreamBusSide);
+  const peers = systems.filter((s) => !isStreamBusSide(s));
   for (const caseName of caseNames(runs)) {
     const inCase = runs.filter((r) => r.caseName === caseName);
     const metrics = inCase[0]?.workload === 'latency' ? latencyMetrics : throughputMetrics;
@@ -206,7 +212,7 @@ export function summaryTable(report: Pick<PeersReport, 'summary' | 'systems'>, o
   const label = (id: SystemId): string => systems.find((s) => s.id === id)?.label ?? id;
   const ratioHeader = (key: string): string => {
     const [ours = '', peer = ''] = key.split('/');
-    return `${ours === 'streambus' ? 'StreamBus' : 'SB interval'} / ${label(peer as SystemId)}`;
+    return `${label(ours as SystemId)} / ${label(peer as SystemId)}`;
   };
   const rows = report.summary.map((r) => [`${r.caseName}, ${r.metric} (${r.better} is better)`, ...systems.map((s) => formatSpread(r.bySystem[s.id])), ...ratioKeys.map((k) => formatRatio(r.ratios[k]))]);
   return table(['case, metric', ...systems.map((s) => s.label), ...ratioKeys.map(ratioHeader)], ['l', ...systems.map(() => 'r' as const), ...ratioKeys.map(() => 'r' as const)], rows);

@@ -14,6 +14,7 @@ import { startNats } from './nats-system.js';
 import { startRedis } from './redis-system.js';
 import { latencySvg, markdownReport, summarize, throughputSvg, type PeerRun, type PeersReport, type PeerWorkload, type SystemInfo } from './report.js';
 import { startStreamBus } from './streambus-system.js';
+import { startKafkajs } from './kafkajs-system.js';
 import type { BenchSystem, SystemId } from './system.js';
 import { measureConsume, measureLatency, measurePublish } from './workloads.js';
 
@@ -124,6 +125,8 @@ async function startSystem(id: SystemId, options: PeersOptions, binaries: Readon
       return startStreamBus({ id, label: 'StreamBus', rootDir: options.rootDir, settings: {} });
     case 'streambus-interval':
       return startStreamBus({ id, label: 'StreamBus (interval fsync)', rootDir: options.rootDir, settings: { durability: 'interval', 'durability.interval.ms': '1000' } });
+    case 'streambus-kafkajs':
+      return startKafkajs({ id, label: 'StreamBus via kafkajs', rootDir: options.rootDir });
     case 'nats':
       return startNats({ id, label: 'NATS JetStream (js.publish)', publishMode: 'js.publish', binary: binaries.get('nats-server')!, dataDir: dataDir('nats') });
     case 'nats-inbox':

@@ -9,6 +9,8 @@ export const SystemId = {
   streambus: 'streambus',
   /** StreamBus with durability=interval (fsync every second, off the ack path), like the peers' defaults. */
   streambusInterval: 'streambus-interval',
+  /** StreamBus through its Kafka listener, driven by kafkajs (./kafkajs-system.ts). */
+  streambusKafkajs: 'streambus-kafkajs',
   /** NATS with js.publish() of @nats-io/jetstream. */
   nats: 'nats',
   /** NATS with the PublishAsync pattern: plain publishes with a reply inbox per message. */
