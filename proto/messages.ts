@@ -658,6 +658,8 @@ export interface HeartbeatRequest {
   generationId: number;
   memberId: string;
   groupInstanceId: string;
+  /** Native clients: hold up to this long in a Stable group, answering early when a rebalance starts. 0: at once. */
+  holdMs: number;
 }
 export interface HeartbeatResponse {
   errorCode: number;

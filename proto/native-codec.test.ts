@@ -102,7 +102,7 @@ const requests: { [A in ApiName]: RequestOf<A> } = {
     protocolName: 'range',
     assignments: [{ memberId: 'm-1', assignment: records(9) }],
   },
-  HEARTBEAT: { groupId: 'group-a', generationId: 7, memberId: 'm-1', groupInstanceId: 'instance-1' },
+  HEARTBEAT: { groupId: 'group-a', generationId: 7, memberId: 'm-1', groupInstanceId: 'instance-1', holdMs: 3_000 },
   LEAVE_GROUP: { groupId: 'group-a', members: [{ memberId: 'm-1', groupInstanceId: 'instance-1', reason: 'closing' }] },
   OFFSET_COMMIT: {
     groupId: 'group-a',

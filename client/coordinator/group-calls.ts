@@ -202,10 +202,16 @@ export class GroupCalls {
   /**
    * Keeps the member's session alive. Rejects with REBALANCE_IN_PROGRESS when the member must join
    * again, and with the group's other answers (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID).
+   * With `holdMs` the coordinator may hold the call that long in a Stable group, answering at once
+   * when a rebalance starts (REBALANCE_IN_PROGRESS), so the member learns of it without waiting
+   * for its next heartbeat.
    */
-  async heartbeat(spec: GroupGeneration, options: CoordinatorCallOptions = {}): Promise<void> {
-    const body: M.HeartbeatRequest = checkGeneration(spec, 'heartbeat');
-    await this.#call({ operation: 'heartbeat', groupId: spec.groupId, idempotent: true, defaultTimeoutMs: this.#transport.requestTimeoutMs }, options, async (endpoint, timeoutMs) => {
+  async heartbeat(spec: GroupGeneration, options: CoordinatorCallOptions & { readonly holdMs?: number | undefined } = {}): Promise<void> {
+    const holdMs = options.holdMs ?? 0;
+    if (!Number.isSafeInteger(holdMs) || holdMs < 0 || holdMs > 0x7fff_ffff) throw invalid(`heartbeat: holdMs must be a non-negative integer, got ${String(holdMs)}`);
+    const body: M.HeartbeatRequest = { ...checkGeneration(spec, 'heartbeat'), holdMs };
+    const plan = { operation: 'heartbeat', groupId: spec.groupId, idempotent: true, defaultTimeoutMs: holdMs + this.#transport.requestTimeoutMs };
+    await this.#call(plan, options, async (endpoint, timeoutMs) => {
       throwIfFailed(await this.#transport.request(endpoint, 'HEARTBEAT', body, timeoutMs, options.signal), endpoint, spec.groupId);
     });
   }

@@ -120,7 +120,8 @@ export function groupHandlers(deps: GroupApiDeps): GroupHandlers {
 
     HEARTBEAT: async (body, ctx) => {
       try {
-        return coded(await groups.heartbeat({ groupId: body.groupId, generation: body.generationId, memberId: body.memberId, groupInstanceId: nullable(body.groupInstanceId) }));
+        const member = { groupId: body.groupId, generation: body.generationId, memberId: body.memberId, groupInstanceId: nullable(body.groupInstanceId) };
+        return coded(await groups.heartbeat(member, { holdMs: body.holdMs, signal: ctx.signal }));
       } catch (error) {
         return failure(error, ctx);
       }

@@ -203,4 +203,35 @@ describe('group coordinator > on the coordinator leader', () => {
     await leader.transferLeadership(other);
     expect((await waiting).code).toBe(ErrorCode.NOT_COORDINATOR);
   });
+
+  it('holds a heartbeat in a Stable group and answers it REBALANCE_IN_PROGRESS the moment a member joins', async () => {
+    const { leader } = await start();
+    const memberId = await stableMember(leader);
+    const member = { groupId: 'billing', generation: 1, memberId, groupInstanceId: null };
+    const startedMs = performance.now();
+    // Nothing happens: the hold ends and the heartbeat answers NONE.
+    expect(await leader.groups.heartbeat(member, { holdMs: 150 })).toBe(ErrorCode.NONE);
+    expect(performance.now() - startedMs).toBeGreaterThanOrEqual(140);
+    const held = leader.groups.heartbeat(member, { holdMs: 4_000 });
+    const heldSinceMs = performance.now();
+    void leader.groups.joinGroup(join({ clientId: 'newcomer' })).catch(() => undefined);
+    expect(await held).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    expect(performance.now() - heldSinceMs).toBeLessThan(2_000);
+    // Outside a Stable group, and without a hold, the answer comes at once.
+    expect(await leader.groups.heartbeat(member, { holdMs: 4_000 })).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    expect(await leader.groups.heartbeat({ ...member, memberId: 'nobody' }, { holdMs: 4_000 })).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
+  it('stops holding a heartbeat when its caller aborts, and fails held heartbeats with NOT_COORDINATOR when the leader steps down', async () => {
+    const { g, leader, leaderId } = await start();
+    const memberId = await stableMember(leader);
+    const member = { groupId: 'billing', generation: 1, memberId, groupInstanceId: null };
+    const aborted = new AbortController();
+    const abandoned = leader.groups.heartbeat(member, { holdMs: 4_000, signal: aborted.signal });
+    aborted.abort(new StreamBusError(ErrorCode.NETWORK_EXCEPTION, 'gone'));
+    expect((await rejection(abandoned)).code).toBe(ErrorCode.NETWORK_EXCEPTION);
+    const held = rejection(leader.groups.heartbeat(member, { holdMs: 4_000 }));
+    await leader.transferLeadership(g.running.find((id) => id !== leaderId)!);
+    expect((await held).code).toBe(ErrorCode.NOT_COORDINATOR);
+  });
 });
