@@ -107,6 +107,8 @@ export class GroupConsumer {
   #fatal: StreamBusError | undefined;
   #commitChain: Promise<void> = Promise.resolve();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Sends a heartbeat now unless one is in flight: on becoming stable, so one is always held. */
+  #heartbeatNow: (() => void) | undefined;
   #rebalances = 0;
   #closing: Promise<void> | undefined;
 
@@ -166,7 +168,7 @@ export class GroupConsumer {
     this.#requestJoin();
     if (this.#loop === undefined) {
       this.#loop = this.#membershipLoop();
-      this.#schedule(() => this.#heartbeat(), this.#options.heartbeatIntervalMs);
+      this.#heartbeatNow = this.#schedule(() => this.#heartbeat(), this.#options.heartbeatIntervalMs);
       if (this.#options.autoCommit) this.#schedule(() => this.#autoCommit(), this.#options.autoCommitIntervalMs);
       if (topics instanceof RegExp) this.#schedule(() => this.#refreshPattern(), this.#options.topicRefreshMs);
     }
@@ -326,6 +328,8 @@ export class GroupConsumer {
     await this.#take(diff.added);
     this.#rebalances += 1;
     this.#state = 'stable';
+    // Have a heartbeat held by the coordinator from now on, so the next rebalance is learnt at once.
+    this.#heartbeatNow?.();
   }
 
   /** The leader's part: run the selected assignor over every member's subscription. */
@@ -455,7 +459,8 @@ export class GroupConsumer {
     try {
       await this.#deps.groups.heartbeat(
         { groupId: this.#options.groupId, generation, memberId: this.#memberId, groupInstanceId: this.#options.groupInstanceId },
-        { signal: this.#stop.signal, timeoutMs: this.#options.sessionTimeoutMs },
+        // Held by the coordinator for up to an interval: a rebalance is learnt at once (docs/groups.md).
+        { signal: this.#stop.signal, timeoutMs: this.#options.sessionTimeoutMs, holdMs: this.#options.heartbeatIntervalMs },
       );
     } catch (error) {
       if (!(error instanceof StreamBusError) || this.#stop.signal.aborted || generation !== this.#generation) return;
@@ -535,19 +540,34 @@ export class GroupConsumer {
   // ---- Lifecycle ---------------------------------------------------------------------------
 
   /** Runs `task` every `everyMs` until the consumer stops, never two at once. */
-  #schedule(task: () => Promise<void>, everyMs: number): void {
-    const tick = (): void => {
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        task()
-          .catch(() => undefined)
-          .finally(() => {
-            if (!this.#stop.signal.aborted) tick();
-          });
-      }, everyMs);
-      this.#timers.add(timer);
+  /**
+   * Runs `task` every `everyMs`, one run at a time. The time a run took counts towards the wait
+   * for the next, so a heartbeat the coordinator held for a whole interval is followed by the next
+   * at once and the member always has one waiting there. Returns a function that runs the task
+   * now if it is waiting for its next turn (not while it runs).
+   */
+  #schedule(task: () => Promise<void>, everyMs: number): () => void {
+    let pending: ReturnType<typeof setTimeout> | undefined;
+    const run = (): void => {
+      if (pending !== undefined) this.#timers.delete(pending);
+      pending = undefined;
+      const startedMs = performance.now();
+      task()
+        .catch(() => undefined)
+        .finally(() => {
+          if (!this.#stop.signal.aborted) tick(Math.max(0, everyMs - (performance.now() - startedMs)));
+        });
     };
-    tick();
+    const tick = (delayMs: number): void => {
+      pending = setTimeout(run, delayMs);
+      this.#timers.add(pending);
+    };
+    tick(everyMs);
+    return () => {
+      if (pending === undefined || this.#stop.signal.aborted) return;
+      clearTimeout(pending);
+      run();
+    };
   }
 
   #fail(error: StreamBusError): void {
