@@ -126,7 +126,8 @@ describe('groups > cooperative rebalancing', () => {
     await createTopic(topic);
     const first = member({ groupId: group, assignors: ['cooperative-sticky'] });
     const lastSeen = new Map<number, number>();
-    first.subscribe([topic]);
+    const revoked: number[] = [];
+    first.subscribe([topic], { onRevoked: (partitions) => void revoked.push(...partitions.map((tp) => tp.partition)) });
     const running = first.run({
       eachMessage: (m) => {
         lastSeen.set(m.partition, Date.now());
@@ -161,8 +162,11 @@ describe('groups > cooperative rebalancing', () => {
     const kept = first.assignment().map((tp) => tp.partition);
     const worstKeptGapMs = Math.max(...kept.map((p) => gaps.get(p) ?? 0));
     console.log(`cooperative: rebalance settled in ${settledMs} ms; longest pause of a kept partition ${worstKeptGapMs} ms`);
-    // The kept partitions never stopped for the rebalance: their gaps are those of the producer's rhythm.
-    expect(worstKeptGapMs).toBeLessThan(settledMs);
+    // The kept partitions were never given up: only the moved half was revoked. (Members learn of
+    // the rebalance from a held heartbeat, so it settles in tens of milliseconds, about the
+    // producer's own rhythm: the pause is printed, and bounded well below a stop-the-world rebalance.)
+    expect(revoked.sort((a, b) => a - b)).toEqual(second.assignment().map((tp) => tp.partition).sort((a, b) => a - b));
+    expect(worstKeptGapMs).toBeLessThan(Math.max(settledMs, 1_000));
     producing = false;
     await writing;
     await producer.close();
