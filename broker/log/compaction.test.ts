@@ -140,7 +140,7 @@ describe('log > compaction', () => {
     const log = await store.openPartition('t', 0, compacted());
     await log.append(batch([rec('a', 'a1')], { producerId: 7 }), { nowMs: NOW_MS });
     await log.append(batch([rec('a', 'a2')], { producerId: 8 }), { nowMs: NOW_MS });
-    await log.append(batch([rec('a', 'a3')], { producerId: 8 }), { nowMs: NOW_MS });
+    await log.append(batch([rec('a', 'a3')], { producerId: 8, baseSequence: 1 }), { nowMs: NOW_MS });
     await store.runMaintenance(NOW_MS);
     const stored = decodeRecordBatchesSync((await log.read(0, 1 << 20)).records);
     expect(stored.map((b) => [b.header.producerId, b.header.baseOffset, b.records.length])).toEqual([

@@ -3,7 +3,7 @@
  * See ./layout.ts for the storage layout and ./types.ts for the durability modes.
  */
 export { LogStore, DEFAULT_LEVELDB_TUNING, type LevelDbTuning, type LogStoreOptions } from './log-store.js';
-export { PartitionLog, ListOffsetTimestamp } from './partition-log.js';
+export { PartitionLog, ListOffsetTimestamp, type AbortedTxn, type MarkerSpec, type ProducerEntry } from './partition-log.js';
 export type { CommitterStats } from './committer.js';
 export type { TailCheck } from './recovery.js';
 export { NO_EPOCH, type EpochEndOffset, type EpochEntry } from './leader-epochs.js';

@@ -18,7 +18,8 @@
  *   0x02 0x02 | T | P | O     one RecordBatch v2, byte for byte as fetched   append, compaction rewrite
  *   0x03 0x03 | T | P | O     batch index: baseOffset u64 | maxTimestamp i64 | sizeBytes u32
  *   0x04 0x04 | T | P | S     time index: lastOffset u64 of a batch         append, retention, recovery
- *   0x05 0x05 | T | P | ...   reserved: producer state (idempotence, transactions)
+ *   0x05 0x05 | T | P | 0x01 | I   producer state of producer id I (u64): see producer-state-store.ts   with every write of that producer's batches
+ *   0x05 0x05 | T | P | 0x02 | O   aborted transaction whose abort marker is at O: producerId u64 | firstOffset u64   with the marker
  *   0x06 0x06 | T | P | E     leader-epoch checkpoint: E = u32 epoch; value startOffset u64   with the write that starts or truncates the epoch
  *   0x07 0x07 | T | P         reserved (the high watermark lives in the partition state)
  *   0x7f 0x7f | T             topic deletion in progress (empty value)
@@ -74,6 +75,13 @@ export const PARTITION_SCOPED_TAGS: readonly KeyTag[] = [
   KeyTag.leaderEpoch,
   KeyTag.highWatermark,
 ];
+
+/** The kinds of keys under the producer-state tag (0x05), after `T | P`. */
+export const ProducerSubkey = {
+  producer: 0x01,
+  abortedTxn: 0x02,
+} as const;
+export type ProducerSubkey = (typeof ProducerSubkey)[keyof typeof ProducerSubkey];
 
 /** Store-wide keys (tag 0x00). */
 export const StoreKey = {
@@ -182,6 +190,34 @@ export class PartitionKeys {
     const key = this.#key(KeyTag.timeIndex, 8);
     writeTimestamp(key, key.length - 8, timestamp);
     return key;
+  }
+
+  /** The state of one producer id (idempotence, transactions). */
+  producer(producerId: number): Buffer {
+    const key = this.#key(KeyTag.producerState, 9);
+    key[key.length - 9] = ProducerSubkey.producer;
+    writeU64(key, key.length - 8, producerId);
+    return key;
+  }
+
+  /** An aborted transaction, under the offset of its abort marker. */
+  abortedTxn(markerOffset: number): Buffer {
+    const key = this.#key(KeyTag.producerState, 9);
+    key[key.length - 9] = ProducerSubkey.abortedTxn;
+    writeU64(key, key.length - 8, markerOffset);
+    return key;
+  }
+
+  /** The first key of a producer-state sub-range for this partition. */
+  producerRangeStart(subkey: ProducerSubkey): Buffer {
+    const key = this.#key(KeyTag.producerState, 1);
+    key[key.length - 1] = subkey;
+    return key;
+  }
+
+  /** The first key after a producer-state sub-range for this partition. */
+  producerRangeEnd(subkey: ProducerSubkey): Buffer {
+    return prefixEnd(this.producerRangeStart(subkey));
   }
 
   /** The first key of a tag's range for this partition. */

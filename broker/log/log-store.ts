@@ -96,6 +96,8 @@ export interface LogStoreOptions {
   readonly minCleanableDirtyRatio?: number;
   /** Tail verification after a crash. Default 16 batches or 16 MiB per partition. */
   readonly crashTailCheck?: TailCheck;
+  /** Producers idle this long with no open transaction are forgotten. Default 86400000 (Kafka's producer.id.expiration.ms). */
+  readonly producerExpirationMs?: number;
 }
 
 /** See LogStoreOptions.maxGroupBytes. */
@@ -194,7 +196,14 @@ export class LogStore {
         maxGroupBytes: options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES,
         maxQueuedBytes: options.maxQueuedBytes ?? 256 << 20,
       });
-      const context: LogContext = { db, committer, logger, crc32c, minCleanableDirtyRatio: options.minCleanableDirtyRatio ?? 0.5 };
+      const context: LogContext = {
+        db,
+        committer,
+        logger,
+        crc32c,
+        minCleanableDirtyRatio: options.minCleanableDirtyRatio ?? 0.5,
+        ...(options.producerExpirationMs === undefined ? {} : { producerExpirationMs: options.producerExpirationMs }),
+      };
       logger.info({ dir: options.dir, durability: options.durability.mode }, 'log store open');
       return new LogStore(options.dir, db, committer, context, recovered);
     } catch (error) {
@@ -284,6 +293,7 @@ export class LogStore {
     const recovered = getIn(this.#recovered, topicId, partition);
     const epochs = recovered === undefined ? [] : await this.#loadEpochs(keys, recovered.logEndOffset);
     const log = new PartitionLog(this.#context, topicId, partition, config, recovered ?? FRESH_STATE, epochs);
+    if (recovered !== undefined) await log.loadProducerState();
     if (recovered === undefined) {
       // Keys a crash left behind in the middle of deletePartition (no state key names them any
       // more): a new log must not find an old one's batches in its range.

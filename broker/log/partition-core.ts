@@ -23,6 +23,8 @@ import {
   type PartitionState,
 } from './layout.js';
 import { LeaderEpochHistory, type EpochEntry } from './leader-epochs.js';
+import { ProducerState } from './producer-state.js';
+import { repairProducerState } from './producer-state-store.js';
 import type { LogConfig } from './types.js';
 
 /** What a partition needs from its store. */
@@ -33,6 +35,8 @@ export interface LogContext {
   readonly crc32c: Crc32c;
   /** Compaction runs when dirty bytes / cleanable bytes reaches this (min.cleanable.dirty.ratio). */
   readonly minCleanableDirtyRatio: number;
+  /** Producers idle this long, with no open transaction, are forgotten (producer.id.expiration.ms). */
+  readonly producerExpirationMs?: number;
 }
 
 /** The PartitionLog that owns a core: its lane key, and whether the high watermark follows the log end. */
@@ -60,6 +64,11 @@ export class PartitionCore {
   readonly epochs: LeaderEpochHistory;
   /** The history including entries handed to the committer (decided in offset order, like spec). */
   readonly specEpochs: LeaderEpochHistory;
+  /**
+   * Idempotence and transactions (./producer-state.ts), speculative like `spec`: a batch changes
+   * it when it is handed to the committer, so the next append is checked against it at once.
+   */
+  producers = new ProducerState();
   config: LogConfig;
   logStartOffset: number;
   logEndOffset: number;
@@ -211,6 +220,22 @@ export class PartitionCore {
         this.logger.error({ err: error }, 'append listener threw');
       }
     }
+  }
+
+  /**
+   * After the log lost its tail (truncation, restart at the leader's log start): rebuilds the
+   * producers whose newest batch is gone and drops aborted transactions whose marker is gone, in
+   * one write. Resolves once durable.
+   */
+  async repairProducers(): Promise<void> {
+    const ops = await repairProducerState(
+      { db: this.ctx.db, keys: this.keys, crc32c: this.ctx.crc32c },
+      this.producers,
+      this.spec.logStartOffset,
+      this.spec.logEndOffset,
+    );
+    if (ops.length === 0) return;
+    await this.submit(0, () => ({ lane: this.lane, ops, bytes: 0, result: undefined, onCommitted: () => {} }));
   }
 
   /** Adds the checkpoint of a batch's leader epoch when it starts a new epoch (same write batch). */

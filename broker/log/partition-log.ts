@@ -24,22 +24,57 @@
  * epochs its batches carry in the leader-epoch history (./leader-epochs.ts), persisted in the same
  * write batch as the data. The high watermark is part of the partition state and is persisted with
  * the next write to the partition, so after a crash it may lag; it never runs ahead of the data.
+ *
+ * Idempotent and transactional produce (docs/transactions-broker.md): the leader's append checks
+ * every batch against the producer state (./producer-state.ts) before it assigns offsets, answers
+ * an exact retry with the original offsets, and writes the changed producer entries with the
+ * batches (./producer-state-store.ts); appendMarker writes the control batch that ends a
+ * transaction; lastStableOffset and abortedTransactions serve read_committed fetches.
  */import assert from 'node:assert/strict';
-import type { StreamBusError } from '../../proto/errors.js';
-import { BATCH_HEADER_BYTES, MAGIC_V2, patchBaseOffset, readBatchHeader, setLogAppendTime } from '../../proto/record-batch/index.js';
+import { ErrorCode, StreamBusError } from '../../proto/errors.js';
+import {
+  BATCH_HEADER_BYTES,
+  MAGIC_V2,
+  patchBaseOffset,
+  patchPartitionLeaderEpoch,
+  readBatchHeader,
+  setLogAppendTime,
+  type BatchHeader,
+} from '../../proto/record-batch/index.js';
 import type { CommitEntry, WriteOp } from './committer.js';
+import { encodeMarkerBatch, type MarkerSpec } from './control-batch.js';
 import { encodeBatchIndexValue, encodeOffsetValue, type PartitionState } from './layout.js';
 import type { EpochEndOffset, EpochEntry } from './leader-epochs.js';
 import { PartitionCore, type LogContext } from './partition-core.js';
 import { deleteRecords, maintain } from './partition-maintenance.js';
 import { listOffset, readChunks } from './partition-read.js';
 import { appendReplicated, restartAt, startLeaderEpoch, truncateTo } from './partition-replication.js';
+import { DEFAULT_PRODUCER_EXPIRATION_MS, type AbortedTxn, type MarkerInfo, type ProducerEntry, type ProducerState } from './producer-state.js';
+import { abortedPut, producerPut, readProducerState, repairProducerState } from './producer-state-store.js';
 import { checkLogConfig, type AppendResult, type ChunkedReadResult, type LogConfig, type MaintenanceReport, type ReadResult } from './types.js';
 
 export type { LogContext } from './partition-core.js';
+export type { MarkerSpec } from './control-batch.js';
+export type { AbortedTxn, ProducerEntry } from './producer-state.js';
 export { ListOffsetTimestamp } from './partition-read.js';
 
 const EMPTY = Buffer.alloc(0);
+
+/** One batch of an append, as the plan decided it: written at baseOffset, or a duplicate answered with its original offsets. */
+interface AppendStep {
+  readonly header: BatchHeader;
+  readonly duplicate: boolean;
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+}
+
+interface AppendPlan {
+  readonly steps: AppendStep[];
+  /** The fork the batches were checked and applied on; adopted when the entry is built. */
+  readonly producers: ProducerState;
+  /** One past the last offset the plan assigns. */
+  readonly endOffset: number;
+}
 
 export class PartitionLog {
   readonly topicId: string;
@@ -119,13 +154,44 @@ export class PartitionLog {
     return this.#core.submit(batches.length, () => this.#buildAppend(batches, options.nowMs));
   }
 
-  #buildAppend(batches: Buffer, nowMs: number): CommitEntry<AppendResult> {
+  /**
+   * Writes a transaction marker (a control batch, ./control-batch.ts) for `marker.producerId`,
+   * stamped with `leaderEpoch`, and closes the producer's transaction on this partition: an abort
+   * enters the aborted-transaction index; either way the last stable offset may move once the
+   * marker is below the high watermark. Resolves with the marker's offset once durable. Rejects
+   * with TRANSACTION_COORDINATOR_FENCED (an older coordinator epoch than one already seen for the
+   * producer) or INVALID_PRODUCER_EPOCH (an older producer epoch), writing nothing, and as
+   * append() does otherwise.
+   */
+  appendMarker(marker: MarkerSpec, options: { nowMs: number; leaderEpoch: number }): Promise<AppendResult> {
+    const refused = this.#core.refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    if (!Number.isSafeInteger(marker.producerId) || marker.producerId < 0 || marker.producerEpoch < 0) {
+      return Promise.reject(
+        new StreamBusError(ErrorCode.INVALID_REQUEST, `a marker needs a producer id and epoch >= 0, got ${marker.producerId}/${marker.producerEpoch}`, {
+          context: this.#core.errorContext,
+        }),
+      );
+    }
+    const batch = encodeMarkerBatch(marker, options.nowMs, this.#core.ctx.crc32c);
+    patchPartitionLeaderEpoch(batch, 0, options.leaderEpoch);
+    return this.#core.submit(batch.length, () => this.#buildAppend(batch, options.nowMs, marker));
+  }
+
+  /**
+   * The leader's append: first every batch is checked against the producer state (on a fork, in
+   * order, so two batches of one producer in one append follow each other) without touching
+   * anything; a failed check throws its typed error and nothing is written. Then the batches that
+   * are not duplicates get offsets and are written with the producer entries they changed.
+   */
+  #buildAppend(batches: Buffer, nowMs: number, marker?: MarkerInfo): CommitEntry<AppendResult> {
     const core = this.#core;
     const refused = core.refusal();
     if (refused !== undefined) throw refused;
     assert.ok(batches.length >= BATCH_HEADER_BYTES, `append of ${batches.length} bytes: no record batch (validate before appending)`);
     const logAppendTime = core.config.timestampType === 'LogAppendTime';
     const spec = core.spec;
+    const plan = this.#planAppend(batches, spec.logEndOffset, logAppendTime ? nowMs : undefined, marker);
     const baseOffset = spec.logEndOffset;
     const ops: WriteOp[] = [];
     const newEpochs: EpochEntry[] = [];
@@ -133,16 +199,12 @@ export class PartitionLog {
     let maxTimestamp = spec.maxTimestamp;
     let sizeBytes = 0;
     let position = 0;
-    while (position < batches.length) {
-      assert.ok(batches.length - position >= BATCH_HEADER_BYTES, `partial batch at byte ${position} (validate before appending)`);
-      const header = readBatchHeader(batches, position);
-      assert.ok(
-        header.magic === MAGIC_V2 &&
-          header.sizeBytes >= BATCH_HEADER_BYTES &&
-          position + header.sizeBytes <= batches.length &&
-          header.lastOffsetDelta >= 0,
-        `malformed batch at byte ${position} (validate before appending)`,
-      );
+    for (const step of plan.steps) {
+      const header = step.header;
+      if (step.duplicate) {
+        position += header.sizeBytes;
+        continue;
+      }
       patchBaseOffset(batches, position, nextOffset);
       core.recordEpoch(ops, header.partitionLeaderEpoch, nextOffset, newEpochs);
       let batchMaxTimestamp = header.maxTimestamp;
@@ -163,18 +225,34 @@ export class PartitionLog {
       nextOffset = lastOffset + 1;
       position += header.sizeBytes;
     }
-    spec.logEndOffset = nextOffset;
-    spec.sizeBytes += sizeBytes;
-    spec.maxTimestamp = maxTimestamp;
-    if (this.autoHighWatermark) spec.highWatermark = nextOffset;
-    ops.push(core.stateOp());
-    const lastOffset = nextOffset - 1;
+    assert.equal(nextOffset, plan.endOffset, `${this.topicId}-${this.partition}: the append plan and the write disagree on offsets`);
+    core.producers.adopt(plan.producers);
+    for (const entry of plan.producers.entries()) ops.push(producerPut(core.keys, entry));
+    for (const txn of plan.producers.aborted) ops.push(abortedPut(core.keys, txn));
+    const wrote = nextOffset !== baseOffset;
+    if (wrote) {
+      spec.logEndOffset = nextOffset;
+      spec.sizeBytes += sizeBytes;
+      spec.maxTimestamp = maxTimestamp;
+      if (this.autoHighWatermark) spec.highWatermark = nextOffset;
+      ops.push(core.stateOp());
+    }
+    const first = plan.steps[0]!;
+    const last = plan.steps.at(-1)!;
     return {
       lane: this,
       ops,
       bytes: batches.length,
-      result: { baseOffset, lastOffset, logAppendTimeMs: logAppendTime ? nowMs : -1, logStartOffset: core.logStartOffset },
+      result: {
+        baseOffset: first.baseOffset,
+        lastOffset: last.lastOffset,
+        logAppendTimeMs: logAppendTime && !first.duplicate ? nowMs : -1,
+        logStartOffset: core.logStartOffset,
+      },
       onCommitted: () => {
+        // A retry answered from the producer state writes nothing, but still commits after the
+        // entry that wrote the original (same lane, in order), so it resolves only once that is durable.
+        if (!wrote) return;
         // Paired with the assignment above: entries of a partition commit in the order their
         // offsets were assigned, so each starts exactly where the previous one ended.
         assert.equal(core.logEndOffset, baseOffset, `${this.topicId}-${this.partition}: append committed out of order`);
@@ -185,6 +263,100 @@ export class PartitionLog {
         core.notify(core.logEndListeners);
       },
     };
+  }
+
+  /**
+   * Checks every batch of an append against a fork of the producer state and decides its offsets
+   * (the same ones the write then assigns). Throws the first batch's typed error, if any fails.
+   */
+  #planAppend(batches: Buffer, startOffset: number, logAppendTimeMs: number | undefined, marker: MarkerInfo | undefined): AppendPlan {
+    const headers: BatchHeader[] = [];
+    for (let position = 0; position < batches.length; ) {
+      assert.ok(batches.length - position >= BATCH_HEADER_BYTES, `partial batch at byte ${position} (validate before appending)`);
+      const header = readBatchHeader(batches, position);
+      assert.ok(
+        header.magic === MAGIC_V2 &&
+          header.sizeBytes >= BATCH_HEADER_BYTES &&
+          position + header.sizeBytes <= batches.length &&
+          header.lastOffsetDelta >= 0,
+        `malformed batch at byte ${position} (validate before appending)`,
+      );
+      assert.ok(header.isControl === (marker !== undefined), 'control batches are appended through appendMarker only');
+      headers.push(header);
+      position += header.sizeBytes;
+    }
+    const producers = this.#core.producers.fork(headers.map((h) => h.producerId));
+    const steps: AppendStep[] = [];
+    let nextOffset = startOffset;
+    for (const header of headers) {
+      if (marker !== undefined) producers.checkMarker(header.producerId, header.producerEpoch, marker.coordinatorEpoch);
+      const decision = marker === undefined ? producers.check(header) : ({ kind: 'append' } as const);
+      if (decision.kind === 'duplicate') {
+        steps.push({ header, duplicate: true, baseOffset: decision.firstOffset, lastOffset: decision.lastOffset });
+        continue;
+      }
+      const lastOffset = nextOffset + header.lastOffsetDelta;
+      const maxTimestamp = logAppendTimeMs ?? header.maxTimestamp;
+      producers.apply({ ...header, maxTimestamp, baseOffset: nextOffset, lastOffset }, marker);
+      steps.push({ header, duplicate: false, baseOffset: nextOffset, lastOffset });
+      nextOffset = lastOffset + 1;
+    }
+    return { steps, producers, endOffset: nextOffset };
+  }
+
+  /** The last stable offset: read_committed consumers read below it (./producer-state.ts). */
+  get lastStableOffset(): number {
+    return this.#core.producers.lastStableOffset(this.#core.highWatermark);
+  }
+
+  /** Aborted transactions overlapping [fromOffset, toOffset), for a read_committed fetch of that range. */
+  abortedTransactions(fromOffset: number, toOffset: number): AbortedTxn[] {
+    return this.#core.producers.abortedIn(fromOffset, toOffset);
+  }
+
+  /** The producers this partition knows (DESCRIBE_PRODUCERS), as copies. */
+  producers(): ProducerEntry[] {
+    return [...this.#core.producers.entries()].map((entry) => ({ ...entry, batches: [...entry.batches] }));
+  }
+
+  /** How many producers this partition keeps state for (the producer-state gauge). */
+  get producerCount(): number {
+    return this.#core.producers.size;
+  }
+
+  /**
+   * @internal LogStore.openPartition: loads the persisted producer state, and repairs it (synced)
+   * if recovery dropped a tail or an entry is unreadable, before the partition serves anything.
+   */
+  async loadProducerState(): Promise<void> {
+    const core = this.#core;
+    const access = { db: core.ctx.db, keys: core.keys, crc32c: core.ctx.crc32c };
+    try {
+      const { state, unreadable } = await readProducerState(access);
+      const ops = await repairProducerState(access, state, core.spec.logStartOffset, core.spec.logEndOffset, unreadable);
+      if (ops.length > 0) {
+        await core.ctx.db.batch(ops, { sync: true });
+        core.logger.warn({ changes: ops.length }, 'rebuilt producer state after the log lost its tail');
+      }
+      core.producers = state;
+    } catch (error) {
+      throw core.storageError(error, 'load producer state');
+    }
+  }
+
+  /**
+   * Forgets producers idle longer than the expiration with no open transaction, and drops aborted
+   * transactions whose marker retention deleted. Resolves once durable.
+   */
+  async #expireProducers(nowMs: number): Promise<void> {
+    const core = this.#core;
+    const expirationMs = core.ctx.producerExpirationMs ?? DEFAULT_PRODUCER_EXPIRATION_MS;
+    await core.submit(0, () => {
+      const ops: WriteOp[] = [];
+      for (const producerId of core.producers.expire(nowMs, expirationMs)) ops.push({ type: 'del', key: core.keys.producer(producerId) });
+      for (const txn of core.producers.trimAborted(core.spec.logStartOffset)) ops.push({ type: 'del', key: core.keys.abortedTxn(txn.lastOffset) });
+      return { lane: this, ops, bytes: 0, result: undefined, onCommitted: () => {} };
+    });
   }
 
   /**
@@ -325,9 +497,10 @@ export class PartitionLog {
 
   // ---- maintenance (called by LogStore.runMaintenance; ./partition-maintenance.ts)
 
-  /** @internal One retention and compaction pass over this partition. */
-  maintain(nowMs: number, report: MaintenanceReport): Promise<void> {
-    return maintain(this.#core, nowMs, report);
+  /** @internal One retention and compaction pass over this partition, then producer expiration. */
+  async maintain(nowMs: number, report: MaintenanceReport): Promise<void> {
+    await maintain(this.#core, nowMs, report);
+    if (this.#core.refusal() === undefined) await this.#expireProducers(nowMs);
   }
 
   // ---- lifecycle (LogStore)

@@ -11,7 +11,10 @@ import { BATCH_HEADER_BYTES, MAGIC_V2, readBatchHeader } from '../../proto/recor
 import type { CommitEntry, WriteOp } from './committer.js';
 import { KeyTag, decodeOffsetValue, encodeBatchIndexValue, encodeOffsetValue, keyTimestamp, type BatchIndexEntry } from './layout.js';
 import { LeaderEpochHistory, type EpochEntry } from './leader-epochs.js';
+import { decodeMarker } from './control-batch.js';
 import type { PartitionCore } from './partition-core.js';
+import type { MarkerInfo } from './producer-state.js';
+import { abortedPut, producerPut } from './producer-state-store.js';
 
 type TimeIndexEntry = { key: Buffer; timestamp: number; lastOffset: number };
 
@@ -57,6 +60,9 @@ function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<numb
   // first batch that straddles that start: the leader's log start may fall inside a batch, and the
   // leader serves the whole batch, so the follower stores it as the leader does.
   const emptyFrom = spec.sizeBytes === 0 && spec.logStartOffset === startEnd ? startEnd : -1;
+  // The follower's producer state follows its log (./producer-state.ts): the batches are applied,
+  // never checked (the leader did that), on a fork adopted only if the whole entry is built.
+  const producers = core.producers.fork(producerIdsOf(batches));
   for (let position = 0; position < batches.length; ) {
     const header = batches.length - position >= BATCH_HEADER_BYTES ? readBatchHeader(batches, position) : undefined;
     if (header === undefined || header.magic !== MAGIC_V2 || header.sizeBytes < BATCH_HEADER_BYTES || position + header.sizeBytes > batches.length) {
@@ -83,9 +89,16 @@ function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<numb
       ops.push({ type: 'put', key: core.keys.timeIndex(header.maxTimestamp), value: encodeOffsetValue(header.lastOffset) });
       maxTimestamp = header.maxTimestamp;
     }
+    if (header.producerId >= 0) {
+      const marker = header.isControl ? decodeReplicatedMarker(core, value) : undefined;
+      producers.apply(header, marker);
+    }
     sizeBytes += header.sizeBytes;
     nextOffset = header.lastOffset + 1;
   }
+  core.producers.adopt(producers);
+  for (const entry of producers.entries()) ops.push(producerPut(core.keys, entry));
+  for (const txn of producers.aborted) ops.push(abortedPut(core.keys, txn));
   for (const entry of newEpochs) core.specEpochs.add(entry);
   spec.logEndOffset = nextOffset;
   spec.sizeBytes += sizeBytes;
@@ -130,7 +143,9 @@ export function truncateTo(core: PartitionCore, offset: number): Promise<number>
       for await (const [key, value] of core.ctx.db.iterator({ gte: core.keys.rangeStart(KeyTag.timeIndex), lt: core.keys.rangeEnd(KeyTag.timeIndex) })) {
         timeEntries.push({ key, timestamp: keyTimestamp(key), lastOffset: decodeOffsetValue(value) ?? -1 });
       }
-      return await core.submit(0, () => buildTruncation(core, offset, doomed, timeEntries));
+      const newEnd = await core.submit(0, () => buildTruncation(core, offset, doomed, timeEntries));
+      await core.repairProducers();
+      return newEnd;
     } catch (error) {
       throw core.storageError(error, `truncate to ${offset}`);
     }
@@ -204,6 +219,7 @@ export function restartAt(core: PartitionCore, offset: number): Promise<void> {
       const timeKeys: Buffer[] = [];
       for await (const key of core.ctx.db.keys({ gte: core.keys.rangeStart(KeyTag.timeIndex), lt: core.keys.rangeEnd(KeyTag.timeIndex) })) timeKeys.push(key);
       await core.submit(0, () => buildRestart(core, offset, doomed, timeKeys));
+      await core.repairProducers();
     } catch (error) {
       throw core.storageError(error, `restart at ${offset}`);
     }
@@ -244,6 +260,26 @@ function buildRestart(core: PartitionCore, offset: number, doomed: readonly Batc
       core.epochs.truncateFromEnd(0);
     },
   };
+}
+
+/** The producer ids of the batches in `batches` (whole v2 headers only; the caller checks framing). */
+function producerIdsOf(batches: Buffer): number[] {
+  const ids: number[] = [];
+  for (let position = 0; batches.length - position >= BATCH_HEADER_BYTES; ) {
+    const header = readBatchHeader(batches, position);
+    if (header.sizeBytes < BATCH_HEADER_BYTES) break;
+    if (header.producerId >= 0) ids.push(header.producerId);
+    position += header.sizeBytes;
+  }
+  return ids;
+}
+
+function decodeReplicatedMarker(core: PartitionCore, value: Buffer): MarkerInfo {
+  try {
+    return decodeMarker(value, core.ctx.crc32c);
+  } catch (error) {
+    throw replicationError(core, `a replicated control batch has no readable marker: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 function replicationError(core: PartitionCore, message: string): StreamBusError {

@@ -17,6 +17,8 @@
  * streambus_partition_log_end_offset                 gauge      topic, partition
  * streambus_partition_high_watermark                 gauge      topic, partition
  * streambus_partition_size_bytes                     gauge      topic, partition
+ * streambus_partition_last_stable_offset             gauge      topic, partition (read_committed reads below it)
+ * streambus_partition_producers                      gauge      topic, partition (producer ids with state kept)
  * streambus_build_info                               gauge      version, nodejs
  *
  * Replication (docs/metrics.md#replication), named after Kafka's ReplicaManager metrics:
@@ -53,6 +55,10 @@ export interface PartitionStats {
   /** Absent where the broker does not track one (not a leader). */
   readonly highWatermark?: number;
   readonly sizeBytes: number;
+  /** Transactions: the offset read_committed consumers read below. */
+  readonly lastStableOffset?: number;
+  /** Idempotence: how many producer ids the partition keeps state for. */
+  readonly producers?: number;
 }
 
 /** Must be cheap and synchronous: it runs on the event loop for every scrape. */
@@ -166,6 +172,8 @@ export function createMetrics(options: MetricsOptions = {}): BrokerMetrics {
   partitionGauge('log_end_offset', 'Offset the next record appended to the partition will get.', (s) => s.logEndOffset);
   partitionGauge('high_watermark', 'Offset up to which records are replicated to every in-sync replica.', (s) => s.highWatermark);
   partitionGauge('size_bytes', 'Bytes of record batches stored for the partition.', (s) => s.sizeBytes);
+  partitionGauge('last_stable_offset', 'Offset below which no transaction is open: what read_committed consumers may read.', (s) => s.lastStableOffset);
+  partitionGauge('producers', 'Producer ids the partition keeps idempotence and transaction state for.', (s) => s.producers);
 
   const replication = replicationMetrics(prefix, registers);
 
