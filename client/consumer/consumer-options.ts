@@ -32,7 +32,13 @@ export interface ConsumerOptions {
   readonly maxBufferedBytes?: number;
   /** Check every batch's CRC-32C. Default true. */
   readonly verifyCrc?: boolean;
-  /** 'read_committed' hides records of open and aborted transactions (once the broker supports it). Default 'read_uncommitted'. */
+  /**
+   * Default 'read_committed': the consumer reads only below the last stable offset (records of an
+   * open transaction wait until it ends) and never sees records of aborted transactions.
+   * 'read_uncommitted' reads up to the high watermark and sees every record, aborted ones included.
+   * Control batches (commit and abort markers) are never handed out either way. Non-transactional
+   * records look the same under both.
+   */
   readonly isolationLevel?: 'read_uncommitted' | 'read_committed';
   /** First backoff after a failed fetch. Default 100. */
   readonly retryBackoffMs?: number;
@@ -62,7 +68,8 @@ export interface ResolvedConsumerOptions {
   readonly maxBufferedRecords: number;
   readonly maxBufferedBytes: number;
   readonly verifyCrc: boolean;
-  readonly isolationLevel: number;
+  /** FetchRequest.isolation_level: 0 read_uncommitted, 1 read_committed. */
+  readonly isolationLevel: 0 | 1;
   readonly requestTimeoutMs: number;
   readonly retry: ResolvedRetryOptions;
   readonly clientRack: string | undefined;
@@ -90,6 +97,10 @@ export function resolveConsumerOptions(options: ConsumerOptions, clientRequestTi
     }
     return v;
   };
+  const isolationLevel = options.isolationLevel ?? 'read_committed';
+  if (isolationLevel !== 'read_committed' && isolationLevel !== 'read_uncommitted') {
+    throw new StreamBusError(ErrorCode.INVALID_CONFIG, `isolationLevel must be 'read_committed' or 'read_uncommitted', got ${String(isolationLevel)}`);
+  }
   const clientRack = options.clientRack;
   if (clientRack !== undefined && typeof clientRack !== 'string') {
     throw new StreamBusError(ErrorCode.INVALID_CONFIG, `consumer option clientRack must be a string, got ${typeof clientRack}`);
@@ -106,7 +117,7 @@ export function resolveConsumerOptions(options: ConsumerOptions, clientRequestTi
     maxBufferedRecords: number('maxBufferedRecords', options.maxBufferedRecords, 10_000, 1),
     maxBufferedBytes: number('maxBufferedBytes', options.maxBufferedBytes, 64 * 1024 * 1024, 1),
     verifyCrc: options.verifyCrc ?? true,
-    isolationLevel: options.isolationLevel === 'read_committed' ? 1 : 0,
+    isolationLevel: isolationLevel === 'read_committed' ? 1 : 0,
     requestTimeoutMs: number('requestTimeoutMs', options.requestTimeoutMs, clientRequestTimeoutMs, 1),
     retry: resolveRetryOptions({
       backoffMs: number('retryBackoffMs', options.retryBackoffMs, 100, 0),

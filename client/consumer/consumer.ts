@@ -6,7 +6,8 @@
  * iterators drain. Fetches stop while the buffer is full and resume once it drains below half.
  *
  * Positions. `position(tp)` is the offset of the next record the consumer will hand out: it moves
- * past a record when an iterator yields it. Fetch offsets run ahead of positions (prefetch).
+ * past a record when an iterator yields it, and past the control batches (transaction markers) and
+ * aborted records that followed it in the fetch. Fetch offsets run ahead of positions (prefetch).
  * seek(), pause() and assign() bump the partition's epoch: buffered records and answers to fetches
  * sent before are dropped, so nothing from before a seek is delivered after it.
  *
@@ -270,7 +271,8 @@ export class Consumer implements AsyncIterable<Message> {
         while (item.index < messages.length) {
           if (state.epoch !== item.epoch) break;
           const message = messages[item.index++]!;
-          state.position = message.offset + 1;
+          // After a chunk's last record the position skips what followed it in the fetch (markers).
+          state.position = item.index === messages.length ? Math.max(message.offset + 1, item.endOffset) : message.offset + 1;
           this.#buffer.consume(item, 1);
           yield message;
         }
@@ -298,7 +300,7 @@ export class Consumer implements AsyncIterable<Message> {
         if (state.epoch !== item.epoch) continue;
         const messages = item.index === 0 ? item.messages : item.messages.slice(item.index);
         item.index = item.messages.length;
-        state.position = messages[messages.length - 1]!.offset + 1;
+        state.position = Math.max(messages[messages.length - 1]!.offset + 1, item.endOffset);
         yield { topic: item.topic, partition: item.partition, messages, highWatermark: item.highWatermark };
       } finally {
         this.#buffer.release(item);

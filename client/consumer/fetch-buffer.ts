@@ -22,6 +22,11 @@ export interface Chunk {
   readonly topic: string;
   readonly partition: number;
   readonly messages: Message[];
+  /**
+   * The offset after the fetched batches: past the last message, and past any control batches or
+   * aborted records after it. The position moves here when the last message is handed out.
+   */
+  readonly endOffset: number;
   /** Next message to hand out. */
   index: number;
   readonly bytes: number;

@@ -23,6 +23,11 @@
  * unknownTopicRetryMs only. Every answer is checked against the partition's epoch, so a seek or
  * pause since the request discards it.
  *
+ * Transactions. With read_committed (the default) the broker answers only below the last stable
+ * offset and lists the aborted transactions in the range; transaction-filter.ts drops their records.
+ * Control batches (markers) are skipped at every isolation level, and the fetch offset, and the
+ * position when nothing else is buffered, move past them.
+ *
  * Leader changes. A fetch that fails (NOT_LEADER_OR_FOLLOWER, a fenced epoch, a dropped
  * connection) leaves the partition's fetch offset where it was: it advances only when records are
  * accepted. After the refresh the next fetch goes to the new leader from that same offset, so the
@@ -36,10 +41,15 @@ import type { Cluster } from '../cluster/cluster.js';
 import type { Random } from '../policy/random.js';
 import { chooseReadReplica } from '../policy/read-replica.js';
 import { backoffDelayMs, refreshesMetadata, unknownTopicGaveUp } from '../policy/retry.js';
+import type { AbortedTransaction } from '../../proto/messages.js';
 import type { Message } from '../types.js';
 import type { ResolvedConsumerOptions } from './consumer-options.js';
 import type { Chunk, FetchBuffer } from './fetch-buffer.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type PartitionState } from './partition-state.js';
+import { visibleBatches } from './transaction-filter.js';
+
+/** FetchRequest.isolation_level of read_committed. */
+const READ_COMMITTED = 1;
 
 export interface FetcherDeps {
   readonly cluster: Cluster;
@@ -255,14 +265,14 @@ export class Fetcher {
         state.logStartOffset = result.logStartOffset;
         state.failures = 0;
         state.unknownTopicSinceMs = undefined;
-        this.#acceptRecords(state, request.offset, result.records, result.highWatermark);
+        this.#acceptRecords(state, request.offset, result.records, result.highWatermark, result.abortedTransactions);
       }
     }
     // Partitions the broker left out of its answer are simply fetched again.
     for (const [state, { epoch }] of sent) if (state.epoch === epoch && !seen.has(state)) state.fetching = false;
   }
 
-  #acceptRecords(state: PartitionState, requestedOffset: number, records: Buffer, highWatermark: number): void {
+  #acceptRecords(state: PartitionState, requestedOffset: number, records: Buffer, highWatermark: number, aborted: readonly AbortedTransaction[] | undefined): void {
     if (records.length === 0) return;
     // Frame complete batches by their headers; a trailing partial batch (cut by maxBytes) is left
     // for the next fetch.
@@ -302,8 +312,8 @@ export class Fetcher {
     }
     const { topic, partition } = state;
     const messages: Message[] = [];
-    for (const batch of batches) {
-      if (batch.header.isControl) continue;
+    // Control batches never reach the reader; with read_committed neither do aborted transactions.
+    for (const batch of visibleBatches(batches, this.#options.isolationLevel === READ_COMMITTED ? aborted : undefined)) {
       const decoded = batch.records;
       for (let i = 0; i < decoded.length; i++) {
         const r = decoded[i]!;
@@ -312,8 +322,14 @@ export class Fetcher {
         messages.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers });
       }
     }
-    if (messages.length === 0) return;
-    const chunk: Chunk = { owner: state, epoch: state.epoch, topic, partition, messages, index: 0, bytes: end, highWatermark, countedRecords: 0, countedBytes: 0 };
+    if (messages.length === 0) {
+      // Only markers or aborted records: move the position past them when nothing of the partition
+      // is waiting in the buffer (its position is then exactly where this fetch started), so
+      // position() and a commit of it do not stay behind a commit marker.
+      if (state.position === requestedOffset) state.position = nextOffset;
+      return;
+    }
+    const chunk: Chunk = { owner: state, epoch: state.epoch, topic, partition, messages, endOffset: nextOffset, index: 0, bytes: end, highWatermark, countedRecords: 0, countedBytes: 0 };
     this.#buffer.push(chunk);
   }
 

@@ -10,6 +10,9 @@
  *   - a flush or close is in progress.
  * A retried batch whose last attempt failed on a broker that has since stopped leading its
  * partition (ProducerBatch.failedOnNode) is ready at once: its backoff is not waited out.
+ * The producer may hold a partition back (`partitionReady`): an idempotent producer limits the
+ * batches in flight per partition and resends a retried batch alone; a transactional one sends
+ * nothing to a partition before the coordinator has added it to the transaction.
  * A drain takes at most one batch per partition (the head of its queue), as Kafka does: a second
  * batch of the same partition waits for the next request, which keeps a partition's batches in
  * order on the wire when only one request is in flight.
@@ -157,6 +160,7 @@ export class RecordAccumulator {
     leaderOf: (topic: string, partition: number) => number | undefined,
     canSend: (nodeId: number) => boolean,
     maxRequestBytes: number,
+    partitionReady?: (head: ProducerBatch) => boolean,
   ): DrainResult {
     const byNode = new Map<number, ProducerBatch[]>();
     const bytesByNode = new Map<number, number>();
@@ -186,6 +190,7 @@ export class RecordAccumulator {
         continue;
       }
       if (!canSend(nodeId)) continue;
+      if (partitionReady !== undefined && !partitionReady(head)) continue;
       const used = bytesByNode.get(nodeId) ?? 0;
       if (used > 0 && used + head.sizeBytes > maxRequestBytes) continue;
       queue.batches.shift();
@@ -238,11 +243,17 @@ export class RecordAccumulator {
     return wake === Number.POSITIVE_INFINITY ? undefined : wake;
   }
 
-  /** Removes and returns every queued batch (close with an error, or an unrecoverable topic). */
-  takeAll(topic?: string): ProducerBatch[] {
+  /** The partitions that have batches queued, in no particular order. */
+  queuedPartitions(): { topic: string; partition: number }[] {
+    return this.#queues.filter((q) => q.batches.length > 0).map((q) => ({ topic: q.topic, partition: q.partition }));
+  }
+
+  /** Removes and returns every queued batch (close with an error, an unrecoverable topic, an aborted transaction). */
+  takeAll(topic?: string, partition?: number): ProducerBatch[] {
     const taken: ProducerBatch[] = [];
     for (const queue of this.#queues) {
       if (topic !== undefined && queue.topic !== topic) continue;
+      if (partition !== undefined && queue.partition !== partition) continue;
       for (const batch of queue.batches) taken.push(batch);
       queue.batches.length = 0;
     }

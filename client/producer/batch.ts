@@ -101,6 +101,12 @@ export class ProducerBatch {
   lastError: StreamBusError | undefined;
   /** When this batch first got UNKNOWN_TOPIC_OR_PARTITION (retried only for a while). */
   unknownTopicSinceMs: number | undefined;
+  /** Idempotence (sequences.ts): the stamp it carries, -1 until it first leaves; kept on retries. */
+  producerId = -1;
+  producerEpoch = -1;
+  baseSequence = -1;
+  /** It left at least once, so the leader may have written it. */
+  sent = false;
   #encoded: Buffer | undefined;
   /** Create time of each record, by position. Outlives the records: acks report it. */
   #timestamps: number[] = [];
