@@ -21,6 +21,21 @@ const pureCore = [
   'coordinator/groups/group-store.ts',
   'coordinator/groups/offset-batcher.ts',
   'coordinator/groups/consumer-protocol.ts',
+  // Transactions: the state machine, its commands and applied state (txn-coordinator.ts and
+  // marker-sender.ts are the leader's shell).
+  'coordinator/transactions/txn.ts',
+  'coordinator/transactions/txn-types.ts',
+  'coordinator/transactions/txn-commands.ts',
+  'coordinator/transactions/txn-store.ts',
+  // Schema registry: formats, compatibility, the store and the REST router (registry-server.ts and
+  // registry-service.ts are the HTTP and Raft shell).
+  'coordinator/schema-registry/formats/**/*.ts',
+  'coordinator/schema-registry/schema-commands.ts',
+  'coordinator/schema-registry/schema-store.ts',
+  'coordinator/schema-registry/compatibility-check.ts',
+  'coordinator/schema-registry/rest-api.ts',
+  'broker/log/producer-state.ts',
+  'broker/log/control-batch.ts',
   // The Raft core and its simulator; storage/, transport/ and host/ are the I/O shell around it.
   'coordinator/raft/*.ts',
   'coordinator/raft/sim/**/*.ts',

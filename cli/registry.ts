@@ -59,6 +59,57 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/group-seek.js')).command,
   },
   { name: 'group delete', summary: 'Delete empty consumer groups and their offsets', load: async () => (await import('./commands/group-delete.js')).command },
+  {
+    name: 'schema register',
+    summary: 'Register a schema under a subject (prints its id and version)',
+    load: async () => (await import('./commands/schema-register.js')).command,
+  },
+  {
+    name: 'schema get',
+    summary: 'Show a subject\'s schema (a version, latest by default) or a schema by id',
+    load: async () => (await import('./commands/schema-get.js')).command,
+  },
+  {
+    name: 'schema list',
+    summary: 'List subjects with their latest version, id and type',
+    load: async () => (await import('./commands/schema-list.js')).command,
+  },
+  {
+    name: 'schema diff',
+    summary: 'Show what breaks compatibility between two versions of a subject, both ways',
+    load: async () => (await import('./commands/schema-diff.js')).command,
+  },
+  {
+    name: 'schema check',
+    summary: 'Test a schema against a subject\'s compatibility level, listing every problem',
+    load: async () => (await import('./commands/schema-check.js')).command,
+  },
+  {
+    name: 'schema delete',
+    summary: 'Delete a subject or one version (soft; --permanent after a soft delete)',
+    load: async () => (await import('./commands/schema-delete.js')).command,
+  },
+  {
+    name: 'schema compat get',
+    summary: 'Show the compatibility level (global, or a subject\'s)',
+    load: async () => (await import('./commands/schema-compat-get.js')).command,
+  },
+  {
+    name: 'schema compat set',
+    summary: 'Set the compatibility level (global, or a subject\'s)',
+    load: async () => (await import('./commands/schema-compat-set.js')).command,
+  },
+  { name: 'txn list', summary: 'List transactional ids with their state, open partitions and age', load: async () => (await import('./commands/txn-list.js')).command },
+  {
+    name: 'txn describe',
+    summary: 'Show a transactional id: state, producer, open partitions and groups, age',
+    load: async () => (await import('./commands/txn-describe.js')).command,
+  },
+  {
+    name: 'producers describe',
+    summary: 'Show the producers each partition of a topic keeps state for, with their open transactions',
+    load: async () => (await import('./commands/producers-describe.js')).command,
+  },
   { name: 'produce', summary: 'Write records read from stdin, one per line', load: async () => (await import('./commands/produce.js')).command },
   { name: 'consume', summary: 'Print records of a topic', load: async () => (await import('./commands/consume.js')).command },
   {

@@ -120,3 +120,19 @@ export class DeliveryTimeoutError extends StreamBusError {
     this.lastError = lastError;
   }
 }
+
+/**
+ * Another producer instance with the same transactionalId started (its InitProducerId bumped the
+ * epoch), so this one is a zombie: the coordinator and the partition leaders refuse it. PRODUCER_FENCED,
+ * not retriable and final: the producer rejects every later send() and transaction() with this error,
+ * and its open transaction (if any) is aborted by the new instance. Close it and let the new one work.
+ */
+export class ProducerFencedError extends StreamBusError {
+  readonly transactionalId: string;
+
+  constructor(transactionalId: string, detail: string, cause?: unknown) {
+    super(ErrorCode.PRODUCER_FENCED, `producer with transactionalId "${transactionalId}" was fenced by a newer instance: ${detail}`, cause === undefined ? {} : { cause });
+    this.name = 'ProducerFencedError';
+    this.transactionalId = transactionalId;
+  }
+}

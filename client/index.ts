@@ -40,7 +40,7 @@ import { raceSignal } from './signal.js';
 import type { CallOptions } from './types.js';
 
 export { ErrorCode, StreamBusError, errorFromCode, type ErrorName, type StreamBusErrorContext } from '../proto/errors.js';
-export { AdminError, BrokerUnavailableError, DeliveryTimeoutError, RequestTimeoutError, type ItemFailure } from './errors.js';
+export { AdminError, BrokerUnavailableError, DeliveryTimeoutError, ProducerFencedError, RequestTimeoutError, type ItemFailure } from './errors.js';
 export { BrokerPool, type BrokerHealth, type BrokerPoolOptions } from './network/broker-pool.js';
 export { Admission, BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './policy/circuit-breaker.js';
 export type {
@@ -54,6 +54,21 @@ export type {
   TopicPartition,
 } from './types.js';
 export { Producer, type Acks, type ProducerOptions } from './producer/producer.js';
+export type { ConsumerGroupMetadata, SendOffsetsSpec, Transaction } from './producer/transaction.js';
+export { runTransactional, type RunTransactionalOptions } from './pipeline/run-transactional.js';
+export { visibleBatches, controlType, ControlType } from './consumer/transaction-filter.js';
+export {
+  TRANSACTION_STATES,
+  TxnCalls,
+  type InitProducerIdSpec,
+  type ProducerIdGrant,
+  type TransactionDescription,
+  type TransactionListing,
+  type TransactionState,
+  type TxnMember,
+  type TxnOffset,
+  type TxnOffsetCommitSpec,
+} from './coordinator/txn-calls.js';
 export {
   Consumer,
   type AssignedPartition,
@@ -76,6 +91,8 @@ export {
   type OffsetResult,
   type OffsetSpec,
   type PartitionDescription,
+  type PartitionProducers,
+  type ProducerState,
   type PartitionIncrease,
   type RecordDeletion,
   type TopicConfigDescription,
@@ -127,6 +144,7 @@ export { CommitTracker, diffAssignment, type AssignmentDiff, type TrackedOffset 
 export { groupLagSummary, partitionLag, type PartitionLag, type PartitionLagInput } from './group/group-lag.js';
 export type { ConnectFn, Connection, ConnectionOptions } from './network/types.js';
 export { connect } from './network/connection.js';
+export * from './serdes/index.js';
 
 export interface ClientOptions {
   /** Bootstrap brokers as "host:port"; the rest of the cluster is learned from metadata. */
@@ -188,7 +206,11 @@ export class StreamBus {
   readonly #unknownTopicRetryMs: number;
   readonly #coordinators: readonly string[];
   readonly #clientId: string;
+  /** A replaced ConnectFn (a simulated network) reaches the coordinators too. */
+  readonly #connect: ConnectFn | undefined;
   readonly #children = new Set<Closable>();
+  /** The coordinator client producers (producer ids, transactions) and the admin share; made on first use. */
+  #coordinatorClient: CoordinatorClient | undefined;
   #closed: Promise<void> | undefined;
 
   /**
@@ -214,6 +236,7 @@ export class StreamBus {
     this.#unknownTopicRetryMs = count('unknownTopicRetryMs', options.unknownTopicRetryMs, 10_000, 0);
     this.#coordinators = options.coordinators ?? options.brokers;
     this.#clientId = options.clientId ?? 'streambus-client';
+    this.#connect = options.connect;
     this.#cluster = new Cluster({
       brokers: options.brokers,
       clientId: options.clientId ?? 'streambus-client',
@@ -248,12 +271,21 @@ export class StreamBus {
 
   /**
    * A new producer. With the default acks 'all', a send() promise resolves once the record is
-   * durable on every in-sync replica; see ProducerOptions for batching, buffering and retries.
+   * durable on every in-sync replica; it is idempotent by default (retries never duplicate a
+   * record), and with a `transactionalId` it runs transactions (producer.transaction()). See
+   * ProducerOptions for batching, buffering and retries.
    */
   producer(options: ProducerOptions = {}): Producer {
     this.#assertOpen();
     const producer = new Producer(
-      { cluster: this.#cluster, random: this.#random, now: Date.now, requestTimeoutMs: this.#requestTimeoutMs, unknownTopicRetryMs: this.#unknownTopicRetryMs },
+      {
+        cluster: this.#cluster,
+        random: this.#random,
+        now: Date.now,
+        requestTimeoutMs: this.#requestTimeoutMs,
+        unknownTopicRetryMs: this.#unknownTopicRetryMs,
+        transactions: this.#coordinatorsShared().transactions,
+      },
       options,
     );
     this.#children.add(producer);
@@ -311,7 +343,18 @@ export class StreamBus {
   /** The admin client. Cheap: it shares this client's connections and holds no state of its own. */
   admin(): Admin {
     this.#assertOpen();
-    return new Admin({ cluster: this.#cluster, now: Date.now, requestTimeoutMs: this.#requestTimeoutMs });
+    return new Admin({ cluster: this.#cluster, now: Date.now, requestTimeoutMs: this.#requestTimeoutMs, transactions: () => this.#coordinatorsShared().transactions });
+  }
+
+  #coordinatorsShared(): CoordinatorClient {
+    this.#coordinatorClient ??= new CoordinatorClient({
+      bootstrap: this.#coordinators,
+      clientId: this.#clientId,
+      requestTimeoutMs: this.#requestTimeoutMs,
+      random: this.#random,
+      ...(this.#connect === undefined ? {} : { connect: this.#connect }),
+    });
+    return this.#coordinatorClient;
   }
 
   /**
@@ -331,6 +374,7 @@ export class StreamBus {
       const closing = Promise.allSettled(children.map((child) => child.close(signal === undefined ? {} : { signal })));
       await raceSignal(closing, signal).catch(() => undefined);
     } finally {
+      await this.#coordinatorClient?.close();
       await this.#cluster.close();
     }
   }

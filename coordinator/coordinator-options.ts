@@ -10,6 +10,8 @@ import type { Logger } from './logger.js';
 import type { RaftMetadataLog } from './metadata-log/raft-metadata-log.js';
 import type { RaftHost } from './raft/host/index.js';
 import type { GroupCoordinatorSettings } from './groups/group-coordinator.js';
+import type { TxnMarkerSender } from './transactions/marker-sender.js';
+import type { TransactionSettings } from './transactions/txn-types.js';
 import type { BrokerConnection, BrokerHeartbeatOutcome, Endpoint } from './service/coordinator-api.js';
 
 export interface CoordinatorOptions {
@@ -46,6 +48,10 @@ export interface CoordinatorOptions {
   readonly controller?: ControllerSettings;
   /** The group coordinator's settings (Kafka's group.* and offsets.* settings); unset ones take Kafka's defaults. */
   readonly groups?: Partial<GroupCoordinatorSettings>;
+  /** The transaction coordinator's settings (Kafka's transaction.* settings); unset ones take Kafka's defaults. */
+  readonly transactions?: Partial<TransactionSettings>;
+  /** How markers reach partition leaders. Default: native connections to the brokers (nativeMarkerSender). */
+  readonly txnMarkerSender?: TxnMarkerSender;
 }
 
 /** How the controller fails partitions over and balances their leaders. */

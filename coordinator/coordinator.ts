@@ -86,6 +86,8 @@ import {
 } from './coordinator-options.js';
 import { write } from './coordinator-steps.js';
 import { GroupCoordinator, groupCoordinatorSettings } from './groups/group-coordinator.js';
+import { nativeMarkerSender } from './transactions/marker-sender.js';
+import { TransactionCoordinator, transactionSettings } from './transactions/txn-coordinator.js';
 import { MetadataFetcher } from './metadata-fetch.js';
 import { type BrokerMaintenanceResult, PartitionOps } from './partition-ops.js';
 import { TopicAdmin } from './topic-admin.js';
@@ -124,6 +126,8 @@ export class Coordinator implements CoordinatorApi {
   readonly #fetcher: MetadataFetcher;
   /** Consumer groups and offsets, served while this node leads (groups/group-coordinator.ts). */
   readonly groups: GroupCoordinator;
+  /** Producer ids and transactions, served while this node leads (transactions/txn-coordinator.ts). */
+  readonly transactions: TransactionCoordinator;
   readonly #unsubscribe: (() => void)[] = [];
   readonly #leaderWaiters = new Set<() => void>();
   #closing: Promise<void> | undefined;
@@ -195,6 +199,23 @@ export class Coordinator implements CoordinatorApi {
       phase: () => (this.leading ? 'ready' : this.#refusal() === undefined && this.#host.leaderId === this.nodeId ? 'loading' : 'follower'),
       notCoordinator: () => this.#notCoordinator(),
       schedule: (run) => setImmediate(run),
+    });
+    const groupSettings = groupCoordinatorSettings(options.groups);
+    this.transactions = new TransactionCoordinator({
+      settings: transactionSettings(options.transactions),
+      wallMs: () => Date.now(),
+      logger: this.#logger,
+      submit,
+      state: () => this.log.state,
+      phase: () => (this.leading ? 'ready' : this.#refusal() === undefined && this.#host.leaderId === this.nodeId ? 'loading' : 'follower'),
+      notCoordinator: () => {
+        const refused = this.#notCoordinator();
+        return new StreamBusError(refused.code, refused.message.replace('group coordinator', 'transaction coordinator'), { context: refused.context });
+      },
+      term: () => this.#writes.readyTerm ?? this.#host.status().term,
+      sender: options.txnMarkerSender ?? nativeMarkerSender(),
+      checkGroupMember: (groupId, who) => this.groups.checkTxnCommit(groupId, who),
+      offsetMetadataMaxBytes: groupSettings.offsetMetadataMaxBytes,
     });
     this.#writes = new WritePipeline({
       log: options.log,
@@ -287,6 +308,7 @@ export class Coordinator implements CoordinatorApi {
     this.#sessions.stop();
     this.#partitions.stop();
     this.groups.stop();
+    this.transactions.stop(error);
     this.#wakeLeaderWaiters();
   }
 
@@ -426,6 +448,16 @@ export class Coordinator implements CoordinatorApi {
   }
 
   /**
+   * Runs a metadata write of a part that keeps its own commands in the log (the schema registry):
+   * `decide` sees the leader's speculative state and returns what to append, in one synchronous
+   * step; resolves once the entry is applied here. NOT_CONTROLLER (naming the leader when known) on
+   * a node that does not lead; `decide`'s own error as thrown.
+   */
+  submitWrite<T>(signal: AbortSignal | undefined, decide: (state: MetadataStateView) => WriteStep<T>): Promise<T> {
+    return this.#submit(signal, decide);
+  }
+
+  /**
    * Stops serving: writes not yet proposed fail with SHUTTING_DOWN, long polls answer, timers stop.
    * Does not close the host or the log (their owner does, after this). Idempotent.
    */
@@ -436,6 +468,7 @@ export class Coordinator implements CoordinatorApi {
       this.#sessions.stop();
       this.#partitions.stop();
       this.groups.stop();
+      await this.transactions.close();
       for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
       this.#wakeLeaderWaiters();
       this.#fetcher.wakeAll();
@@ -461,6 +494,7 @@ export class Coordinator implements CoordinatorApi {
       this.#sessions.stop();
       this.#partitions.stop();
       this.groups.stop();
+      this.transactions.stop();
     }
     this.#membership.refreshPeers();
   }
@@ -490,10 +524,12 @@ export class Coordinator implements CoordinatorApi {
     }
     this.#sessions.reset(state);
     this.groups.reset(state);
+    this.transactions.reset();
     this.#writes.ready(term);
     this.#sessions.start();
     this.#partitions.start();
     this.groups.start();
+    this.transactions.start();
     this.#logger.info({ nodeId: this.nodeId, term, metadataOffset: state.lastAppliedOffset }, 'coordinator leader ready: accepting writes');
     // Proposed before any write that waited for readiness runs (those resume in microtasks).
     this.#initCluster();

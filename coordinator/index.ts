@@ -18,6 +18,10 @@ export {
 } from './coordinator.js';
 // Consumer groups and committed offsets, served by the coordinator leader.
 export * from './groups/index.js';
+// Producer ids and transactions, served by the coordinator leader.
+export * from './transactions/index.js';
+// The Confluent-compatible schema registry, its store in the metadata and its REST API.
+export * from './schema-registry/index.js';
 export { CoordinatorNode, type CoordinatorNodeOptions, type NodeHealth, type RaftSettings } from './service/coordinator-node.js';
 export { CoordinatorMetrics, type CoordinatorMetricsOptions, type CoordinatorMetricsSource } from './service/coordinator-metrics.js';
 export {

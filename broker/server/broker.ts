@@ -14,20 +14,26 @@
  * only below the high watermark, and a follower serves it too (below its own high watermark), for
  * consumers that fetch from a replica in their rack. acks=all produce waits until the high
  * watermark covers the batch.
+ *
+ * Transactions (docs/transactions-broker.md): produce is checked and deduped by the partition's
+ * producer state; a read_committed fetch reads below the last stable offset and lists the aborted
+ * transactions of what it returns; WRITE_TXN_MARKERS and DESCRIBE_PRODUCERS are ./txn-markers.ts.
  */
 import type { Logger } from 'pino';
 import type { ApiName, BrokerApiName, RequestOf, ResponseOf } from '../../proto/api.js';
 import type * as M from '../../proto/messages.js';
 import type { EncodableResponseOf } from '../../proto/native-codec.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, patchPartitionLeaderEpoch, validateBatches } from '../../proto/record-batch/index.js';
-import type { LogConfig, LogStore, PartitionLog } from '../log/index.js';
+import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, patchPartitionLeaderEpoch, readBatchHeader, validateBatches } from '../../proto/record-batch/index.js';
+import { ListOffsetTimestamp, type LogConfig, type LogStore, type PartitionLog } from '../log/index.js';
 import type { Handler, RequestContext } from '../network/server.js';
 import { isCoordinatorApi, supportedApiVersions } from '../../proto/api.js';
 import { connect } from '../../client/index.js';
 import { ReplicaManager, type PartitionReplicationStatus, type ReplicationOptions } from '../replication/replica-manager.js';
 import { AppendWaiter } from './append-waiter.js';
+import { describeProducers, writeTxnMarkers } from './txn-markers.js';
 import type { ControllerGateway, MetadataView, TopicConfigResolver, TopicDefaults, TopicView } from './metadata-view.js';
+import { type SchemaIdLookup, type SchemaValidation, checkSchemaIds, schemaValidationOf } from './schema-validation.js';
 
 export interface BrokerTraffic {
   /** Records and bytes appended to a topic. */
@@ -55,6 +61,11 @@ export interface BrokerOptions {
   readonly nowMs?: () => number;
   /** Follower fetching and ISR tracking settings; defaults: the native client's connect, Kafka's timings. */
   readonly replication?: ReplicationOptions;
+  /**
+   * The schema registry's ids as the followed metadata has them, for topics with
+   * confluent.key/value.schema.validation (./schema-validation.ts). Without it such topics refuse every record.
+   */
+  readonly schemaIds?: SchemaIdLookup;
 }
 
 const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
@@ -80,6 +91,8 @@ export class Broker implements Handler {
   /** topicId -> resolved log config it was opened with, so config changes reach open logs. */
   readonly #openTopics = new Map<string, { name: string; config: LogConfig }>();
   #reconciling: Promise<void> = Promise.resolve();
+  /** Schema validation per topic config record (replaced, never mutated, when configs change); null: none. */
+  readonly #schemaValidation = new WeakMap<object, SchemaValidation | null>();
   #unsubscribe: (() => void) | undefined;
   readonly #handlers: Handlers;
   readonly #replicas: ReplicaManager;
@@ -107,9 +120,8 @@ export class Broker implements Handler {
       ALTER_CONFIGS: (body) => this.#alterConfigs(body),
       CREATE_PARTITIONS: (body) => this.#createPartitions(body),
       DELETE_RECORDS: (body) => this.#deleteRecords(body),
-      // Served from issue 8's broker work (producer state, markers); refused until then.
-      WRITE_TXN_MARKERS: () => Promise.reject(new StreamBusError(ErrorCode.UNSUPPORTED_VERSION, 'transaction markers are not served yet')),
-      DESCRIBE_PRODUCERS: () => Promise.reject(new StreamBusError(ErrorCode.UNSUPPORTED_VERSION, 'producer state is not served yet')),
+      WRITE_TXN_MARKERS: (body) => this.#writeTxnMarkers(body),
+      DESCRIBE_PRODUCERS: (body) => Promise.resolve(this.#describeProducers(body)),
     };
   }
 
@@ -226,6 +238,15 @@ export class Broker implements Handler {
       await logs.deletePartition(topicId, partition);
       this.#log.info({ topic: topic.name, topicId, partition }, 'deleted the data of a partition reassigned away from this broker');
     }
+  }
+
+  #schemaValidationOf(topic: TopicView): SchemaValidation | undefined {
+    let validation = this.#schemaValidation.get(topic.configs);
+    if (validation === undefined) {
+      validation = schemaValidationOf(this.#options.configs.resolve(topic.configs)) ?? null;
+      this.#schemaValidation.set(topic.configs, validation);
+    }
+    return validation ?? undefined;
   }
 
   #logConfig(topic: TopicView): LogConfig {
@@ -389,6 +410,10 @@ export class Broker implements Handler {
         throw new StreamBusError(ErrorCode.INVALID_RECORD, 'clients may not produce control batches (transaction markers)');
       }
       if (config.cleanupCompact) await requireKeys(request.records, topicName);
+      const validation = this.#schemaValidationOf(topic);
+      if (validation !== undefined) {
+        await checkSchemaIds(request.records, { topic: topicName, partition: request.partition, validation, lookup: this.#options.schemaIds });
+      }
       // Stamp the leader epoch the batches were written under (outside the CRC): the truncation
       // logic of replication compares it with the leader epoch history.
       for (let position = 0, i = 0; i < headers.length; position += headers[i]!.sizeBytes, i += 1) {
@@ -451,6 +476,11 @@ export class Broker implements Handler {
   }
 
   async #readFetch(body: M.FetchRequest): Promise<{ response: FetchAnswer; bytes: number; failed: boolean }> {
+    if (body.isolationLevel !== READ_UNCOMMITTED && body.isolationLevel !== READ_COMMITTED) {
+      throw new StreamBusError(ErrorCode.INVALID_REQUEST, `isolation level must be 0 (read_uncommitted) or 1 (read_committed), not ${body.isolationLevel}`);
+    }
+    // Followers copy everything; read_committed consumers read only below the last stable offset.
+    const committedOnly = body.isolationLevel === READ_COMMITTED && !isReplica(body);
     let remaining = body.maxBytes > 0 ? body.maxBytes : DEFAULT_FETCH_MAX_BYTES;
     let bytes = 0;
     let failed = false;
@@ -481,7 +511,7 @@ export class Broker implements Handler {
         try {
           // Only the first partition that returns data may exceed the limits (so one oversized
           // batch can always make progress); later ones stop at what is left of max_bytes.
-          const maxOffset = checked.maxOffset;
+          const maxOffset = committedOnly ? Math.min(checked.maxOffset, log.lastStableOffset) : checked.maxOffset;
           const read = limit > 0 || bytes === 0 ? await log.readChunks(p.fetchOffset, Math.max(limit, 1), { maxOffset }) : undefined;
           let records = read?.chunks ?? NO_BATCHES;
           let recordsBytes = read?.bytes ?? 0;
@@ -491,14 +521,19 @@ export class Broker implements Handler {
           }
           bytes += recordsBytes;
           remaining = Math.max(0, remaining - recordsBytes);
+          const lastChunk = records.at(-1);
+          const abortedTransactions =
+            committedOnly && lastChunk !== undefined
+              ? log.abortedTransactions(p.fetchOffset, readBatchHeader(lastChunk).lastOffset + 1).map(({ producerId, firstOffset }) => ({ producerId, firstOffset }))
+              : [];
           partitions.push({
             partition: p.partition,
             errorCode: ErrorCode.NONE,
             errorMessage: '',
             highWatermark: log.highWatermark,
-            lastStableOffset: log.highWatermark,
+            lastStableOffset: log.lastStableOffset,
             logStartOffset: log.logStartOffset,
-            abortedTransactions: [],
+            abortedTransactions,
             records,
           });
         } catch (error) {
@@ -543,6 +578,10 @@ export class Broker implements Handler {
             });
             if (found instanceof StreamBusError) return fail(found);
             try {
+              // read_committed: the latest offset a consumer can read is the last stable offset.
+              if (p.timestamp === ListOffsetTimestamp.latest && body.isolationLevel === READ_COMMITTED) {
+                return { partition: p.partition, errorCode: ErrorCode.NONE, errorMessage: '', offset: found.log.lastStableOffset, timestamp: -1 };
+              }
               const { offset, timestamp } = await found.log.listOffset(p.timestamp);
               return { partition: p.partition, errorCode: ErrorCode.NONE, errorMessage: '', offset, timestamp };
             } catch (error) {
@@ -553,6 +592,27 @@ export class Broker implements Handler {
       })),
     );
     return { topics };
+  }
+
+  /** WRITE_TXN_MARKERS (./txn-markers.ts): the coordinator ends a transaction on the partitions this broker leads. */
+  #writeTxnMarkers(body: M.WriteTxnMarkersRequest): Promise<M.WriteTxnMarkersResponse> {
+    return writeTxnMarkers(body, {
+      partition: (topic, partition) => {
+        const found = this.#partitionLog(topic, partition);
+        return found instanceof StreamBusError ? found : { log: found.log, leaderEpoch: found.topic.partitions[partition]!.leaderEpoch };
+      },
+      waitReplicated: (topic, partition, log, endOffset, timeoutMs, leaderEpoch) =>
+        this.#replicas.waitForHighWatermark(topic, partition, log, endOffset, timeoutMs, leaderEpoch),
+      nowMs: this.#nowMs,
+      logger: this.#log,
+    });
+  }
+
+  #describeProducers(body: M.DescribeProducersRequest): M.DescribeProducersResponse {
+    return describeProducers(body, (topic, partition) => {
+      const found = this.#partitionLog(topic, partition);
+      return found instanceof StreamBusError ? found : found.log;
+    });
   }
 
   async #deleteRecords(body: M.DeleteRecordsRequest): Promise<M.DeleteRecordsResponse> {
@@ -632,6 +692,8 @@ export class Broker implements Handler {
 }
 
 const NO_BATCHES: readonly Buffer[] = [];
+const READ_UNCOMMITTED = 0;
+const READ_COMMITTED = 1;
 
 function sameConfig(a: LogConfig, b: LogConfig): boolean {
   return (Object.keys(a) as (keyof LogConfig)[]).every((key) => a[key] === b[key]);
@@ -692,7 +754,7 @@ function fetchError(partition: number, error: StreamBusError | undefined, log?: 
     errorCode: error?.code ?? ErrorCode.NONE,
     errorMessage: error?.message ?? '',
     highWatermark: log?.highWatermark ?? -1,
-    lastStableOffset: log?.highWatermark ?? -1,
+    lastStableOffset: log?.lastStableOffset ?? -1,
     logStartOffset: log?.logStartOffset ?? -1,
     abortedTransactions: [],
     records: NO_BATCHES,

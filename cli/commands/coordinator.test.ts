@@ -122,6 +122,7 @@ describe('streambus coordinator > admin port and advertised host', () => {
         'coordinator.port': n.api.port,
         'coordinator.advertised.host': 'localhost',
         'admin.port': 0,
+        'schema.registry.port': 0,
         'data.dir': n.dataDir,
         'log.format': 'json',
       }).flatMap(([key, value]) => ['--set', `${key}=${String(value)}`]);

@@ -26,6 +26,8 @@ import { advertisedHost, type ConfigValues } from '../config/index.js';
 import { packageVersion } from '../version.js';
 import { controllerSettings } from '../server/controller-wiring.js';
 import { groupSettings } from '../server/group-wiring.js';
+import { type RegistryAddresses, serveSchemaRegistry } from '../server/registry-wiring.js';
+import { transactionSettings } from '../server/transaction-wiring.js';
 import { untilStopped } from './dev.js';
 
 export const command = defineCommand({
@@ -63,11 +65,13 @@ export const command = defineCommand({
       sessionTimeoutMs: values['broker.session.timeout.ms'],
       controller: controllerSettings(values),
       groups: groupSettings(values),
+      transactions: transactionSettings(values),
       logger: logger.child({ component: 'coordinator' }),
       metrics: new CoordinatorMetrics({ defaultMetrics: true, version: packageVersion() }),
     });
     let server: NativeServer | undefined;
     let admin: AdminServer | undefined;
+    let registry: RegistryAddresses | null = null;
     try {
       server = new NativeServer({
         handler: new CoordinatorHandler({
@@ -84,6 +88,8 @@ export const command = defineCommand({
         logger: logger.child({ component: 'coordinator-api' }),
       });
       await server.listen();
+      // Stopped by node.close().
+      registry = await serveSchemaRegistry(node, values, logger);
       admin = await startAdminServer({
         host: values['admin.host'],
         port: values['admin.port'],
@@ -114,11 +120,12 @@ export const command = defineCommand({
         `  coordinator API   ${api.host}:${api.port}`,
         `  raft              ${raft.host}:${raft.port}`,
         `  admin HTTP        http://${adminAddress.host}:${adminAddress.port}  (/metrics /livez /readyz)`,
+        ...(registry === null ? [] : [`  schema registry   http://${registry.advertised.host}:${registry.advertised.port}`]),
         `  voters            ${voters === undefined ? `${nodeId} (this node alone)` : formatVoters(voters)}`,
         '',
       ].join('\n'),
     );
-    logger.info({ api, raft, admin: adminAddress, nodeId: node.nodeId, clusterId: node.clusterId, dataDir: node.dataDir }, 'streambus coordinator ready');
+    logger.info({ api, raft, admin: adminAddress, ...(registry === null ? {} : { schemaRegistry: registry.advertised }), nodeId: node.nodeId, clusterId: node.clusterId, dataDir: node.dataDir }, 'streambus coordinator ready');
     const failure = await untilStopped(ctx.signal, node.failed);
     logger.info('shutting down');
     await admin.close();

@@ -131,6 +131,20 @@ export const settings = {
     type: 'string', default: null, scope: 'server',
     doc: 'The founding voters of the coordinator group and their Raft addresses, id@host:port comma-separated (like KRaft\'s controller.quorum.voters): 1@127.0.0.1:9095,2@127.0.0.2:9095,3@127.0.0.3:9095. Read on a new data directory only; later the group\'s membership lives in its log. A node not listed starts empty and waits to be added (`streambus cluster members add`). Unset: a group of this node alone.',
   },
+  'schema.registry.enable': {
+    type: 'boolean', default: true, scope: 'server',
+    doc: 'Serve the Confluent-compatible schema registry REST API (docs/schema-registry.md) from `streambus dev` and each `streambus coordinator`.',
+  },
+  'schema.registry.host': { type: 'string', default: '127.0.0.1', scope: 'server', doc: 'Bind address of the schema registry REST API.' },
+  'schema.registry.port': { type: 'int', default: 8081, ...PORT, scope: 'server', doc: 'Port of the schema registry REST API (Confluent\'s default 8081; 0 picks a free port).' },
+  'schema.registry.advertised.host': {
+    type: 'string', default: null, scope: 'server',
+    doc: 'Host a coordinator records as its schema registry address (with its port); followers forward writes there when it leads. Unset: schema.registry.host, or the host name when that is a wildcard address.',
+  },
+  'schema.registry.incompatible.error.code': {
+    type: 'enum', values: ['409', '40901'], default: '409', scope: 'server',
+    doc: 'The error_code in the body of an incompatible registration (HTTP 409 either way): 409 as Karapace and Confluent before 8.1, or 40901 as Confluent 8.1 and later.',
+  },
   'admin.auth.token': {
     type: 'string', default: null, scope: 'server', secret: true,
     doc: 'When set, /metrics and every admin endpoint except /livez and /readyz require `Authorization: Bearer <token>`.',
@@ -220,6 +234,20 @@ export const settings = {
   },
   'offset.metadata.max.bytes': { type: 'int', default: 4096, min: 0, max: 1_048_576, scope: 'server', doc: 'The longest metadata string an offset commit may carry; longer ones fail with OFFSET_METADATA_TOO_LARGE.' },
 
+  // ---- Producer ids and transactions on the coordinator (Kafka's names and defaults; docs/transactions.md).
+  'transaction.max.timeout.ms': {
+    type: 'int', default: 900_000, min: 1, max: 2_147_483_647, scope: 'server',
+    doc: 'The longest transaction timeout a producer may ask for; InitProducerId asking for more is refused with INVALID_TRANSACTION_TIMEOUT. A transaction open longer than its own timeout is aborted by the coordinator.',
+  },
+  'transactional.id.expiration.ms': {
+    type: 'int', default: 604_800_000, min: 1, max: 2_147_483_647, scope: 'server',
+    doc: 'A transactional id with no open transaction and no activity for this long is forgotten (7 days by default); a producer that comes back with it starts afresh.',
+  },
+  'transaction.abort.timed.out.transaction.cleanup.interval.ms': {
+    type: 'int', default: 10_000, min: 1, max: 2_147_483_647, scope: 'server',
+    doc: 'How often the coordinator leader aborts transactions open past their timeout (fencing their producers) and expires idle transactional ids.',
+  },
+
   // ---- Topic creation defaults.
   'num.partitions': { type: 'int', default: 1, min: 1, max: 10_000, scope: 'server', doc: 'Partitions of a topic created without a partition count (and of auto-created topics).' },
   'default.replication.factor': { type: 'int', default: 1, min: 1, max: 32, scope: 'server', doc: 'Replication factor of a topic created without one.' },
@@ -253,6 +281,10 @@ export const settings = {
   coordinators: {
     type: 'list', items: 'host-port', default: ['127.0.0.1:9093'], scope: 'client', flag: 'coordinators',
     doc: 'Coordinator API addresses the cluster commands and `streambus broker` start from, comma-separated host:port; one reachable node is enough.',
+  },
+  'schema.registry.url': {
+    type: 'string', default: 'http://127.0.0.1:8081', scope: 'client', flag: 'registry',
+    doc: 'The schema registry the `schema` commands talk to (any coordinator node\'s registry; writes are forwarded to the leader).',
   },
   'client.id': { type: 'string', default: 'streambus-cli', scope: 'client', doc: 'Client id the command line sends to brokers.' },
   'request.timeout.ms': { type: 'int', default: 30_000, min: 1, max: 3_600_000, scope: 'client', doc: 'How long the command line waits for one response.' },
@@ -312,7 +344,7 @@ const wildcardHosts = new Set(['0.0.0.0', '::', '[::]', '']);
  * The host a listener advertises: its advertised.host when set, else its bind host, else (for a
  * wildcard bind address) the machine's host name, which the caller passes in.
  */
-export function advertisedHost(values: ConfigValues, listener: 'native' | 'kafka' | 'admin' | 'coordinator', hostname: string): string {
+export function advertisedHost(values: ConfigValues, listener: 'native' | 'kafka' | 'admin' | 'coordinator' | 'schema.registry', hostname: string): string {
   const advertised = values[`${listener}.advertised.host`];
   if (advertised !== null && advertised !== '') return advertised;
   const host = values[`${listener}.host`];

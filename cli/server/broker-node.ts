@@ -180,7 +180,7 @@ export async function startBrokerNode(config: ResolvedConfig, logger: Logger, op
     });
     await server.listen();
     cleanups.push(() => server.close());
-    const kafka = await startKafkaListener({ config, nodeId, handler: broker, cache, logger, groups: client.groups });
+    const kafka = await startKafkaListener({ config, nodeId, handler: broker, cache, logger, groups: client.groups, transactions: client.transactions });
     cleanups.push(() => kafka.close());
 
     const nativeAdvertised = { host: advertisedHost(values, 'native', hostname()), port: server.port };

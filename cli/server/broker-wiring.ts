@@ -12,9 +12,10 @@ import { connect } from '../../client/index.js';
 import type { LogStore } from '../../broker/log/index.js';
 import type { BrokerMetrics } from '../../broker/observability/index.js';
 import { Broker } from '../../broker/server/broker.js';
+import { storeSchemaIdLookup } from '../../broker/server/schema-validation.js';
 import type { ControllerGateway, MetadataView, TopicConfigResolver } from '../../broker/server/metadata-view.js';
 import type { ReplicationOptions } from '../../broker/replication/replica-manager.js';
-import { KafkaListener, type KafkaBrokerConfigEntry, type KafkaGroupCoordinator } from '../../broker/kafka/index.js';
+import { KafkaListener, type KafkaBrokerConfigEntry, type KafkaGroupCoordinator, type KafkaTxnCoordinator } from '../../broker/kafka/index.js';
 import type { Handler } from '../../broker/network/index.js';
 import { ConfigSource, advertisedHost, describeConfig, formatConfigValue, settingKeys, specOf, type ResolvedConfig } from '../config/index.js';
 import { packageVersion } from '../version.js';
@@ -104,6 +105,7 @@ export function createBroker(parts: BrokerParts): Broker {
       },
     },
     replication: { connect, fetchObserver: metrics.replicaFetchObserver, replicaLagTimeMaxMs: values['replica.lag.time.max.ms'], ...parts.isr },
+    schemaIds: storeSchemaIdLookup(() => cache.state.schemas),
   });
   metrics.setReplicationSource({
     nodeId: parts.nodeId,
@@ -123,6 +125,8 @@ export function createBroker(parts: BrokerParts): Broker {
         logEndOffset: log.logEndOffset,
         highWatermark: log.highWatermark,
         sizeBytes: log.sizeBytes,
+        lastStableOffset: log.lastStableOffset,
+        producers: log.producerCount,
       };
     }
   });
@@ -138,6 +142,8 @@ export interface KafkaListenerParts {
   readonly logger: Logger;
   /** The group calls of the broker's coordinator client: Kafka group requests are forwarded there. */
   readonly groups?: KafkaGroupCoordinator;
+  /** The transaction calls of the same client: Kafka transaction requests are forwarded there. */
+  readonly transactions?: KafkaTxnCoordinator;
 }
 
 /**
@@ -157,6 +163,7 @@ export async function startKafkaListener(parts: KafkaListenerParts): Promise<Kaf
       },
       brokerConfigs: () => kafkaBrokerConfigs(parts.config),
       ...(parts.groups === undefined ? {} : { groups: parts.groups }),
+      ...(parts.transactions === undefined ? {} : { transactions: parts.transactions }),
     },
     host: values['kafka.host'],
     port: values['kafka.port'],

@@ -19,7 +19,7 @@ afterAll(async () => {
 const quiet = pino({ level: 'silent' });
 
 function config(dataDir: string, extra: Record<string, string> = {}): ReturnType<typeof resolveConfig> {
-  const settings: Record<string, string> = { 'data.dir': dataDir, 'native.port': '0', 'kafka.port': '0', 'admin.port': '0', 'raft.port': '0', ...extra };
+  const settings: Record<string, string> = { 'data.dir': dataDir, 'native.port': '0', 'kafka.port': '0', 'admin.port': '0', 'raft.port': '0', 'schema.registry.port': '0', ...extra };
   return resolveConfig({ flags: Object.entries(settings).map(([key, value]) => ({ key, value, origin: '--set' })) });
 }
 

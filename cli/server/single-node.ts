@@ -44,6 +44,8 @@ import { packageVersion } from '../version.js';
 import { createBroker, startKafkaListener } from './broker-wiring.js';
 import { controllerSettings, leadershipView } from './controller-wiring.js';
 import { groupSettings } from './group-wiring.js';
+import { type RegistryAddresses, serveSchemaRegistry } from './registry-wiring.js';
+import { transactionSettings } from './transaction-wiring.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -59,6 +61,8 @@ export interface SingleNode {
   /** The Kafka wire-protocol listener (kafka.host:kafka.port). */
   readonly kafka: { readonly bound: Endpoint; readonly advertised: Endpoint };
   readonly admin: { readonly bound: Endpoint; readonly advertised: Endpoint };
+  /** The schema registry's REST API (schema.registry.host:schema.registry.port); null when disabled. */
+  readonly schemaRegistry: RegistryAddresses | null;
   /** The Raft listener of the one-voter coordinator group. */
   readonly raft: { readonly bound: Endpoint };
   readonly metrics: BrokerMetrics;
@@ -105,6 +109,7 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       sessionTimeoutMs: values['broker.session.timeout.ms'],
       controller: controllerSettings(values),
       groups: groupSettings(values),
+      transactions: transactionSettings(values),
       logger: logger.child({ component: 'coordinator' }),
     });
     cleanups.push(() => coordinatorNode.close());
@@ -178,8 +183,11 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       logger: logger.child({ component: 'kafka-groups' }),
     });
     cleanups.push(() => groupClient.close());
-    const kafka = await startKafkaListener({ config, nodeId, handler: broker, cache, logger, groups: groupClient.groups });
+    const kafka = await startKafkaListener({ config, nodeId, handler: broker, cache, logger, groups: groupClient.groups, transactions: groupClient.transactions });
     cleanups.push(() => kafka.close());
+
+    // Closed by coordinatorNode.close(), which runs after the listeners above are closed.
+    const schemaRegistry = await serveSchemaRegistry(coordinatorNode, values, logger);
 
     const nativeAdvertised = { host: advertisedHost(values, 'native', hostname()), port: server.port };
     // The coordinator APIs are served here: record this address as the group's API address.
@@ -237,6 +245,7 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
       nodeId,
       clusterId: coordinator.clusterId,
       raft: { bound: coordinatorNode.raftAddress },
+      schemaRegistry,
       failed: coordinatorNode.failed,
       dataDir,
       native: { bound: { host: server.host, port: server.port }, advertised: nativeAdvertised },

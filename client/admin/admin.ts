@@ -22,6 +22,7 @@ import { decideRetry } from '../policy/retry.js';
 import { delay, throwIfAborted } from '../signal.js';
 import { AdminError, type ItemFailure } from '../errors.js';
 import type { CallOptions, TopicPartition } from '../types.js';
+import type { TransactionDescription, TransactionListing, TransactionState, TxnCalls } from '../coordinator/txn-calls.js';
 
 export interface AdminCallOptions extends CallOptions {
   /** Longest the call may take, retries included. Default: the client's requestTimeoutMs. */
@@ -137,6 +138,24 @@ export interface AdminDeps {
   readonly cluster: Cluster;
   readonly now: () => number;
   readonly requestTimeoutMs: number;
+  /** The coordinator's transaction calls, made on first use (listTransactions, describeTransactions). */
+  readonly transactions?: () => TxnCalls;
+}
+
+/** One producer a partition leader keeps state for (idempotent or transactional). */
+export interface ProducerState {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  /** The last sequence number the leader wrote for it. */
+  readonly lastSequence: number;
+  readonly lastTimestampMs: number;
+  readonly coordinatorEpoch: number;
+  /** The first offset of its open transaction on this partition; undefined with none open. */
+  readonly currentTxnStartOffset: number | undefined;
+}
+
+export interface PartitionProducers extends TopicPartition {
+  readonly producers: readonly ProducerState[];
 }
 
 type TopicResult = ResponseOf<'CREATE_TOPICS'>['topics'][number];
@@ -163,11 +182,13 @@ export class Admin {
   readonly #cluster: Cluster;
   readonly #now: () => number;
   readonly #requestTimeoutMs: number;
+  readonly #transactions: (() => TxnCalls) | undefined;
 
   constructor(deps: AdminDeps) {
     this.#cluster = deps.cluster;
     this.#now = deps.now;
     this.#requestTimeoutMs = deps.requestTimeoutMs;
+    this.#transactions = deps.transactions;
   }
 
   /**
@@ -392,6 +413,67 @@ export class Admin {
     }
     if (failures.length > 0) throw new AdminError('deleteRecords', failures, deletions.length);
     return out;
+  }
+
+  /**
+   * The producers each partition's leader keeps state for: id, epoch, last sequence, and the first
+   * offset of the open transaction (what holds the partition's last stable offset back). Rejects
+   * with AdminError naming partitions that failed (UNKNOWN_TOPIC_OR_PARTITION...).
+   */
+  async describeProducers(partitions: readonly TopicPartition[], options: AdminCallOptions = {}): Promise<PartitionProducers[]> {
+    for (const tp of partitions) {
+      checkTopicName(tp?.topic);
+      checkPartition(tp);
+    }
+    const deadlineMs = this.#now() + this.#timeout(options);
+    const items = await this.#byLeader<ProducerState[]>(
+      partitions,
+      async (connection, group) => {
+        const response = await connection.request('DESCRIBE_PRODUCERS', { topics: groupByTopic(group, (item) => item.partition) }, { timeoutMs: this.#timeout(options) });
+        return response.topics.flatMap((t) =>
+          t.partitions.map((p) => ({
+            topic: t.name,
+            partition: p.partition,
+            errorCode: p.errorCode,
+            errorMessage: p.errorMessage,
+            result: p.activeProducers.map((a) => ({
+              producerId: a.producerId,
+              producerEpoch: a.producerEpoch,
+              lastSequence: a.lastSequence,
+              lastTimestampMs: a.lastTimestampMs,
+              coordinatorEpoch: a.coordinatorEpoch,
+              currentTxnStartOffset: a.currentTxnStartOffset < 0 ? undefined : a.currentTxnStartOffset,
+            })),
+          })),
+        );
+      },
+      options.signal,
+      deadlineMs,
+    );
+    const failures: ItemFailure[] = [];
+    const out: PartitionProducers[] = [];
+    for (const tp of partitions) {
+      const item = items.get(keyOf(tp.topic, tp.partition))!;
+      if (item.error !== undefined) failures.push({ topic: tp.topic, partition: tp.partition, error: item.error });
+      else out.push({ topic: tp.topic, partition: tp.partition, producers: item.result ?? [] });
+    }
+    if (failures.length > 0) throw new AdminError('describeProducers', failures, partitions.length);
+    return out;
+  }
+
+  /** The transactional ids the transaction coordinator knows, optionally only in the given states. */
+  async listTransactions(filter: { readonly states?: readonly TransactionState[]; readonly producerIds?: readonly number[] } = {}, options: AdminCallOptions = {}): Promise<TransactionListing[]> {
+    return this.#txnCalls().listTransactions(filter, { ...options, timeoutMs: this.#timeout(options) });
+  }
+
+  /** Each transactional id's state, producer and open transaction (partitions, groups, start time). */
+  async describeTransactions(transactionalIds: readonly string[], options: AdminCallOptions = {}): Promise<TransactionDescription[]> {
+    return this.#txnCalls().describeTransactions(transactionalIds, { ...options, timeoutMs: this.#timeout(options) });
+  }
+
+  #txnCalls(): TxnCalls {
+    if (this.#transactions === undefined) throw new StreamBusError(ErrorCode.INVALID_REQUEST, 'this admin client has no coordinator (get it from StreamBus.admin())');
+    return this.#transactions();
   }
 
   /** The cluster id, the controller and every live broker. */

@@ -59,7 +59,8 @@ import { delay, raceSignal, throwIfAborted } from '../signal.js';
 import { candidateEndpoints, formatEndpoint, sameEndpoint, toEndpoint } from './endpoints.js';
 import { metadataUpdateFromWire, statusFromWire, throwIfError } from './from-wire.js';
 import { FailureVerdict, isRequestLevel, judgeFailure, outcomeUnknown, shouldRediscover } from './retry-rules.js';
-import { GroupCalls } from './group-calls.js';
+import { GroupCalls, type GroupTransport } from './group-calls.js';
+import { TxnCalls } from './txn-calls.js';
 import type {
   AlterPartitionOutcome,
   AlterPartitionSpec,
@@ -134,6 +135,8 @@ type Attempt<T> = (endpoint: Endpoint, timeoutMs: number) => Promise<T>;
 export class CoordinatorClient {
   /** Consumer group calls (./group-calls.ts): the group protocol, offsets and group administration. */
   readonly groups: GroupCalls;
+  /** Transaction calls (./txn-calls.ts): producer ids, the transaction protocol, transaction administration. */
+  readonly transactions: TxnCalls;
   readonly #options: ResolvedOptions;
   readonly #bootstrap: readonly Endpoint[];
   /** API addresses of the group's members, from the newest status seen. */
@@ -178,7 +181,7 @@ export class CoordinatorClient {
       connect: options.connect ?? defaultConnect,
     };
     const resolved = this.#options;
-    this.groups = new GroupCalls({
+    const transport: GroupTransport = {
       request: (endpoint, api, body, timeoutMs, signal) => this.#request(endpoint, api, body, timeoutMs, signal),
       unsent: (error) => this.#unsent.has(error),
       candidates: () => candidateEndpoints([[this.#leader?.api], this.#learned, this.#bootstrap], MAX_CANDIDATES),
@@ -187,7 +190,9 @@ export class CoordinatorClient {
       retry: resolved.retry,
       random: resolved.random,
       logger: resolved.logger,
-    });
+    };
+    this.groups = new GroupCalls(transport);
+    this.transactions = new TxnCalls(transport, this.groups);
   }
 
   /** The leader this client last found, if it still trusts it. */

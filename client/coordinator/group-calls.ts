@@ -15,7 +15,9 @@
  * Finding the coordinator. FIND_COORDINATOR, asked of every known coordinator node at once, names
  * the leader's API address; the first answer is used until a call fails in a way that says the
  * coordinator moved (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, a dropped connection, a timeout,
- * SHUTTING_DOWN). The search is single-flight: concurrent calls share it.
+ * SHUTTING_DOWN). The search is single-flight: concurrent calls share it. When every address asked
+ * answers UNKNOWN_API (they are brokers, which serve no coordinator API), the call fails at once with
+ * UNKNOWN_API rather than retrying until its deadline.
  *
  * Retries. Every call runs until its deadline (timeoutMs; joinGroup and syncGroup default to the
  * rebalance timeout plus requestTimeoutMs, since they wait for the other members). A call is sent
@@ -127,6 +129,19 @@ export class GroupCalls {
     return this.#call({ operation: 'findCoordinator', groupId, idempotent: true, defaultTimeoutMs: this.#transport.requestTimeoutMs }, options, (endpoint) =>
       Promise.resolve({ nodeId: this.#coordinator?.nodeId ?? -1, endpoint }),
     );
+  }
+
+  /**
+   * The coordinator's address for calls about no group in particular (the transaction calls, which
+   * the same node serves): the one known, or the one a shared FIND_COORDINATOR search finds.
+   */
+  coordinatorEndpoint(signal: AbortSignal | undefined): Promise<GroupCoordinatorLocation> {
+    return this.#coordinatorFor(ANY_GROUP, signal);
+  }
+
+  /** Forgets the known coordinator if it is `endpoint`: a call there said the coordinator moved. */
+  forgetCoordinator(endpoint: Endpoint): void {
+    if (sameEndpoint(this.#coordinator?.endpoint, endpoint)) this.#coordinator = undefined;
   }
 
   // ---- Membership
@@ -409,6 +424,8 @@ export class GroupCalls {
   async #locate(groupId: string, signal: AbortSignal | undefined): Promise<GroupCoordinatorLocation> {
     const candidates = this.#transport.candidates();
     const answers: string[] = [];
+    // Nodes that said they serve no coordinator APIs at all (brokers of a multi-process cluster).
+    let notCoordinators = 0;
     const found = await new Promise<GroupCoordinatorLocation | undefined>((resolve) => {
       let left = candidates.length;
       if (left === 0) resolve(undefined);
@@ -422,13 +439,20 @@ export class GroupCalls {
               answers.push(`${formatEndpoint(endpoint)}: ${errorFromCode(response.errorCode, response.errorMessage)?.codeName ?? 'no address'}`);
             }
           })
-          .catch((error: unknown) => answers.push(`${formatEndpoint(endpoint)}: ${error instanceof StreamBusError ? error.codeName : String(error)}`))
+          .catch((error: unknown) => {
+            if (error instanceof StreamBusError && error.code === ErrorCode.UNKNOWN_API) notCoordinators += 1;
+            answers.push(`${formatEndpoint(endpoint)}: ${error instanceof StreamBusError ? error.codeName : String(error)}`);
+          })
           .finally(() => {
             left -= 1;
             if (left === 0) resolve(undefined);
           });
       }
     });
+    if (found === undefined && candidates.length > 0 && notCoordinators === candidates.length) {
+      // Not worth retrying: every address given is a broker. The `coordinators` option must name coordinator nodes.
+      throw new StreamBusError(ErrorCode.UNKNOWN_API, `none of the addresses serves the coordinator APIs (${answers.join('; ')}): give the client the coordinator nodes' addresses`);
+    }
     if (found === undefined) throw new StreamBusError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `no group coordinator is known (${answers.join('; ')})`);
     if (this.#coordinator?.nodeId !== found.nodeId) {
       this.#transport.logger.info({ nodeId: found.nodeId, endpoint: formatEndpoint(found.endpoint) }, 'group coordinator found');

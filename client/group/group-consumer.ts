@@ -27,6 +27,7 @@ import type { Cluster } from '../cluster/cluster.js';
 import type { Consumer, MessageBatch } from '../consumer/consumer.js';
 import type { GroupCalls } from '../coordinator/group-calls.js';
 import type { CommittedOffset } from '../coordinator/group-types.js';
+import type { ConsumerGroupMetadata } from '../producer/transaction.js';
 import { delay } from '../signal.js';
 import type { CallOptions, Message, TopicPartition } from '../types.js';
 import {
@@ -144,6 +145,46 @@ export class GroupConsumer {
   /** Rebalances this member completed (joins that ended in a sync). */
   get rebalanceCount(): number {
     return this.#rebalances;
+  }
+
+  /** Whether processed positions are committed by the consumer itself (autoCommit option). */
+  get autoCommit(): boolean {
+    return this.#options.autoCommit;
+  }
+
+  /**
+   * The member's group, generation and member id, for offsets committed in a producer's
+   * transaction (`tx.sendOffsets({ consumer, offsets })`): the coordinator refuses them from a
+   * member whose generation has passed, so a consumer that lost its partitions cannot commit.
+   */
+  groupMetadata(): ConsumerGroupMetadata {
+    return { groupId: this.#options.groupId, generation: this.#generation, memberId: this.#memberId, groupInstanceId: this.#options.groupInstanceId };
+  }
+
+  /**
+   * Moves owned partitions back to the group's committed offsets (where autoOffsetReset says for a
+   * partition without one), dropping what was fetched past them. After a transaction that consumed
+   * them aborted, the records are read again from the last committed transaction's end.
+   */
+  async rewindToCommitted(partitions: readonly TopicPartition[], options: CallOptions = {}): Promise<void> {
+    const owned = partitions.filter((tp) => this.#owned.has(keyOf(tp)));
+    if (owned.length === 0) return;
+    const committed = await this.#deps.groups.fetchOffsets(
+      this.#options.groupId,
+      byTopic(owned).map((t) => ({ topic: t.topic, partitions: t.partitions })),
+      options.signal === undefined ? {} : { signal: options.signal },
+    );
+    const offsets = new Map(committed.map((c) => [keyOf(c), c.offset]));
+    for (const tp of owned) {
+      if (!this.#owned.has(keyOf(tp))) continue;
+      const offset = offsets.get(keyOf(tp)) ?? -1;
+      if (offset >= 0) {
+        this.#tracker.reset(tp, offset);
+        this.#deps.consumer.seek(tp, offset);
+      } else if (this.#autoOffsetReset !== 'none') {
+        this.#deps.consumer.seek(tp, this.#autoOffsetReset);
+      }
+    }
   }
 
   /** The partitions this member owns now, in ascending order. */

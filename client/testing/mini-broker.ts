@@ -15,6 +15,13 @@
  *
  * Two ways in: `connect` (an in-process Connection, no sockets: fast and deterministic) or
  * `handle` (the Handler shape of broker/network/server.ts, to serve it over real TCP).
+ * Idempotent producers: it hands out producer ids (INIT_PRODUCER_ID, and FIND_COORDINATOR names
+ * itself) and checks each stamped batch's epoch and sequence as a partition leader does (a
+ * duplicate of one of the last 5 batches answers with its original offset and writes nothing; a
+ * gap answers OUT_OF_ORDER_SEQUENCE_NUMBER; an unknown producer with a sequence above 0,
+ * UNKNOWN_PRODUCER_ID). A fault with `afterWrite` serves the request and then drops the answer,
+ * as a connection lost after the broker wrote the batch. Transactions are not served here.
+ *
  * Not a reference implementation of the broker: storage is a list of batches per partition.
  */
 import type { ApiName, RequestOf, ResponseOf } from '../../proto/index.js';
@@ -30,12 +37,21 @@ interface StoredBatch {
   readonly bytes: Buffer;
 }
 
+/** What a partition leader remembers of one idempotent producer. */
+interface ProducerEntry {
+  epoch: number;
+  lastSequence: number;
+  /** The last 5 batches: (first sequence, last sequence, base offset). */
+  readonly recent: { firstSequence: number; lastSequence: number; baseOffset: number }[];
+}
+
 interface PartitionLog {
   batches: StoredBatch[];
   logStartOffset: number;
   nextOffset: number;
   leader: number;
   leaderEpoch: number;
+  readonly producers: Map<number, ProducerEntry>;
 }
 
 interface TopicState {
@@ -54,6 +70,8 @@ export interface InjectedFault {
   times?: number;
   /** Fail the whole request (an ErrorResponse / transport error) instead of one partition. */
   readonly wholeRequest?: boolean;
+  /** Serve the request, then fail it as a whole: the answer is lost, the effect stays. */
+  readonly afterWrite?: boolean;
 }
 
 export interface MiniBrokerOptions {
@@ -65,6 +83,8 @@ export interface MiniBrokerOptions {
   readonly rack?: string;
   /** Join this broker's cluster: share its topics and list each other in metadata. */
   readonly joins?: MiniBroker;
+  /** false: answer INIT_PRODUCER_ID with UNSUPPORTED_VERSION, as a server without idempotence. Default true. */
+  readonly idempotence?: boolean;
 }
 
 /** What the brokers of one mini cluster share. */
@@ -74,6 +94,9 @@ interface SharedState {
   readonly waiters: Set<() => void>;
   metadataOffset: number;
   nextTopicId: number;
+  nextProducerId: number;
+  /** Producer id → its current epoch, as the coordinator's producer-id bookkeeping. */
+  readonly producerEpochs: Map<number, number>;
 }
 
 const TOPIC_DEFAULTS: Readonly<Record<string, string>> = {
@@ -91,8 +114,11 @@ export class MiniBroker {
   readonly faults: InjectedFault[] = [];
   /** Every request served, by API, for assertions. */
   readonly requests: { api: ApiName; body: unknown }[] = [];
+  /** Delay before each in-process request is served, so several can be in flight. Default 0. */
+  latencyMs = 0;
   /** While true, connects to this broker are refused (in-process connections only). */
   down = false;
+  readonly #idempotence: boolean;
   readonly #connections = new Set<InProcessConnection>();
   readonly #shared: SharedState;
 
@@ -103,7 +129,11 @@ export class MiniBroker {
     this.clusterId = options.joins?.clusterId ?? options.clusterId ?? 'mini-cluster';
     this.rack = options.rack ?? '';
     const joined = options.joins;
-    this.#shared = joined === undefined ? { topics: new Map(), members: [], waiters: new Set(), metadataOffset: 0, nextTopicId: 1 } : joined.#shared;
+    this.#idempotence = options.idempotence ?? true;
+    this.#shared =
+      joined === undefined
+        ? { topics: new Map(), members: [], waiters: new Set(), metadataOffset: 0, nextTopicId: 1, nextProducerId: 1000, producerEpochs: new Map() }
+        : joined.#shared;
     this.#shared.members.push(this);
     this.#shared.metadataOffset++;
   }
@@ -142,7 +172,7 @@ export class MiniBroker {
 
   createTopic(name: string, partitions = 1, configs: Record<string, string> = {}): void {
     const logs: PartitionLog[] = [];
-    for (let i = 0; i < partitions; i++) logs.push({ batches: [], logStartOffset: 0, nextOffset: 0, leader: this.nodeId, leaderEpoch: 0 });
+    for (let i = 0; i < partitions; i++) logs.push({ batches: [], logStartOffset: 0, nextOffset: 0, leader: this.nodeId, leaderEpoch: 0, producers: new Map() });
     this.topics.set(name, { id: `topic-${this.#shared.nextTopicId++}`, partitions: logs, configs: new Map(Object.entries(configs)) });
     this.#shared.metadataOffset++;
   }
@@ -171,7 +201,10 @@ export class MiniBroker {
     if (this.down) throw new StreamBusError(ErrorCode.NETWORK_EXCEPTION, `broker ${this.nodeId} is down`);
     const whole = this.#takeFault(api, undefined, undefined, true);
     if (whole !== undefined) throw new StreamBusError(whole, `injected ${api} failure`);
-    return (await this.#dispatch(api, body as never)) as ResponseOf<A>;
+    const response = (await this.#dispatch(api, body as never)) as ResponseOf<A>;
+    const lost = this.#takeFault(api, undefined, undefined, true, true);
+    if (lost !== undefined) throw new StreamBusError(lost, `injected ${api} failure after it was served`);
+    return response;
   }
 
   async #dispatch(api: ApiName, body: never): Promise<unknown> {
@@ -198,14 +231,64 @@ export class MiniBroker {
         return this.#createPartitions(body);
       case 'DELETE_RECORDS':
         return this.#deleteRecords(body);
+      case 'FIND_COORDINATOR':
+        return { errorCode: 0, errorMessage: '', nodeId: this.nodeId, host: this.host, port: this.port };
+      case 'INIT_PRODUCER_ID':
+        return this.#initProducerId(body);
     }
+    throw new StreamBusError(ErrorCode.UNSUPPORTED_VERSION, `${api} is not served by the mini broker`);
   }
 
-  #takeFault(api: ApiName, topic: string | undefined, partition: number | undefined, wholeRequest: boolean): ErrorCode | undefined {
+  #initProducerId(body: RequestOf<'INIT_PRODUCER_ID'>): ResponseOf<'INIT_PRODUCER_ID'> {
+    if (!this.#idempotence) throw new StreamBusError(ErrorCode.UNSUPPORTED_VERSION, 'INIT_PRODUCER_ID is not served');
+    const epochs = this.#shared.producerEpochs;
+    if (body.producerId >= 0) {
+      const epoch = epochs.get(body.producerId);
+      if (epoch === undefined) return { errorCode: ErrorCode.INVALID_PRODUCER_ID_MAPPING, errorMessage: 'unknown producer id', producerId: -1, producerEpoch: -1, throttleMs: 0 };
+      epochs.set(body.producerId, epoch + 1);
+      return { errorCode: 0, errorMessage: '', producerId: body.producerId, producerEpoch: epoch + 1, throttleMs: 0 };
+    }
+    const producerId = this.#shared.nextProducerId++;
+    epochs.set(producerId, 0);
+    return { errorCode: 0, errorMessage: '', producerId, producerEpoch: 0, throttleMs: 0 };
+  }
+
+  /**
+   * The leader's sequence check of one stamped batch: NONE to write it, a duplicate's original base
+   * offset, or the refusal.
+   */
+  #checkSequence(log: PartitionLog, producerId: number, epoch: number, firstSequence: number, count: number): { errorCode: ErrorCode; duplicateOf?: number } {
+    const lastSequence = (firstSequence + count - 1) % 0x8000_0000;
+    const entry = log.producers.get(producerId);
+    if (entry !== undefined && epoch < entry.epoch) return { errorCode: ErrorCode.INVALID_PRODUCER_EPOCH };
+    if (entry === undefined || epoch > entry.epoch) {
+      if (firstSequence !== 0) return { errorCode: entry === undefined ? ErrorCode.UNKNOWN_PRODUCER_ID : ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER };
+      return { errorCode: ErrorCode.NONE };
+    }
+    const duplicate = entry.recent.find((b) => b.firstSequence === firstSequence && b.lastSequence === lastSequence);
+    if (duplicate !== undefined) return { errorCode: ErrorCode.NONE, duplicateOf: duplicate.baseOffset };
+    if (firstSequence !== (entry.lastSequence + 1) % 0x8000_0000) return { errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER };
+    return { errorCode: ErrorCode.NONE };
+  }
+
+  #recordSequence(log: PartitionLog, producerId: number, epoch: number, firstSequence: number, count: number, baseOffset: number): void {
+    const lastSequence = (firstSequence + count - 1) % 0x8000_0000;
+    let entry = log.producers.get(producerId);
+    if (entry === undefined || epoch > entry.epoch) {
+      entry = { epoch, lastSequence, recent: [] };
+      log.producers.set(producerId, entry);
+    }
+    entry.lastSequence = lastSequence;
+    entry.recent.push({ firstSequence, lastSequence, baseOffset });
+    if (entry.recent.length > 5) entry.recent.shift();
+  }
+
+  #takeFault(api: ApiName, topic: string | undefined, partition: number | undefined, wholeRequest: boolean, afterWrite = false): ErrorCode | undefined {
     const index = this.faults.findIndex(
       (f) =>
         f.api === api &&
         (f.wholeRequest ?? false) === wholeRequest &&
+        (f.afterWrite ?? false) === afterWrite &&
         (wholeRequest || ((f.topic === undefined || f.topic === topic) && (f.partition === undefined || f.partition === partition))),
     );
     if (index < 0) return undefined;
@@ -287,6 +370,12 @@ export class MiniBroker {
         while (position + BATCH_HEADER_BYTES <= records.length) {
           const header = readBatchHeader(records, position);
           if (header.sizeBytes > maxBytes) return { ...result, errorCode: ErrorCode.MESSAGE_TOO_LARGE };
+          if (header.producerId >= 0) {
+            const check = this.#checkSequence(log, header.producerId, header.producerEpoch, header.baseSequence, header.recordCount);
+            if (check.errorCode !== ErrorCode.NONE) return { ...result, errorCode: check.errorCode };
+            if (check.duplicateOf !== undefined) return { ...result, baseOffset: check.duplicateOf, logStartOffset: log.logStartOffset };
+            this.#recordSequence(log, header.producerId, header.producerEpoch, header.baseSequence, header.recordCount, log.nextOffset);
+          }
           patchBaseOffset(records, position, log.nextOffset);
           const bytes = records.subarray(position, position + header.sizeBytes);
           stored.push({ baseOffset: log.nextOffset, lastOffset: log.nextOffset + header.lastOffsetDelta, maxTimestamp: header.maxTimestamp, bytes });
@@ -447,7 +536,7 @@ export class MiniBroker {
           return { name: t.name, errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `topic has ${topic.partitions.length} partitions already`, topicId: '' };
         }
         if (!body.validateOnly) {
-          while (topic.partitions.length < t.count) topic.partitions.push({ batches: [], logStartOffset: 0, nextOffset: 0, leader: this.nodeId, leaderEpoch: 0 });
+          while (topic.partitions.length < t.count) topic.partitions.push({ batches: [], logStartOffset: 0, nextOffset: 0, leader: this.nodeId, leaderEpoch: 0, producers: new Map() });
           this.#shared.metadataOffset++;
         }
         return { name: t.name, errorCode: 0, errorMessage: '', topicId: topic.id };
@@ -512,8 +601,13 @@ class InProcessConnection implements Connection {
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.#pending.add(fail);
-      // Answer on a later turn, as a socket would.
-      setImmediate(() => {
+      // Answer on a later turn, as a socket would (after latencyMs when the test set one).
+      const latencyMs = this.#broker.latencyMs;
+      const later = (serve: () => void): void => {
+        if (latencyMs > 0) setTimeout(serve, latencyMs);
+        else setImmediate(serve);
+      };
+      later(() => {
         this.#broker.handle(api, 0, body).then(
           (response) => {
             if (!this.#pending.has(fail)) return;

@@ -28,9 +28,14 @@ describe('groups > find coordinator', () => {
     expect(findCoordinator({ key: 'billing', keyType: 0 }, status(1, undefined)).errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   });
 
-  it('refuses an empty group id with INVALID_GROUP_ID and key types other than groups with INVALID_REQUEST', () => {
+  it('names the same leader for a transactional id (key type 1): both coordinators run on the Raft leader', () => {
+    expect(findCoordinator({ key: 'txn-1', keyType: 1 }, status(1, { host: '10.0.0.1', port: 9094 }))).toEqual({ errorCode: ErrorCode.NONE, errorMessage: '', nodeId: 1, host: '10.0.0.1', port: 9094 });
+  });
+
+  it('refuses an empty group id with INVALID_GROUP_ID, an empty transactional id and other key types with INVALID_REQUEST', () => {
     const known = status(1, { host: 'h', port: 1 });
     expect(findCoordinator({ key: '', keyType: 0 }, known).errorCode).toBe(ErrorCode.INVALID_GROUP_ID);
-    expect(findCoordinator({ key: 'txn-1', keyType: 1 }, known)).toMatchObject({ errorCode: ErrorCode.INVALID_REQUEST, nodeId: -1, host: '', port: 0 });
+    expect(findCoordinator({ key: '', keyType: 1 }, known).errorCode).toBe(ErrorCode.INVALID_REQUEST);
+    expect(findCoordinator({ key: 'x', keyType: 2 }, known)).toMatchObject({ errorCode: ErrorCode.INVALID_REQUEST, nodeId: -1, host: '', port: 0 });
   });
 });

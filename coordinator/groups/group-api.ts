@@ -38,8 +38,9 @@ export const groupApis = [
 ] as const;
 export type GroupApi = (typeof groupApis)[number];
 
-/** Kafka's FindCoordinator key type of a consumer group. */
+/** Kafka's FindCoordinator key types: a consumer group, a transactional id. */
 const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
 
 export interface GroupApiDeps {
   readonly groups: GroupCoordinatorApi;
@@ -236,13 +237,21 @@ export function groupHandlers(deps: GroupApiDeps): GroupHandlers {
   };
 }
 
-/** FIND_COORDINATOR: the coordinator leader's node id and API address, from this node's view. */
+/**
+ * FIND_COORDINATOR: the coordinator leader's node id and API address, from this node's view. Key
+ * type 0 (a consumer group) and 1 (a transactional id) name the same node: both coordinators run
+ * on the Raft leader.
+ */
 export function findCoordinator(body: M.FindCoordinatorRequest, status: CoordinatorNodeStatus): M.FindCoordinatorResponse {
   const none = { nodeId: -1, host: '', port: 0 };
-  if (body.keyType !== KEY_TYPE_GROUP) {
-    return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `key type ${body.keyType} is not served: only consumer groups (0) have a coordinator yet`, ...none };
+  if (body.keyType !== KEY_TYPE_GROUP && body.keyType !== KEY_TYPE_TRANSACTION) {
+    return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `key type ${body.keyType} is not served: use 0 (a consumer group) or 1 (a transactional id)`, ...none };
   }
-  if (body.key === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'the group id is empty', ...none };
+  if (body.key === '') {
+    return body.keyType === KEY_TYPE_GROUP
+      ? { errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'the group id is empty', ...none }
+      : { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'the transactional id is empty', ...none };
+  }
   const api = status.leaderApi;
   if (status.leaderId === 0 || api === undefined) {
     return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: `coordinator node ${status.nodeId} knows no leader with an API address right now (an election may be under way)`, ...none };

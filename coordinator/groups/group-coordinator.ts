@@ -29,11 +29,13 @@ import type { Logger } from '../logger.js';
 import { abortReason } from '../metadata/abort.js';
 import type { MetadataCommand } from '../metadata/commands.js';
 import type { MetadataStateView } from '../metadata/state.js';
+import { TxnState } from '../transactions/txn-types.js';
 import { type Submit, write } from '../coordinator-steps.js';
 import { type OffsetCommitEntry, type OffsetKey, commitOffsetsCommand } from './group-commands.js';
 import { Group, type GroupAction, type GroupContext } from './group.js';
 import { OffsetBatcher, type OffsetBatcherStats } from './offset-batcher.js';
 import {
+  type CommitIdentity,
   DEFAULT_GROUP_SETTINGS,
   type DescribedGroup,
   type FetchedOffset,
@@ -70,6 +72,10 @@ const MAX_BATCH_OFFSETS = 20_000;
 const MAX_BATCH_BYTES = 2 * 1024 * 1024;
 /** Offsets waiting to be committed on the leader, in all. */
 const MAX_QUEUED_OFFSETS = 500_000;
+/** How often an OffsetFetch waiting for a transaction's pending offsets looks again. */
+const STABLE_POLL_MS = 10;
+/** Longest an OffsetFetch waits for pending transactional offsets before answering a retriable error. */
+const STABLE_WAIT_MAX_MS = 5_000;
 
 export interface GroupCoordinatorSettings extends GroupSettings {
   /** offsets.retention.minutes, in ms: offsets of an empty group live this long. Kafka's default 7 days. */
@@ -429,12 +435,55 @@ export class GroupCoordinator {
     };
   }
 
-  /** OffsetFetch: the committed offsets (-1 where none), from the applied state. */
-  fetchOffsets(request: OffsetFetchRequest): Promise<OffsetFetchResponse> {
+  /**
+   * Whether `who` may commit offsets of `groupId` now, inside a transaction (TxnOffsetCommit with
+   * the consumer's group metadata, KIP-447): the check an OffsetCommit gets, against the live
+   * group. A group this leader does not know takes only commits from outside any generation.
+   */
+  checkTxnCommit(groupId: string, who: CommitIdentity): ErrorCode {
+    if (this.#refusal() !== undefined) return ErrorCode.NOT_COORDINATOR;
+    const group = this.#groups.get(groupId);
+    if (group === undefined) return who.generation >= 0 ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.NONE;
+    return group.checkCommit(who, this.#ctx());
+  }
+
+  /**
+   * OffsetFetch: the committed offsets (-1 where none), from the applied state, once they are
+   * stable. A partition whose offsets a transaction holds pending (Ongoing or PrepareCommit: the
+   * offsets of TxnOffsetCommit, published only when the commit completes, after its markers) is
+   * waited for, as Kafka's consumers wait with require_stable (KIP-447): answered now, a member
+   * that takes over the partition in a rebalance, or the committing member itself after an
+   * abort, would start from the offset before that transaction and process its input again.
+   * After STABLE_WAIT_MAX_MS it answers COORDINATOR_LOAD_IN_PROGRESS, which clients retry.
+   */
+  async fetchOffsets(request: OffsetFetchRequest): Promise<OffsetFetchResponse> {
     const refused = this.#refusal();
-    if (refused !== undefined) return Promise.reject(refused);
+    if (refused !== undefined) throw refused;
     const invalid = groupIdProblem(request.groupId);
-    if (invalid !== undefined) return Promise.resolve({ error: invalid, topics: [] });
+    if (invalid !== undefined) return { error: invalid, topics: [] };
+    for (let waited = 0; this.#pendingTxnOffsets(request); waited += STABLE_POLL_MS) {
+      if (waited >= STABLE_WAIT_MAX_MS) return { error: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, topics: [] };
+      await new Promise((resolve) => setTimeout(resolve, STABLE_POLL_MS));
+      const stillLeading = this.#refusal();
+      if (stillLeading !== undefined) throw stillLeading;
+    }
+    return this.#committedOffsets(request);
+  }
+
+  /** Whether a transaction that may still commit holds offsets of the fetched group and partitions. */
+  #pendingTxnOffsets(request: OffsetFetchRequest): boolean {
+    const wanted = request.topics === null ? undefined : new Set(request.topics.flatMap((t) => t.partitions.map((p) => `${t.topic}\u0000${p}`)));
+    return this.#options
+      .state()
+      .transactions.transactions()
+      .some(
+        (t) =>
+          (t.state === TxnState.ONGOING || t.state === TxnState.PREPARE_COMMIT) &&
+          t.pendingOffsets.some((o) => o.group === request.groupId && (wanted === undefined || wanted.has(`${o.topic}\u0000${o.partition}`))),
+      );
+  }
+
+  #committedOffsets(request: OffsetFetchRequest): OffsetFetchResponse {
     const store = this.#options.state().groups;
     const image = store.group(request.groupId);
     const found = (partition: number, offset: { offset: number; leaderEpoch: number; metadata: string } | undefined): FetchedOffset => ({
@@ -446,10 +495,10 @@ export class GroupCoordinator {
     });
     if (request.topics === null) {
       const topics = (image?.offsets ?? []).map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => found(p.partition, p)) }));
-      return Promise.resolve({ error: ErrorCode.NONE, topics });
+      return { error: ErrorCode.NONE, topics };
     }
     const topics = request.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => found(p, store.offset(request.groupId, t.topic, p))) }));
-    return Promise.resolve({ error: ErrorCode.NONE, topics });
+    return { error: ErrorCode.NONE, topics };
   }
 
   /** OffsetDelete: removes a group's offsets of the named partitions where the group allows it. */

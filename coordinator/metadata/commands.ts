@@ -15,6 +15,8 @@
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { ShapeReader, deepFreeze } from './shape.js';
 import { type GroupCommand, isGroupCommandType, readGroupCommand } from '../groups/group-commands.js';
+import { type TxnCommand, isTxnCommandType, readTxnCommand } from '../transactions/txn-commands.js';
+import { type SchemaCommand, isSchemaCommandType, readSchemaCommand } from '../schema-registry/schema-commands.js';
 
 export const MetadataCommandType = {
   INIT_CLUSTER: 'init-cluster',
@@ -209,7 +211,11 @@ export type MetadataCommand =
   | ChangePartitionCommand
   | BrokerMaintenanceCommand
   // Consumer groups: memberships and committed offsets (../groups/group-commands.ts).
-  | GroupCommand;
+  | GroupCommand
+  // Producer ids and transactions (../transactions/txn-commands.ts).
+  | TxnCommand
+  // Schema registry: subjects, versions, ids, configs and modes (../schema-registry/schema-commands.ts).
+  | SchemaCommand;
 
 /** A committed command and its offset in the metadata log. */
 export interface MetadataRecord {
@@ -382,6 +388,8 @@ export function readMetadataCommand(shape: ShapeReader, value: unknown, path = '
     }
     default:
       if (isGroupCommandType(type)) return readGroupCommand(shape, value, type, path);
+      if (isTxnCommandType(type)) return readTxnCommand(shape, value, type, path);
+      if (isSchemaCommandType(type)) return readSchemaCommand(shape, value, type, path);
       throw new StreamBusError(
         ErrorCode.UNSUPPORTED_VERSION,
         `${path}.type ${JSON.stringify(type) ?? 'undefined'} is not a metadata command this version knows ` +

@@ -37,6 +37,10 @@ import {
 import { ShapeReader, deepFreeze } from './shape.js';
 import { isGroupCommand } from '../groups/group-commands.js';
 import { type GroupImage, type GroupStoreView, GroupStore } from '../groups/group-store.js';
+import { isSchemaCommand } from '../schema-registry/schema-commands.js';
+import { type SchemaStoreSnapshot, type SchemaStoreView, SchemaStore } from '../schema-registry/schema-store.js';
+import { isTxnCommand } from '../transactions/txn-commands.js';
+import { type TransactionSnapshot, type TransactionStoreView, TransactionStore } from '../transactions/txn-store.js';
 
 export interface TopicImage {
   readonly name: string;
@@ -151,9 +155,12 @@ export type MetadataEvent =
  * restore with none (each node records itself again when it next leads). Version 4 added `groups`
  * (consumer groups and their committed offsets), present only when there are some. Version 5 added
  * reassignments (a partition's `addingReplicas` and `removingReplicas`) and maintenance (a broker's
- * `draining`), each present only when set: older snapshots read with none.
+ * `draining`), each present only when set: older snapshots read with none. Version 6 added
+ * `schemas` (the schema registry), present only when it holds something. Version 7 added
+ * `transactions` (the next producer id and every transactional id), present only when it holds
+ * something: older snapshots read with none (no producer id was ever handed out before it).
  */
-export const METADATA_SNAPSHOT_VERSION = 5;
+export const METADATA_SNAPSHOT_VERSION = 7;
 const OLDEST_SNAPSHOT_VERSION = 1;
 
 /** The whole state as a plain JSON-able object: for Raft snapshots and fast starts. */
@@ -169,6 +176,10 @@ export interface MetadataSnapshot {
   readonly coordinators: readonly CoordinatorRegistration[];
   /** Consumer groups, sorted by group id; absent when there are none. */
   readonly groups?: readonly GroupImage[];
+  /** The schema registry; absent when it holds nothing. */
+  readonly schemas?: SchemaStoreSnapshot;
+  /** Producer ids and transactions; absent when nothing was ever allocated or stored. */
+  readonly transactions?: TransactionSnapshot;
 }
 
 /** The read side of the state machine, for code that must not apply records. */
@@ -189,6 +200,10 @@ export interface MetadataStateView {
   coordinators(): readonly CoordinatorRegistration[];
   /** Consumer groups: memberships and committed offsets (../groups/group-store.ts). */
   readonly groups: GroupStoreView;
+  /** The schema registry: ids, subjects, versions, configs and modes (../schema-registry/schema-store.ts). */
+  readonly schemas: SchemaStoreView;
+  /** Producer ids and transactional ids (../transactions/txn-store.ts). */
+  readonly transactions: TransactionStoreView;
   snapshot(): MetadataSnapshot;
 }
 
@@ -237,6 +252,8 @@ export class MetadataState implements MetadataStateView {
   readonly #brokers = new Map<number, BrokerRegistration>();
   readonly #coordinators = new Map<number, CoordinatorRegistration>();
   #groups = GroupStore.empty();
+  #schemas = SchemaStore.empty();
+  #transactions = TransactionStore.empty();
   #sortedTopics: readonly TopicImage[] | undefined;
   #sortedBrokers: readonly BrokerRegistration[] | undefined;
   #sortedCoordinators: readonly CoordinatorRegistration[] | undefined;
@@ -260,6 +277,8 @@ export class MetadataState implements MetadataStateView {
     for (const [id, broker] of this.#brokers) copy.#brokers.set(id, broker);
     for (const [id, coordinator] of this.#coordinators) copy.#coordinators.set(id, coordinator);
     copy.#groups = this.#groups.clone();
+    copy.#schemas = this.#schemas.clone();
+    copy.#transactions = this.#transactions.clone();
     copy.#sortedTopics = this.#sortedTopics;
     copy.#sortedBrokers = this.#sortedBrokers;
     copy.#sortedCoordinators = this.#sortedCoordinators;
@@ -273,7 +292,7 @@ export class MetadataState implements MetadataStateView {
    */
   static restore(snapshot: unknown): MetadataState {
     const shape = new ShapeReader(ErrorCode.CORRUPT_MESSAGE, 'metadata snapshot');
-    const s = shape.object(snapshot, 'snapshot', ['version', 'lastAppliedOffset', 'clusterId', 'brokers', 'topics', 'coordinators', 'groups']);
+    const s = shape.object(snapshot, 'snapshot', ['version', 'lastAppliedOffset', 'clusterId', 'brokers', 'topics', 'coordinators', 'groups', 'schemas', 'transactions']);
     const version = shape.integer(s.version, 'snapshot.version', 0);
     if (version < OLDEST_SNAPSHOT_VERSION || version > METADATA_SNAPSHOT_VERSION) {
       throw new StreamBusError(
@@ -329,6 +348,14 @@ export class MetadataState implements MetadataStateView {
       if (version < 4) shape.fail('snapshot.groups', `absent in a version ${version} snapshot`, s.groups);
       state.#groups = GroupStore.restore(shape, s.groups, 'snapshot.groups');
     }
+    if (s.schemas !== undefined) {
+      if (version < 6) shape.fail('snapshot.schemas', `absent in a version ${version} snapshot`, s.schemas);
+      state.#schemas = SchemaStore.restore(shape, s.schemas, 'snapshot.schemas');
+    }
+    if (s.transactions !== undefined) {
+      if (version < 7) shape.fail('snapshot.transactions', `absent in a version ${version} snapshot`, s.transactions);
+      state.#transactions = TransactionStore.restore(shape, s.transactions, 'snapshot.transactions');
+    }
     return state;
   }
 
@@ -375,6 +402,14 @@ export class MetadataState implements MetadataStateView {
     return this.#groups;
   }
 
+  get schemas(): SchemaStoreView {
+    return this.#schemas;
+  }
+
+  get transactions(): TransactionStoreView {
+    return this.#transactions;
+  }
+
   snapshot(): MetadataSnapshot {
     // The images are frozen plain objects, so sharing them in the snapshot is safe and cheap.
     return {
@@ -385,6 +420,8 @@ export class MetadataState implements MetadataStateView {
       topics: this.topics(),
       coordinators: this.coordinators(),
       ...(this.#groups.size === 0 ? {} : { groups: this.#groups.snapshot() }),
+      ...(this.#schemas.empty ? {} : { schemas: this.#schemas.snapshot() }),
+      ...(this.#transactions.isEmpty ? {} : { transactions: this.#transactions.snapshot() }),
     };
   }
 
@@ -407,6 +444,16 @@ export class MetadataState implements MetadataStateView {
     // Group commands change no topic, broker or coordinator, so they raise no events.
     if (isGroupCommand(command)) {
       this.#groups.apply(command, (topic, partition) => (this.#topicsByName.get(topic)?.partitions.length ?? 0) > partition);
+      return [];
+    }
+    // Schema commands likewise touch only the registry's own store.
+    if (isSchemaCommand(command)) {
+      this.#schemas.apply(command);
+      return [];
+    }
+    // Producer ids and transactions likewise; the offsets a commit publishes are a group command.
+    if (isTxnCommand(command)) {
+      this.#transactions.apply(command);
       return [];
     }
     switch (command.type) {

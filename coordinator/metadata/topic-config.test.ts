@@ -37,6 +37,16 @@ const cases: Record<string, { good: [string, string][]; bad: string[] }> = {
   'unclean.leader.election.enable': { good: [['false', 'false'], ['TRUE', 'true']], bad: ['yes', '1', ''] },
   'segment.bytes': { good: [['14', '14'], ['1073741824', '1073741824']], bad: ['13', 'big'] },
   'segment.ms': { good: [['1', '1'], ['604800000', '604800000']], bad: ['0', 'weekly'] },
+  'confluent.key.schema.validation': { good: [['true', 'true'], ['FALSE', 'false']], bad: ['yes', ''] },
+  'confluent.value.schema.validation': { good: [['true', 'true'], [' false ', 'false']], bad: ['on', '1'] },
+  'confluent.key.subject.name.strategy': {
+    good: [['TopicNameStrategy', 'TopicNameStrategy'], ['io.confluent.kafka.serializers.subject.RecordNameStrategy', 'RecordNameStrategy']],
+    bad: ['topicnamestrategy', 'SubjectStrategy', ''],
+  },
+  'confluent.value.subject.name.strategy': {
+    good: [['RecordNameStrategy', 'RecordNameStrategy'], ['TopicRecordNameStrategy', 'TopicRecordNameStrategy']],
+    bad: ['io.confluent.kafka.serializers.subject.Other', 'Record'],
+  },
 };
 
 describe('topic-config > validateTopicConfigs', () => {
@@ -143,6 +153,10 @@ describe('topic-config > resolveTopicConfig', () => {
       uncleanLeaderElectionEnable: false,
       segmentBytes: 1073741824,
       segmentMs: 604800000,
+      keySchemaValidation: false,
+      valueSchemaValidation: false,
+      keySubjectNameStrategy: 'TopicNameStrategy',
+      valueSubjectNameStrategy: 'TopicNameStrategy',
     });
   });
 

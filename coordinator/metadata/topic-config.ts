@@ -37,6 +37,14 @@ export type TopicConfigSource = (typeof TopicConfigSource)[keyof typeof TopicCon
 
 export type TimestampType = 'CreateTime' | 'LogAppendTime';
 
+/**
+ * How the broker's schema-id validation names the subject a record's schema must be registered
+ * under (Confluent's `confluent.*.subject.name.strategy`): `<topic>-key|value`, the record's full
+ * name, or `<topic>-<full name>`. Confluent's fully qualified class names are accepted too and
+ * stored in this short form.
+ */
+export type SubjectNameStrategyName = 'TopicNameStrategy' | 'RecordNameStrategy' | 'TopicRecordNameStrategy';
+
 type Parsed<T> =
   | { readonly ok: true; readonly canonical: string; readonly value: T }
   | { readonly ok: false; readonly reason: string };
@@ -98,6 +106,12 @@ export interface ResolvedTopicConfig {
   readonly segmentBytes: number;
   /** Accepted for compatibility; has no effect. */
   readonly segmentMs: number;
+  /** confluent.key.schema.validation: produced keys must carry a schema id registered under the key subject. */
+  readonly keySchemaValidation: boolean;
+  /** confluent.value.schema.validation: produced values must carry a schema id registered under the value subject. */
+  readonly valueSchemaValidation: boolean;
+  readonly keySubjectNameStrategy: SubjectNameStrategyName;
+  readonly valueSubjectNameStrategy: SubjectNameStrategyName;
 }
 
 // ---- Parsers. Each trims surrounding whitespace (as Kafka's ConfigDef does) and returns the
@@ -196,6 +210,17 @@ function parseCompressionType(raw: string): Parsed<'producer'> {
     "is not supported: StreamBus stores every batch exactly as the producer compressed it and never " +
       "recompresses on the broker, so the only accepted value is 'producer'; choose the codec in the producer instead",
   );
+}
+
+const SUBJECT_STRATEGIES: readonly SubjectNameStrategyName[] = ['TopicNameStrategy', 'RecordNameStrategy', 'TopicRecordNameStrategy'];
+const CONFLUENT_STRATEGY_PACKAGE = 'io.confluent.kafka.serializers.subject.';
+
+function parseSubjectNameStrategy(raw: string): Parsed<SubjectNameStrategyName> {
+  const text = raw.trim();
+  const short = text.startsWith(CONFLUENT_STRATEGY_PACKAGE) ? text.slice(CONFLUENT_STRATEGY_PACKAGE.length) : text;
+  const found = SUBJECT_STRATEGIES.find((name) => name === short);
+  if (found !== undefined) return { ok: true, canonical: found, value: found };
+  return fail(`must be one of ${SUBJECT_STRATEGIES.map((name) => `'${name}'`).join(', ')} (optionally prefixed with '${CONFLUENT_STRATEGY_PACKAGE}')`);
 }
 
 function define<T>(definition: Definition<T>): Definition<T> {
@@ -317,6 +342,42 @@ const definitions = {
     documentation:
       'Accepted for compatibility with Kafka tools; has no effect. StreamBus stores batches in LevelDB, which has no segment files to roll.',
     parse: longAtLeast(1),
+  }),
+  'confluent.key.schema.validation': define({
+    type: TopicConfigType.BOOLEAN,
+    defaultValue: 'false',
+    readOnly: false,
+    documentation:
+      'When true, every produced record with a key must carry the schema registry wire format (magic byte 0 and a schema id) ' +
+      'with an id registered under the key subject; otherwise the batch fails with INVALID_RECORD. Null keys pass.',
+    parse: parseBoolean,
+  }),
+  'confluent.value.schema.validation': define({
+    type: TopicConfigType.BOOLEAN,
+    defaultValue: 'false',
+    readOnly: false,
+    documentation:
+      'When true, every produced record value must carry the schema registry wire format (magic byte 0 and a schema id) ' +
+      'with an id registered under the value subject; otherwise the batch fails with INVALID_RECORD. Tombstones (null values) pass.',
+    parse: parseBoolean,
+  }),
+  'confluent.key.subject.name.strategy': define<SubjectNameStrategyName>({
+    type: TopicConfigType.STRING,
+    defaultValue: 'TopicNameStrategy',
+    readOnly: false,
+    documentation:
+      "The subject key schema ids are checked against: 'TopicNameStrategy' (<topic>-key), 'RecordNameStrategy' (the record's full name) " +
+      "or 'TopicRecordNameStrategy' (<topic>-<full name>).",
+    parse: parseSubjectNameStrategy,
+  }),
+  'confluent.value.subject.name.strategy': define<SubjectNameStrategyName>({
+    type: TopicConfigType.STRING,
+    defaultValue: 'TopicNameStrategy',
+    readOnly: false,
+    documentation:
+      "The subject value schema ids are checked against: 'TopicNameStrategy' (<topic>-value), 'RecordNameStrategy' (the record's full name) " +
+      "or 'TopicRecordNameStrategy' (<topic>-<full name>).",
+    parse: parseSubjectNameStrategy,
   }),
 } as const;
 
@@ -509,5 +570,9 @@ export function resolveTopicConfig(
     uncleanLeaderElectionEnable: value('unclean.leader.election.enable'),
     segmentBytes: value('segment.bytes'),
     segmentMs: value('segment.ms'),
+    keySchemaValidation: value('confluent.key.schema.validation'),
+    valueSchemaValidation: value('confluent.value.schema.validation'),
+    keySubjectNameStrategy: value('confluent.key.subject.name.strategy'),
+    valueSubjectNameStrategy: value('confluent.value.subject.name.strategy'),
   };
 }

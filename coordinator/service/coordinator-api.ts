@@ -24,6 +24,7 @@ import type { OngoingReassignment, ReassignmentListRequest, ReassignmentRequest,
 import type { BrokerMaintenanceResult } from '../partition-ops.js';
 import type { MetadataSnapshot } from '../metadata/state.js';
 import type { GroupCoordinatorApi } from '../groups/group-coordinator.js';
+import type { TransactionCoordinatorApi } from '../transactions/txn-coordinator.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -110,6 +111,8 @@ export interface CoordinatorApi {
   readonly nodeId: number;
   /** Consumer groups and offsets (the group APIs 30-40); served while this node leads. */
   readonly groups: GroupCoordinatorApi;
+  /** Producer ids and transactions (the APIs 41-45, 47, 48); served while this node leads. */
+  readonly transactions: TransactionCoordinatorApi;
   status(): CoordinatorNodeStatus;
   /**
    * Committed records from `fromOffset` (at most maxRecords); when none are committed yet, waits up

@@ -22,6 +22,10 @@
  * the store and the proposer this file hands the host and the log, and reads its gauges from the
  * host's status() at scrape time, so the Raft host itself knows nothing of metrics.
  *
+ * Schema registry. serveSchemaRegistry() starts the Confluent-compatible REST API on this node
+ * (../schema-registry/): reads from this node's applied metadata, writes through the coordinator's
+ * write pipeline on the leader (a follower forwards them). close() stops it first.
+ *
  * Advertised Raft address. What this node records for its own Raft address (register-coordinator)
  * is raftAdvertisedHost when given, else its entry in `voters` (the address its peers dial
  * already), else the bind host, or this machine's host name when that is a wildcard address.
@@ -32,6 +36,7 @@ import path from 'node:path';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { type ControllerSettings, Coordinator } from '../coordinator.js';
 import type { GroupCoordinatorSettings } from '../groups/group-coordinator.js';
+import type { TransactionSettings } from '../transactions/txn-types.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { TopicDefaults } from '../metadata/controller.js';
 import type { RandomSource } from '../metadata/random.js';
@@ -39,6 +44,7 @@ import { RaftMetadataLog } from '../metadata-log/raft-metadata-log.js';
 import { NO_NODE } from '../raft/index.js';
 import { RaftHost } from '../raft/host/index.js';
 import { LevelRaftStorage } from '../raft/storage/index.js';
+import { SchemaRegistryService } from '../schema-registry/registry-service.js';
 import { TcpRaftTransport } from '../raft/transport/index.js';
 import type { Endpoint } from './coordinator-api.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
@@ -88,6 +94,8 @@ export interface CoordinatorNodeOptions {
   readonly controller?: ControllerSettings;
   /** Consumer groups and offsets (Kafka's defaults when absent). */
   readonly groups?: Partial<GroupCoordinatorSettings>;
+  /** Producer ids and transactions (Kafka's defaults when absent). */
+  readonly transactions?: Partial<TransactionSettings>;
   readonly raft?: RaftSettings;
   readonly random?: RandomSource;
   readonly logger?: Logger;
@@ -110,6 +118,8 @@ export class CoordinatorNode {
   readonly metrics: CoordinatorMetrics;
   readonly #failure: () => StreamBusError | undefined;
   readonly #unwatch: () => void;
+  /** The schema registry's REST API, once serveSchemaRegistry() started it. */
+  #schemaRegistry: SchemaRegistryService | undefined;
   /** The read barrier of the readiness check in flight, shared by concurrent checks. */
   #readyCheck: Promise<NodeHealth> | undefined;
   #closing: Promise<void> | undefined;
@@ -220,6 +230,7 @@ export class CoordinatorNode {
       ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
       ...(options.controller === undefined ? {} : { controller: options.controller }),
       ...(options.groups === undefined ? {} : { groups: options.groups }),
+      ...(options.transactions === undefined ? {} : { transactions: options.transactions }),
       ...(options.random === undefined ? {} : { random: options.random }),
       logger,
     });
@@ -269,9 +280,35 @@ export class CoordinatorNode {
     }
   }
 
-  /** Stops the coordinator, then the host (transport and store), then the log. Idempotent. */
+  /**
+   * Serves the schema registry's REST API on `listen` (port 0 picks a free one), recording
+   * `advertisedHost` and the bound port as this node's registry address whenever it leads. Rejects
+   * with INVALID_CONFIG when the address cannot be bound, or when the registry already runs.
+   */
+  async serveSchemaRegistry(options: {
+    readonly listen: Endpoint;
+    readonly advertisedHost: string;
+    readonly incompatibleErrorCode?: 409 | 40901;
+    readonly logger?: Logger;
+  }): Promise<SchemaRegistryService> {
+    if (this.#schemaRegistry !== undefined) throw new StreamBusError(ErrorCode.INVALID_CONFIG, 'the schema registry already runs on this node');
+    const host = this.host;
+    this.#schemaRegistry = await SchemaRegistryService.start({
+      coordinator: this.coordinator,
+      onLeaderChange: (listener) => host.onLeaderChange(listener),
+      leaderId: () => host.leaderId,
+      listen: options.listen,
+      advertisedHost: options.advertisedHost,
+      ...(options.incompatibleErrorCode === undefined ? {} : { incompatibleErrorCode: options.incompatibleErrorCode }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+    return this.#schemaRegistry;
+  }
+
+  /** Stops the schema registry, the coordinator, then the host (transport and store), then the log. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      await this.#schemaRegistry?.close();
       this.#unwatch();
       await this.coordinator.close();
       await this.host.close();

@@ -51,7 +51,7 @@ describe('coordinator handler > identity and status', () => {
   it('answers ApiVersions with the coordinator APIs only, its cluster id and node id', async () => {
     const versions = await leader().request('API_VERSIONS', { clientId: 'test', clientSoftware: 'vitest' });
     expect(versions).toMatchObject({ errorCode: ErrorCode.NONE, clusterId: CLUSTER_ID, nodeId: leaderId });
-    expect(versions.apis.map((a) => a.api)).toEqual([0, 5, 6, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40]);
+    expect(versions.apis.map((a) => a.api)).toEqual([0, 5, 6, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 47, 48]);
   });
 
   it('reports the group on any node: a follower names the leader and its API address', async () => {

@@ -2,7 +2,8 @@
  * The coordinator node's protocol handler: serves the native protocol's coordinator APIs (11-18:
  * status, metadata fetch, broker registration and heartbeat, membership, leadership transfer,
  * AlterPartition and ElectLeaders; 19-21: partition reassignments and broker maintenance), the
- * group APIs (30-40, ../groups/group-api.ts),
+ * group APIs (30-40, ../groups/group-api.ts), the transaction APIs (41-45, 47, 48,
+ * ../transactions/txn-api.ts),
  * the topic admin writes (CREATE_TOPICS, DELETE_TOPICS, ALTER_CONFIGS, CREATE_PARTITIONS) and
  * API_VERSIONS, by translating messages to and from the CoordinatorApi. Every other API is a
  * broker's: UNKNOWN_API saying so.
@@ -24,6 +25,7 @@ import { type ElectLeadersRequest, ElectionType } from '../metadata/leader-elect
 import type { ReassignmentRequest } from '../metadata/reassignment.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { groupApis, groupHandlers } from '../groups/group-api.js';
+import { transactionApis, transactionHandlers } from '../transactions/txn-api.js';
 import type { CoordinatorApi, CoordinatorNodeStatus, Endpoint, MembershipChangeRequest, MetadataFetchResult } from './coordinator-api.js';
 
 export interface CoordinatorHandlerOptions {
@@ -55,6 +57,8 @@ export const coordinatorNodeApis = [
   'BROKER_MAINTENANCE',
   // Consumer groups (../groups/group-api.ts).
   ...groupApis,
+  // Producer ids and transactions (../transactions/txn-api.ts).
+  ...transactionApis,
 ] as const satisfies readonly ApiName[];
 export type CoordinatorNodeApi = (typeof coordinatorNodeApis)[number];
 
@@ -91,6 +95,7 @@ export class CoordinatorHandler implements Handler {
       LIST_PARTITION_REASSIGNMENTS: (body, ctx) => this.#listReassignments(body, ctx),
       BROKER_MAINTENANCE: (body, ctx) => this.#brokerMaintenance(body, ctx),
       ...groupHandlers({ groups: this.#coordinator.groups, status: () => this.#coordinator.status(), typed: (error) => this.#typed(error) }),
+      ...transactionHandlers({ transactions: this.#coordinator.transactions, typed: (error) => this.#typed(error) }),
     };
   }
 

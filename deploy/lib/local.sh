@@ -164,7 +164,8 @@ start_coordinators() {
       start_process coordinator "$n" "node.id=$n" "cluster.id=$id" "coordinator.voters=$(voters)" \
         "raft.host=$(host_of "$n")" "raft.port=$RAFT_PORT" \
         "coordinator.host=$(host_of "$n")" "coordinator.port=$API_PORT" \
-        "admin.host=$(host_of "$n")" "admin.port=$COORDINATOR_ADMIN_PORT"
+        "admin.host=$(host_of "$n")" "admin.port=$COORDINATOR_ADMIN_PORT" \
+        "schema.registry.host=$(host_of "$n")"
     fi
   done
   for n in "${NODES[@]}"; do

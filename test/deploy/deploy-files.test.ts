@@ -56,6 +56,7 @@ const defaultPorts = {
   admin: settings['admin.port'].default,
   coordinator: settings['coordinator.port'].default,
   raft: settings['raft.port'].default,
+  schemaRegistry: settings['schema.registry.port'].default,
 };
 
 // ---- The Dockerfile.
@@ -355,6 +356,7 @@ describe('deploy > docker-compose.yml', () => {
       // The addresses a coordinator records for itself are its service name, as its voters entry.
       expect(values['coordinator.advertised.host'], name).toBe(name);
       expect(values['raft.advertised.host'], name).toBe(name);
+      expect(values['schema.registry.advertised.host'], name).toBe(name);
     }
     for (const [name, service] of brokers) {
       const values = resolveEnv(composeEnv(service)).values;
@@ -452,7 +454,7 @@ describe('deploy > Kubernetes manifests', () => {
   });
 
   it('declares the default ports and probes the admin paths the admin server serves', async () => {
-    expect(Object.fromEntries(ports(coordinator))).toEqual({ coordinator: defaultPorts.coordinator, raft: defaultPorts.raft, admin: defaultPorts.admin });
+    expect(Object.fromEntries(ports(coordinator))).toEqual({ coordinator: defaultPorts.coordinator, raft: defaultPorts.raft, 'schema-registry': defaultPorts.schemaRegistry, admin: defaultPorts.admin });
     expect(Object.fromEntries(ports(broker))).toEqual({ kafka: defaultPorts.kafka, native: defaultPorts.native, admin: defaultPorts.admin });
     for (const set of [coordinator, broker]) {
       const c = container(set);

@@ -272,6 +272,8 @@ export class CoordinatorCluster {
       'coordinator.port': node.api.port,
       // Every node serves an HTTP admin port; 0 keeps the nodes (and other tests) off 9644.
       'admin.port': 0,
+      // Likewise the schema registry, off 8081.
+      'schema.registry.port': 0,
       'data.dir': node.dataDir,
       'log.format': 'json',
       'log.level': 'info',

@@ -52,16 +52,32 @@ export class DevServer {
   readonly dataDir: string;
   readonly native: Listener;
   readonly admin: Listener;
+  /** The schema registry's REST API; undefined when schema.registry.enable=false. */
+  readonly schemaRegistry: Listener | undefined;
+  /** The Kafka listener's advertised address (from the ready line). */
+  readonly kafka: Listener | undefined;
   readonly child: ChildProcess;
   readonly #ownsDataDir: boolean;
   readonly logLines: string[];
   readonly #exited: Promise<number | null>;
 
-  constructor(init: { dataDir: string; ownsDataDir: boolean; native: Listener; admin: Listener; child: ChildProcess; logLines: string[]; exited: Promise<number | null> }) {
+  constructor(init: {
+    dataDir: string;
+    ownsDataDir: boolean;
+    native: Listener;
+    admin: Listener;
+    schemaRegistry?: Listener | undefined;
+    kafka?: Listener | undefined;
+    child: ChildProcess;
+    logLines: string[];
+    exited: Promise<number | null>;
+  }) {
     this.dataDir = init.dataDir;
     this.#ownsDataDir = init.ownsDataDir;
     this.native = init.native;
     this.admin = init.admin;
+    this.schemaRegistry = init.schemaRegistry;
+    this.kafka = init.kafka;
     this.child = init.child;
     this.logLines = init.logLines;
     this.#exited = init.exited;
@@ -73,6 +89,12 @@ export class DevServer {
 
   get adminUrl(): string {
     return `http://${this.admin.host}:${this.admin.port}`;
+  }
+
+  /** The schema registry's base URL (throws when the registry is disabled). */
+  get registryUrl(): string {
+    if (this.schemaRegistry === undefined) throw new Error('this dev server runs no schema registry');
+    return `http://${this.schemaRegistry.host}:${this.schemaRegistry.port}`;
   }
 
   /** Stops the server with a signal and waits for it to exit. */
@@ -108,6 +130,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     'kafka.port': 0,
     'admin.port': 0,
     'raft.port': 0,
+    'schema.registry.port': 0,
     'log.format': 'json',
     'log.level': 'info',
     ...options.settings,
@@ -122,16 +145,16 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     stderr += chunk.toString();
   });
 
-  const ready = new Promise<{ native: Listener; admin: Listener }>((resolve, reject) => {
+  const ready = new Promise<{ native: Listener; admin: Listener; schemaRegistry: Listener | undefined; kafka: Listener | undefined }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       logLines.push(line);
       if (logLines.length > 2000) logLines.shift();
       if (!line.startsWith('{')) return;
       try {
-        const entry = JSON.parse(line) as { msg?: string; native?: Listener; admin?: Listener };
+        const entry = JSON.parse(line) as { msg?: string; native?: Listener; admin?: Listener; schemaRegistry?: Listener; kafka?: Listener };
         if (entry.msg === 'streambus ready' && entry.native !== undefined && entry.admin !== undefined) {
-          resolve({ native: entry.native, admin: entry.admin });
+          resolve({ native: entry.native, admin: entry.admin, schemaRegistry: entry.schemaRegistry, kafka: entry.kafka });
         }
       } catch {
         // Not a log line of ours; keep reading.
@@ -145,8 +168,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     timer = setTimeout(() => reject(new Error(`streambus dev was not ready within ${timeoutMs} ms\n${stderr}\n${logLines.join('\n')}`)), timeoutMs);
   });
   try {
-    const { native, admin } = await Promise.race([ready, timeout]);
-    return new DevServer({ dataDir, ownsDataDir, native, admin, child, logLines, exited });
+    const { native, admin, schemaRegistry, kafka } = await Promise.race([ready, timeout]);
+    return new DevServer({ dataDir, ownsDataDir, native, admin, schemaRegistry, kafka, child, logLines, exited });
   } catch (error) {
     child.kill('SIGKILL');
     if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
