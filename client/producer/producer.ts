@@ -1057,6 +1057,9 @@ export class Producer {
         try {
           await this.#txnCalls!.endTxn(this.#member(), false);
         } catch (error) {
+          // The coordinator may still hold the transaction open: the next one must not join it,
+          // so re-initialise first (InitProducerId bumps the epoch and aborts what is open).
+          txn.sequenceGap = true;
           throw this.#txnFailure(error);
         }
       }
