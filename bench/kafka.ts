@@ -1,14 +1,18 @@
 /**
- * The Kafka listener's cost: kafkajs producing and consuming through the Kafka listener next to
- * the native client on the same `streambus dev` process, in the same run, with the same record
- * size and batch sizes, each workload repeated (default 3 times) and reported as medians. Besides
- * client-side throughput it records the server's CPU per MB moved, which isolates the listener
- * from the client libraries' own costs (kafkajs decodes and builds records in plain JavaScript).
- * Writes bench/results/kafka-<date>.md and .json.
+ * The Kafka listener's cost: Kafka clients producing and consuming through the Kafka listener next
+ * to the native client on the same `streambus dev` process, in the same run, with the same record
+ * size and batch sizes, each workload repeated (default 3 times) and reported as medians. Two Kafka
+ * clients: kafkajs (plain JavaScript, in this process) and librdkafka (C, through
+ * confluent-kafka-python in a child process: ./kafka-librdkafka.py; skipped when Debian's
+ * python3-confluent-kafka is missing). kafkajs's own encoding and decoding limit it before the
+ * listener does, so librdkafka is the client that measures the listener. Besides client-side
+ * throughput the bench records the server's CPU per MB moved, which isolates the listener from the
+ * client libraries' own costs. Writes bench/results/kafka-<date>.md and .json.
  *
  * Run: npm run bench:kafka -- [--quick | --smoke] [--repeats N] [--out DIR]
  * (or `npm run build && node dist/bench/kafka.js ...`). See bench/README.md.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -47,7 +51,10 @@ const PARTITIONS = 4;
 const WINDOW_BYTES = 16 * MIB;
 const LINGER_MS = 5;
 
-type Client = 'native' | 'kafkajs';
+type Client = 'native' | 'kafkajs' | 'librdkafka';
+const KAFKA_CLIENTS = ['kafkajs', 'librdkafka'] as const;
+/** Debian's python3-confluent-kafka is installed for /usr/bin/python3, not for a pyenv python3. */
+const PYTHON = '/usr/bin/python3';
 type Workload = 'produce' | 'consume';
 
 interface Sample extends ThroughputFigures {
@@ -162,13 +169,33 @@ async function kafkajsConsume(kafka: Kafka, topic: string, expected: number, pla
   return throughput(Math.min(messages, expected), Math.min(bytes, expected * plan.valueBytes), seconds, messages < expected ? 1 : 0, messages < expected ? new Error(`read ${messages} of ${expected}`) : undefined);
 }
 
-async function measured(serverPid: number, run: () => Promise<ThroughputFigures>): Promise<Sample> {
+/** A run's figures; `clientCpuMs` when the client ran in another process (librdkafka). */
+type RunFigures = ThroughputFigures & { readonly clientCpuMs?: number };
+
+/** Whether /usr/bin/python3 can import confluent_kafka. */
+function librdkafkaAvailable(): Promise<boolean> {
+  return new Promise((resolve) => execFile(PYTHON, ['-c', 'import confluent_kafka'], (error) => resolve(error === null)));
+}
+
+/** Runs ./kafka-librdkafka.py and reads its one JSON line. */
+function librdkafka(rootDir: string, args: readonly string[], timeoutMs: number): Promise<RunFigures> {
+  const script = path.join(rootDir, 'bench/kafka-librdkafka.py');
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, [script, ...args], { timeout: timeoutMs, maxBuffer: MIB }, (error, stdout, stderr) => {
+      if (error !== null) return reject(new Error(`${path.basename(script)} ${args[0] ?? ''} failed: ${error.message}\n${stderr}`));
+      const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { messages: number; bytes: number; seconds: number; errors: number; firstError: string | null; cpuSeconds: number };
+      resolve({ ...throughput(out.messages, out.bytes, out.seconds, out.errors, out.firstError ?? undefined), clientCpuMs: out.cpuSeconds * 1000 });
+    });
+  });
+}
+
+async function measured(serverPid: number, run: () => Promise<RunFigures>): Promise<Sample> {
   const cpuBefore = processTreeCpuMs(serverPid) ?? 0;
   const clientBefore = process.cpuUsage();
-  const figures = await run();
+  const { clientCpuMs, ...figures } = await run();
   const cpuMs = (processTreeCpuMs(serverPid) ?? 0) - cpuBefore;
   const client = process.cpuUsage(clientBefore);
-  const clientMs = (client.user + client.system) / 1000;
+  const clientMs = clientCpuMs ?? (client.user + client.system) / 1000;
   const mb = figures.bytes / 1e6;
   return {
     ...figures,
@@ -211,14 +238,17 @@ async function main(): Promise<void> {
   const kafka = new Kafka({ brokers: [kafkaAddress(server)], clientId: 'bench-kafkajs', logLevel: logLevel.NOTHING });
   const kafkaAdmin = kafka.admin();
   await kafkaAdmin.connect();
+  const withLibrdkafka = await librdkafkaAvailable();
+  if (!withLibrdkafka) log(`${PYTHON} cannot import confluent_kafka (apt-get install python3-confluent-kafka): the librdkafka rows are skipped`);
+  const clientsRun: readonly Client[] = withLibrdkafka ? ['native', 'kafkajs', 'librdkafka'] : ['native', 'kafkajs'];
   const samples = new Map<string, Sample[]>();
   const add = (key: string, sample: Sample): void => void samples.set(key, [...(samples.get(key) ?? []), sample]);
   let seq = 0;
   try {
     for (let repeat = 0; repeat < repeats; repeat++) {
       for (const batchBytes of plan.batchSizesBytes) {
-        // Alternate which client goes first, so neither always meets the warmer server.
-        const clients: Client[] = repeat % 2 === 0 ? ['native', 'kafkajs'] : ['kafkajs', 'native'];
+        // Rotate which client goes first, so none always meets the warmer server.
+        const clients = clientsRun.map((_, i) => clientsRun[(i + repeat) % clientsRun.length]!);
         for (const client of clients) {
           const topic = `bench-kafka-${stamp}-${seq++}`;
           // Created through the listener and awaited until every partition has a leader, so neither
@@ -227,15 +257,20 @@ async function main(): Promise<void> {
           const produced = await measured(serverPid, () =>
             client === 'native'
               ? runProduce(bus, { topic, partitions: PARTITIONS, valueBytes: plan.valueBytes, batchBytes, lingerMs: LINGER_MS, maxMessages: plan.maxMessages, maxSeconds: plan.maxSeconds, windowBytes: WINDOW_BYTES })
-              : kafkajsProduce(kafka, topic, plan, batchBytes),
+              : client === 'kafkajs'
+                ? kafkajsProduce(kafka, topic, plan, batchBytes)
+                : librdkafka(rootDir, ['produce', kafkaAddress(server), topic, `${PARTITIONS}`, `${plan.valueBytes}`, `${batchBytes}`, `${plan.maxMessages}`, `${plan.maxSeconds}`], (plan.maxSeconds + 90) * 1000),
           );
           add(`produce|${batchBytes}|${client}`, produced);
           // Both read what they produced plus the warm-up record.
           const expected = produced.messages + 1;
+          const consumeSeconds = Math.max(10, plan.maxSeconds * 4);
           const consumed = await measured(serverPid, () =>
             client === 'native'
-              ? runConsume(bus, { topic, partitions: PARTITIONS, expectedMessages: expected, mode: 'batches', maxSeconds: Math.max(10, plan.maxSeconds * 4) })
-              : kafkajsConsume(kafka, topic, expected, plan, `bench-${topic}`),
+              ? runConsume(bus, { topic, partitions: PARTITIONS, expectedMessages: expected, mode: 'batches', maxSeconds: consumeSeconds })
+              : client === 'kafkajs'
+                ? kafkajsConsume(kafka, topic, expected, plan, `bench-${topic}`)
+                : librdkafka(rootDir, ['consume', kafkaAddress(server), topic, `${PARTITIONS}`, `${expected}`, `${consumeSeconds}`], (consumeSeconds + 30) * 1000),
           );
           add(`consume|${batchBytes}|${client}`, consumed);
           log(
@@ -254,7 +289,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const workload of ['produce', 'consume'] as const) {
     for (const batchBytes of plan.batchSizesBytes) {
-      for (const client of ['native', 'kafkajs'] as const) rows.push(rowOf(workload, batchBytes, client, samples.get(`${workload}|${batchBytes}|${client}`) ?? []));
+      for (const client of clientsRun) rows.push(rowOf(workload, batchBytes, client, samples.get(`${workload}|${batchBytes}|${client}`) ?? []));
     }
   }
   const report = renderReport(mode, repeats, plan, rows);
@@ -270,21 +305,22 @@ function renderReport(mode: Mode, repeats: number, plan: Plan, rows: readonly Ro
   const lines = [
     `# Kafka listener vs native client (${mode}, ${repeats} repeats, medians)`,
     '',
-    `One \`streambus dev\` process, ${PARTITIONS} partitions, ${plan.valueBytes} B incompressible values, acks=all, up to ${plan.maxMessages} records or ${plan.maxSeconds} s per produce run, ${WINDOW_BYTES / MIB} MiB of records in flight per client. Consume reads back what the same client produced. Server CPU is the server process's CPU time per MB moved, and server busy its CPU time over the run's wall time (one core = 100%); client CPU is the benchmark process's (where both clients run) per MB.`,
+    `One \`streambus dev\` process, ${PARTITIONS} partitions, ${plan.valueBytes} B incompressible values, acks=all, up to ${plan.maxMessages} records or ${plan.maxSeconds} s per produce run, ${WINDOW_BYTES / MIB} MiB of records in flight per client. Consume reads back what the same client produced. Server CPU is the server process's CPU time per MB moved, and server busy its CPU time over the run's wall time (one core = 100%); client CPU is the benchmark process's per MB (native and kafkajs run there), or the librdkafka child's own (confluent-kafka-python, assigned partitions, clock started at its first record).`,
     '',
-    '| workload | batch | client | MB/s | records/s | server CPU ms/MB | server busy | client CPU ms/MB | kafkajs vs native (MB/s) | server CPU/MB vs native |',
+    '| workload | batch | client | MB/s | records/s | server CPU ms/MB | server busy | client CPU ms/MB | vs native (MB/s) | server CPU/MB vs native |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   const checks: string[] = [];
   for (const row of rows) {
     const native = rows.find((r) => r.workload === row.workload && r.batchBytes === row.batchBytes && r.client === 'native');
-    const ratio = row.client === 'kafkajs' && native !== undefined && native.medianMbPerSecond > 0 ? row.medianMbPerSecond / native.medianMbPerSecond : undefined;
-    const cpuRatio = row.client === 'kafkajs' && native !== undefined && native.medianServerCpuMsPerMb > 0 ? row.medianServerCpuMsPerMb / native.medianServerCpuMsPerMb : undefined;
+    const kafkaClient = (KAFKA_CLIENTS as readonly Client[]).includes(row.client);
+    const ratio = kafkaClient && native !== undefined && native.medianMbPerSecond > 0 ? row.medianMbPerSecond / native.medianMbPerSecond : undefined;
+    const cpuRatio = kafkaClient && native !== undefined && native.medianServerCpuMsPerMb > 0 ? row.medianServerCpuMsPerMb / native.medianServerCpuMsPerMb : undefined;
     lines.push(
       `| ${row.workload} | ${row.batchBytes / KIB} KiB | ${row.client} | ${row.medianMbPerSecond.toFixed(1)} | ${Math.round(row.medianMessagesPerSecond)} | ${row.medianServerCpuMsPerMb.toFixed(2)} | ${(row.medianServerBusy * 100).toFixed(0)}% | ${row.medianClientCpuMsPerMb.toFixed(2)} | ${ratio === undefined ? '' : `${(ratio * 100).toFixed(0)}%`} | ${cpuRatio === undefined ? '' : `${(cpuRatio * 100).toFixed(0)}%`} |`,
     );
     if (ratio !== undefined) {
-      checks.push(`- ${row.workload} ${row.batchBytes / KIB} KiB: kafkajs through the listener at ${(ratio * 100).toFixed(0)}% of native throughput: ${1 - ratio <= TARGET_MAX_COST ? 'meets' : 'misses'} the ≤${TARGET_MAX_COST * 100}% cost target`);
+      checks.push(`- ${row.workload} ${row.batchBytes / KIB} KiB: ${row.client} through the listener at ${(ratio * 100).toFixed(0)}% of native throughput: ${1 - ratio <= TARGET_MAX_COST ? 'meets' : 'misses'} the ≤${TARGET_MAX_COST * 100}% cost target`);
     }
   }
   return [...lines, '', '## Target: the listener costs no more than 20% of native throughput', '', ...checks, ''].join('\n');
