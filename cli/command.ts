@@ -108,6 +108,17 @@ export function defineCommand<const O extends OptionSpecs, const P extends Posit
  * The command line is wrong (unknown option, missing argument, bad number): exit code 2. Typed as
  * INVALID_REQUEST so JSON output keeps one error shape.
  */
+/**
+ * A failure the command has already shown in its own output (a `--json` document saying what went
+ * wrong): the CLI exits 1 without printing a second document.
+ */
+export class ReportedFailure extends StreamBusError {
+  constructor(cause: StreamBusError) {
+    super(cause.code, cause.message, { cause });
+    this.name = 'ReportedFailure';
+  }
+}
+
 export class UsageError extends StreamBusError {
   /** The command whose help explains the fix ('' for the top level). */
   readonly command: string;

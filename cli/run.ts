@@ -13,7 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ErrorCode, StreamBusError } from '../proto/errors.js';
-import { UsageError, type CliStreams, type CommandContext, type OptionSpec, type OptionSpecs } from './command.js';
+import { ReportedFailure, UsageError, type CliStreams, type CommandContext, type OptionSpec, type OptionSpecs } from './command.js';
 import { defaultClientFactory, type ClientFactory, type StreamBusClient } from './client.js';
 import {
   InvalidConfigError,
@@ -344,6 +344,7 @@ function report(error: unknown, out: Output, signal: AbortSignal): ExitCode {
     return error.problems.every((p) => p.source === 'flag') ? ExitCode.USAGE : ExitCode.FAILED;
   }
   if (signal.aborted) return ExitCode.INTERRUPTED;
+  if (error instanceof ReportedFailure) return ExitCode.FAILED;
   if (error instanceof StreamBusError) {
     printError(out, error);
     return ExitCode.FAILED;

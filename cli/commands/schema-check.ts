@@ -2,7 +2,7 @@
  * `streambus schema check`: would this schema be accepted under the subject's compatibility level?
  * Prints every problem with its location and rule; exits 1 (INCOMPATIBLE_SCHEMA) when incompatible.
  */
-import { defineCommand } from '../command.js';
+import { ReportedFailure, defineCommand } from '../command.js';
 import { RegistryErrorCode, SchemaRegistryError } from '../../coordinator/index.js';
 import { parseProblem, printProblems, readSchemaText, referencesOption, registryOf, schemaBody, schemaTypeOption, subjectPath, type ProblemLine } from './schema-shared.js';
 
@@ -39,6 +39,10 @@ export const command = defineCommand({
       ctx.out.line(`Incompatible with ${subject}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
       printProblems(ctx, problems);
     }
-    if (!answer.is_compatible) throw new SchemaRegistryError(RegistryErrorCode.INCOMPATIBLE_SCHEMA, `the schema is incompatible with ${subject} (${problems.length} problems)`);
+    if (!answer.is_compatible) {
+      const incompatible = new SchemaRegistryError(RegistryErrorCode.INCOMPATIBLE_SCHEMA, `the schema is incompatible with ${subject} (${problems.length} problems)`);
+      // The JSON document above already says so: exit 1 without a second document.
+      throw ctx.out.json ? new ReportedFailure(incompatible) : incompatible;
+    }
   },
 });

@@ -20,7 +20,11 @@ export const command = defineCommand({
       const { ErrorCode, StreamBusError } = await import('../../client/index.js');
       throw new StreamBusError(ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, `the coordinator did not describe transactional id ${ctx.args.transactionalId}`);
     }
-    if (description.error !== undefined) throw description.error;
+    if (description.error !== undefined) {
+      const { StreamBusError } = await import('../../client/index.js');
+      const error = description.error;
+      throw new StreamBusError(error.code, `transactional id '${ctx.args.transactionalId}': ${error.message}`, { cause: error });
+    }
     const age = ageSeconds(description.startTimeMs, Date.now());
     const partitions = [...description.partitions].sort((a, b) => (a.topic !== b.topic ? (a.topic < b.topic ? -1 : 1) : a.partition - b.partition));
     if (ctx.out.json) {

@@ -87,6 +87,14 @@ export interface ErrorReport {
   readonly broker?: string;
   /** For an admin call that failed for several topics: each one's own error. */
   readonly failures?: readonly ErrorReport[];
+  /** A schema registry error's own Confluent code (40401 subject not found, 409 incompatible...). */
+  readonly registryErrorCode?: number;
+}
+
+/** The Confluent error code a schema registry error carries (SchemaRegistryError), read structurally. */
+function registryErrorCode(error: StreamBusError): number | undefined {
+  const code = (error as { errorCode?: unknown }).errorCode;
+  return typeof code === 'number' ? code : undefined;
 }
 
 /** An admin call's per-item failures (the client's AdminError), read structurally. */
@@ -110,6 +118,7 @@ export function primaryError(error: StreamBusError): StreamBusError {
 export function errorReport(error: StreamBusError): ErrorReport {
   const shown = primaryError(error);
   const failures = shown === error ? itemFailures(error) : undefined;
+  const registry = registryErrorCode(shown);
   return {
     code: shown.code,
     name: shown.codeName,
@@ -117,6 +126,7 @@ export function errorReport(error: StreamBusError): ErrorReport {
     retriable: shown.retriable,
     ...shown.context,
     ...(failures === undefined ? {} : { failures: failures.map(errorReport) }),
+    ...(registry === undefined ? {} : { registryErrorCode: registry }),
   };
 }
 
@@ -127,6 +137,8 @@ export function printError(out: Output, error: StreamBusError, hint?: string): v
     return;
   }
   const shown = primaryError(error);
-  out.stderr.write(`error: ${shown.codeName} (${shown.code}): ${sanitize(shown.message).replace(/\\n/g, '\n')}\n`);
+  const registry = registryErrorCode(shown);
+  const codes = registry === undefined ? `${shown.code}` : `${shown.code}, registry ${registry}`;
+  out.stderr.write(`error: ${shown.codeName} (${codes}): ${sanitize(shown.message).replace(/\\n/g, '\n')}\n`);
   if (hint !== undefined) out.stderr.write(`${hint}\n`);
 }
