@@ -7,10 +7,12 @@
  * (it may be asked before its own registration is visible), so the controller id, which is the
  * answering broker (it forwards admin requests to the coordinator leader), is always a listed broker.
  *
- * FindCoordinator names the answering broker itself as every group's coordinator: it forwards the
- * group APIs to the coordinator leader (./group-apis.ts), so clients need not follow the leader.
- * Transactional ids (key type 1) and a broker without a group coordinator get
- * COORDINATOR_NOT_AVAILABLE, the protocol's answer when no coordinator can take the key.
+ * FindCoordinator names the answering broker itself as the coordinator of every group (key type 0)
+ * and every transactional id (key type 1): it forwards the group APIs (./group-apis.ts) and the
+ * transaction APIs (./txn-apis.ts) to the coordinator leader, so clients need not follow the
+ * leader. A broker without the coordinator for the key type gets COORDINATOR_NOT_AVAILABLE, the
+ * protocol's answer when no coordinator can take the key; an empty transactional id and an unknown
+ * key type get INVALID_REQUEST, as Kafka answers them.
  */
 import type * as M from '../../proto/messages.js';
 import { KafkaErrorCode, kafkaApiVersions, toKafkaErrorCode, type KafkaApiName, type KafkaRequest, type KafkaResponse } from '../../proto/kafka/index.js';
@@ -82,14 +84,20 @@ function kafkaBrokers(options: KafkaApiOptions, self: KafkaEndpoint): KafkaBroke
   return [...byId.values()].sort((a, b) => a.nodeId - b.nodeId);
 }
 
-/** Kafka's FindCoordinator key type of a consumer group. */
+/** Kafka's FindCoordinator key types: a consumer group, a transactional id. */
 const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
 
 export function findCoordinator(options: KafkaApiOptions, self: KafkaEndpoint, request: KafkaRequest<'FIND_COORDINATOR'>): Outcome<'FIND_COORDINATOR'> {
-  if (options.groups !== undefined && request.keyType === KEY_TYPE_GROUP) {
-    return Promise.resolve(respond({ throttleTimeMs: 0, errorCode: KafkaErrorCode.NONE, errorMessage: null, nodeId: options.nodeId, host: self.host, port: self.port }));
+  const refuse = (code: number, reason: string): Outcome<'FIND_COORDINATOR'> =>
+    Promise.resolve(respond({ throttleTimeMs: 0, errorCode: code, errorMessage: errorMessageOf(code, reason), nodeId: -1, host: '', port: -1 }));
+  if (request.keyType === KEY_TYPE_TRANSACTION) {
+    if (request.key === '') return refuse(KafkaErrorCode.INVALID_REQUEST, 'the transactional id is empty');
+    if (options.transactions === undefined) return refuse(KafkaErrorCode.COORDINATOR_NOT_AVAILABLE, 'this broker has no transaction coordinator to forward to');
+  } else if (request.keyType === KEY_TYPE_GROUP) {
+    if (options.groups === undefined) return refuse(KafkaErrorCode.COORDINATOR_NOT_AVAILABLE, 'this broker has no group coordinator to forward to');
+  } else {
+    return refuse(KafkaErrorCode.INVALID_REQUEST, `unknown coordinator key type ${request.keyType}`);
   }
-  const code = KafkaErrorCode.COORDINATOR_NOT_AVAILABLE;
-  const reason = options.groups === undefined ? 'this broker has no group coordinator to forward to' : 'transactions are not served over the Kafka protocol yet';
-  return Promise.resolve(respond({ throttleTimeMs: 0, errorCode: code, errorMessage: errorMessageOf(code, reason), nodeId: -1, host: '', port: -1 }));
+  return Promise.resolve(respond({ throttleTimeMs: 0, errorCode: KafkaErrorCode.NONE, errorMessage: null, nodeId: options.nodeId, host: self.host, port: self.port }));
 }

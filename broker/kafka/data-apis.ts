@@ -5,40 +5,33 @@
  *
  * Produce hands the request's record bytes (a view into the frame) to the broker's append path,
  * which validates them exactly as for native clients (magic 2, CRC-32C, sizes, codecs) and stores
- * them. Before that the listener refuses what it cannot honour: transactional batches (no
- * transaction coordinator serves the Kafka protocol yet) and idempotent ones (producer ids come
- * from InitProducerId, which is not served, so there is no sequence state to check them against).
+ * them. Idempotent batches (a producer id, epoch and sequence in the header) go through: the
+ * partition leader checks and dedupes them against its producer state and answers Kafka's errors
+ * (DUPLICATE_SEQUENCE_NUMBER, OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID,
+ * INVALID_PRODUCER_EPOCH, ...). Transactional batches go through the same way: the client has added
+ * the partition to its transaction through this listener (./txn-apis.ts), the leader opens the
+ * producer's transaction on the partition at the batch, and the coordinator's marker closes it.
  *
  * Fetch returns the broker's stored batches untouched and uncopied; the long poll, min/max bytes,
- * the whole-batch rule and "at least one batch" are the broker's own fetch. StreamBus has no
- * transactions yet, so the last stable offset is the high watermark under either isolation level.
+ * the whole-batch rule and "at least one batch" are the broker's own fetch. read_committed is the
+ * broker's: it reads below the last stable offset and lists the aborted transactions of the
+ * returned range; read_uncommitted reads to the high watermark and gets a null list, as in Kafka.
  */
 import type * as M from '../../proto/messages.js';
 import type { EncodableResponseOf } from '../../proto/native-codec.js';
-import { BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD, MAGIC_V2, Offsets } from '../../proto/record-batch/index.js';
 import { KafkaErrorCode, toKafkaErrorCode, type KafkaApiName, type KafkaRequest } from '../../proto/kafka/index.js';
 import { kafkaFailureOf, type KafkaFailure } from './failure.js';
 import { respond, type KafkaApiOptions, type KafkaContext, type KafkaOutcome } from './types.js';
 
 const EMPTY = Buffer.alloc(0);
-const TRANSACTIONAL_BIT = 0x10;
 const READ_COMMITTED = 1;
 
 type Outcome<A extends KafkaApiName> = Promise<KafkaOutcome<A>>;
 
 export async function produce(options: KafkaApiOptions, request: KafkaRequest<'PRODUCE'>, ctx: KafkaContext): Outcome<'PRODUCE'> {
-  // Refusals per [topic index][partition index]; the rest goes to the broker in one request.
-  const refused = new Map<string, KafkaFailure>();
-  const topics: M.ProduceTopic[] = request.topicData.map((topic, t) => ({
+  const topics: M.ProduceTopic[] = request.topicData.map((topic) => ({
     name: topic.name,
-    partitions: topic.partitionData.flatMap((p, i) => {
-      const refusal = producerRefusal(request.transactionalId, p.records);
-      if (refusal !== undefined) {
-        refused.set(`${t}:${i}`, refusal);
-        return [];
-      }
-      return [{ partition: p.index, records: p.records ?? EMPTY }];
-    }),
+    partitions: topic.partitionData.map((p) => ({ partition: p.index, records: p.records ?? EMPTY })),
   }));
   let answer: M.ProduceResponse | undefined;
   let failure: KafkaFailure | undefined;
@@ -50,13 +43,11 @@ export async function produce(options: KafkaApiOptions, request: KafkaRequest<'P
   let firstError: string | undefined;
   const responses = request.topicData.map((topic, t) => {
     const results = answer?.topics[t]?.partitions ?? [];
-    let next = 0;
     return {
       name: topic.name,
       partitionResponses: topic.partitionData.map((p, i) => {
-        const refusal = refused.get(`${t}:${i}`);
-        const result = refusal === undefined ? results[next++] : undefined;
-        const error = refusal ?? failure ?? (result === undefined ? missingResult : undefined);
+        const result = results[i];
+        const error = failure ?? (result === undefined ? missingResult : undefined);
         const errorCode = error?.code ?? toKafkaErrorCode(result?.errorCode ?? 0);
         if (errorCode !== KafkaErrorCode.NONE) firstError ??= `${topic.name}-${p.index}: ${error?.message ?? result?.errorMessage ?? ''}`;
         return {
@@ -77,33 +68,6 @@ export async function produce(options: KafkaApiOptions, request: KafkaRequest<'P
 }
 
 const missingResult: KafkaFailure = { code: KafkaErrorCode.UNKNOWN_SERVER_ERROR, message: 'the broker returned no result for the partition' };
-
-/**
- * Why the listener refuses a partition's records before the broker sees them, if it does:
- * transactional writes, and writes carrying a producer id (idempotent producers).
- */
-function producerRefusal(transactionalId: string | null, records: Buffer | null): KafkaFailure | undefined {
-  if (transactionalId !== null) {
-    return { code: KafkaErrorCode.INVALID_TXN_STATE, message: 'transactions are not served over the Kafka protocol yet' };
-  }
-  if (records === null) return undefined;
-  // Walk the batch headers only; framing faults and legacy formats are left to the broker's validation.
-  for (let position = 0; records.length - position >= BATCH_HEADER_BYTES; ) {
-    if (records[position + Offsets.magic] !== MAGIC_V2) break;
-    const attributes = records.readInt16BE(position + Offsets.attributes);
-    if ((attributes & TRANSACTIONAL_BIT) !== 0) {
-      return { code: KafkaErrorCode.INVALID_TXN_STATE, message: 'transactional batches are not served over the Kafka protocol yet' };
-    }
-    const producerId = records.readBigInt64BE(position + Offsets.producerId);
-    if (producerId >= 0n) {
-      return { code: KafkaErrorCode.UNKNOWN_PRODUCER_ID, message: `producer id ${producerId} was not issued by this cluster (idempotent producers are not served yet)` };
-    }
-    const batchLength = records.readInt32BE(position + Offsets.batchLength);
-    if (batchLength <= 0) break;
-    position += batchLength + BATCH_LOG_OVERHEAD;
-  }
-  return undefined;
-}
 
 export async function fetch(options: KafkaApiOptions, request: KafkaRequest<'FETCH'>, ctx: KafkaContext): Outcome<'FETCH'> {
   const sessionError = fetchSessionError(request, ctx.apiVersion);
@@ -132,7 +96,8 @@ export async function fetch(options: KafkaApiOptions, request: KafkaRequest<'FET
   } catch (error) {
     failure = kafkaFailureOf(error, ctx.logger, 'fetch');
   }
-  const abortedTransactions = request.isolationLevel === READ_COMMITTED ? [] : null;
+  const readCommitted = request.isolationLevel === READ_COMMITTED;
+  const noAborted = readCommitted ? [] : null;
   return respond({
     throttleTimeMs: 0,
     errorCode: KafkaErrorCode.NONE,
@@ -148,7 +113,7 @@ export async function fetch(options: KafkaApiOptions, request: KafkaRequest<'FET
             highWatermark: -1,
             lastStableOffset: -1,
             logStartOffset: -1,
-            abortedTransactions,
+            abortedTransactions: noAborted,
             preferredReadReplica: -1,
             records: EMPTY,
           };
@@ -159,7 +124,7 @@ export async function fetch(options: KafkaApiOptions, request: KafkaRequest<'FET
           highWatermark: result.highWatermark,
           lastStableOffset: result.lastStableOffset,
           logStartOffset: result.logStartOffset,
-          abortedTransactions,
+          abortedTransactions: readCommitted ? result.abortedTransactions.map((txn) => ({ producerId: txn.producerId, firstOffset: txn.firstOffset })) : null,
           preferredReadReplica: -1,
           records: result.records,
         };

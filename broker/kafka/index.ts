@@ -9,4 +9,5 @@ export {
   type KafkaClusterView,
   type KafkaEndpoint,
   type KafkaGroupCoordinator,
+  type KafkaTxnCoordinator,
 } from './types.js';

@@ -9,6 +9,7 @@ import { apiVersions, findCoordinator, metadata } from './cluster-apis.js';
 import { alterConfigs, describeConfigs } from './config-apis.js';
 import { deleteRecords, fetch, listOffsets, produce } from './data-apis.js';
 import { KafkaGroupApis, noGroupCoordinator } from './group-apis.js';
+import { KafkaTxnApis, noTxnCoordinator } from './txn-apis.js';
 import type { KafkaApiOptions, KafkaContext, KafkaEndpoint, KafkaOutcome } from './types.js';
 
 type Serve<A extends KafkaApiName> = (request: KafkaRequest<A>, ctx: KafkaContext) => Promise<KafkaOutcome<A>>;
@@ -20,6 +21,7 @@ export class KafkaApiService {
   /** `self` is the answering broker's advertised Kafka address, known once the listener is bound. */
   constructor(options: KafkaApiOptions, self: () => KafkaEndpoint) {
     const groups = new KafkaGroupApis(options.groups ?? noGroupCoordinator);
+    const txns = new KafkaTxnApis(options.transactions ?? noTxnCoordinator);
     this.#table = {
       API_VERSIONS: () => apiVersions(),
       METADATA: (request, ctx) => metadata(options, self(), request, ctx),
@@ -37,6 +39,11 @@ export class KafkaApiService {
       LIST_GROUPS: (_request, ctx) => groups.listGroups(ctx),
       DELETE_GROUPS: (request, ctx) => groups.deleteGroups(request, ctx),
       OFFSET_DELETE: (request, ctx) => groups.offsetDelete(request, ctx),
+      INIT_PRODUCER_ID: (request, ctx) => txns.initProducerId(request, ctx),
+      ADD_PARTITIONS_TO_TXN: (request, ctx) => txns.addPartitionsToTxn(request, ctx),
+      ADD_OFFSETS_TO_TXN: (request, ctx) => txns.addOffsetsToTxn(request, ctx),
+      END_TXN: (request, ctx) => txns.endTxn(request, ctx),
+      TXN_OFFSET_COMMIT: (request, ctx) => txns.txnOffsetCommit(request, ctx),
       CREATE_TOPICS: (request, ctx) => createTopics(options, request, ctx),
       DELETE_TOPICS: (request, ctx) => deleteTopics(options, request, ctx),
       DELETE_RECORDS: (request, ctx) => deleteRecords(options, request, ctx),

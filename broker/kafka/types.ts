@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { KafkaApiName, KafkaResponse } from '../../proto/kafka/index.js';
-import type { GroupCalls } from '../../client/index.js';
+import type { GroupCalls, TxnCalls } from '../../client/index.js';
 import type { Handler, RequestContext } from '../network/server.js';
 
 /** The name under which a broker registers its Kafka listener (BrokerListener.name). */
@@ -55,6 +55,12 @@ export interface KafkaApiOptions {
    * Absent: FindCoordinator answers COORDINATOR_NOT_AVAILABLE and the group APIs answer the same.
    */
   readonly groups?: KafkaGroupCoordinator;
+  /**
+   * The transaction coordinator, reached through the same coordinator client (./txn-apis.ts).
+   * Absent: FindCoordinator answers COORDINATOR_NOT_AVAILABLE for transactional ids and the
+   * transaction APIs (InitProducerId included) answer the same.
+   */
+  readonly transactions?: KafkaTxnCoordinator;
 }
 
 /** The group calls the Kafka listener forwards to: the coordinator client's (`CoordinatorClient.groups`). */
@@ -62,6 +68,9 @@ export type KafkaGroupCoordinator = Pick<
   GroupCalls,
   'joinGroup' | 'syncGroup' | 'heartbeat' | 'leaveGroup' | 'commitOffsets' | 'fetchOffsets' | 'deleteOffsets' | 'describeGroups' | 'listGroups' | 'deleteGroups'
 >;
+
+/** The transaction calls the Kafka listener forwards to: the coordinator client's (`CoordinatorClient.transactions`). */
+export type KafkaTxnCoordinator = Pick<TxnCalls, 'initProducerId' | 'addPartitionsToTxn' | 'addOffsetsToTxn' | 'txnOffsetCommit' | 'endTxn'>;
 
 /** A request's context: the native one (connection, client id, abort signal) and the API version. */
 export interface KafkaContext extends RequestContext {

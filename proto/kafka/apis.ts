@@ -12,7 +12,11 @@
  * FindCoordinator at 0 (it enables LZ4 only when FindCoordinator v0 is advertised). The group
  * APIs (FindCoordinator, JoinGroup ... DeleteGroups, OffsetDelete) are served at the classic versions the three
  * clients send; OffsetCommit starts at 2 and OffsetFetch at 1 (v0 of both kept offsets in
- * ZooKeeper, and kafkajs crashes when OffsetFetch's maximum is 0).
+ * ZooKeeper, and kafkajs crashes when OffsetFetch's maximum is 0). The transaction APIs
+ * (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit) start at 0:
+ * librdkafka enables idempotence only when InitProducerId v0 is advertised and sends
+ * AddPartitionsToTxn and AddOffsetsToTxn at v0 only; they stop before KIP-588's versions, so
+ * PRODUCER_FENCED reaches those clients as INVALID_PRODUCER_EPOCH (./errors.ts).
  *
  * Pure: no node:* imports.
  */
@@ -25,11 +29,15 @@ import { AlterConfigsRequest, AlterConfigsResponse } from './messages/alter-conf
 import { ApiVersionsRequest, ApiVersionsResponse } from './messages/api-versions.js';
 import { CreatePartitionsRequest, CreatePartitionsResponse } from './messages/create-partitions.js';
 import { CreateTopicsRequest, CreateTopicsResponse } from './messages/create-topics.js';
+import { AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from './messages/add-offsets-to-txn.js';
+import { AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './messages/add-partitions-to-txn.js';
 import { DeleteRecordsRequest, DeleteRecordsResponse } from './messages/delete-records.js';
 import { DeleteTopicsRequest, DeleteTopicsResponse } from './messages/delete-topics.js';
 import { DescribeConfigsRequest, DescribeConfigsResponse } from './messages/describe-configs.js';
 import { FetchRequest, FetchResponse } from './messages/fetch.js';
+import { EndTxnRequest, EndTxnResponse } from './messages/end-txn.js';
 import { FindCoordinatorRequest, FindCoordinatorResponse } from './messages/find-coordinator.js';
+import { InitProducerIdRequest, InitProducerIdResponse } from './messages/init-producer-id.js';
 import { DeleteGroupsRequest, DeleteGroupsResponse } from './messages/delete-groups.js';
 import { DescribeGroupsRequest, DescribeGroupsResponse } from './messages/describe-groups.js';
 import { HeartbeatRequest, HeartbeatResponse } from './messages/heartbeat.js';
@@ -43,6 +51,7 @@ import { SyncGroupRequest, SyncGroupResponse } from './messages/sync-group.js';
 import { ListOffsetsRequest, ListOffsetsResponse } from './messages/list-offsets.js';
 import { MetadataRequest, MetadataResponse } from './messages/metadata.js';
 import { ProduceRequest, ProduceResponse } from './messages/produce.js';
+import { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './messages/txn-offset-commit.js';
 import { KafkaErrorCode } from './errors.js';
 
 interface KafkaApiDescriptor {
@@ -75,6 +84,11 @@ export const kafkaApis = {
   CREATE_TOPICS: { key: 19, name: 'CreateTopics', minVersion: 0, maxVersion: 4, request: CreateTopicsRequest, response: CreateTopicsResponse },
   DELETE_TOPICS: { key: 20, name: 'DeleteTopics', minVersion: 0, maxVersion: 3, request: DeleteTopicsRequest, response: DeleteTopicsResponse },
   DELETE_RECORDS: { key: 21, name: 'DeleteRecords', minVersion: 0, maxVersion: 1, request: DeleteRecordsRequest, response: DeleteRecordsResponse },
+  INIT_PRODUCER_ID: { key: 22, name: 'InitProducerId', minVersion: 0, maxVersion: 1, request: InitProducerIdRequest, response: InitProducerIdResponse },
+  ADD_PARTITIONS_TO_TXN: { key: 24, name: 'AddPartitionsToTxn', minVersion: 0, maxVersion: 1, request: AddPartitionsToTxnRequest, response: AddPartitionsToTxnResponse },
+  ADD_OFFSETS_TO_TXN: { key: 25, name: 'AddOffsetsToTxn', minVersion: 0, maxVersion: 1, request: AddOffsetsToTxnRequest, response: AddOffsetsToTxnResponse },
+  END_TXN: { key: 26, name: 'EndTxn', minVersion: 0, maxVersion: 1, request: EndTxnRequest, response: EndTxnResponse },
+  TXN_OFFSET_COMMIT: { key: 28, name: 'TxnOffsetCommit', minVersion: 0, maxVersion: 2, request: TxnOffsetCommitRequest, response: TxnOffsetCommitResponse },
   DESCRIBE_CONFIGS: { key: 32, name: 'DescribeConfigs', minVersion: 0, maxVersion: 2, request: DescribeConfigsRequest, response: DescribeConfigsResponse },
   ALTER_CONFIGS: { key: 33, name: 'AlterConfigs', minVersion: 0, maxVersion: 1, request: AlterConfigsRequest, response: AlterConfigsResponse },
   CREATE_PARTITIONS: { key: 37, name: 'CreatePartitions', minVersion: 0, maxVersion: 1, request: CreatePartitionsRequest, response: CreatePartitionsResponse },

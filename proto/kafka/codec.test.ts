@@ -73,23 +73,24 @@ describe('kafka codec > golden bytes', () => {
     expect(decodeKafkaRequest('API_VERSIONS', 3, frame, header.bodyOffset)).toEqual({ clientSoftwareName: 'librdkafka', clientSoftwareVersion: '2.0.2' });
   });
 
-  it('answers ApiVersions v3 with a v0 response header and a compact table (162 bytes after the correlation id)', () => {
+  it('answers ApiVersions v3 with a v0 response header and a compact table (197 bytes after the correlation id)', () => {
     const frame = Buffer.concat(encodeKafkaResponseFrame('API_VERSIONS', 3, 1, { errorCode: 0, apiKeys: kafkaApiVersions(), throttleTimeMs: 0 }));
-    expect(frame.length).toBe(4 + 4 + 162);
-    expect(frame.subarray(0, 18)).toEqual(hex('000000a6 00000001 0000 17 0000 0000 0007 00'));
+    expect(frame.length).toBe(4 + 4 + 197);
+    expect(frame.subarray(0, 18)).toEqual(hex('000000c9 00000001 0000 1c 0000 0000 0007 00'));
     expect(frame.subarray(-5)).toEqual(hex('00000000 00'));
   });
 
   it('answers an ApiVersions version it does not serve in the v0 layout with UNSUPPORTED_VERSION and the whole table', () => {
     const frame = Buffer.concat(encodeUnsupportedApiVersionsFrame(7));
     expect(frame).toEqual(
-      hex(`0000008e 00000007 0023 00000016
+      hex(`000000ac 00000007 0023 0000001b
         0000 0000 0007  0001 0004 000b  0002 0001 0003  0003 0000 0006
         0008 0002 0007  0009 0001 0005  000a 0000 0002  000b 0000 0005
         000c 0000 0003  000d 0000 0003  000e 0000 0003  000f 0000 0004
         0010 0000 0002  0012 0000 0003  0013 0000 0004  0014 0000 0003
-        0015 0000 0001  0020 0000 0002  0021 0000 0001  0025 0000 0001
-        002a 0000 0001  002f 0000 0000`),
+        0015 0000 0001  0016 0000 0001  0018 0000 0001  0019 0000 0001
+        001a 0000 0001  001c 0000 0002  0020 0000 0002  0021 0000 0001
+        0025 0000 0001  002a 0000 0001  002f 0000 0000`),
     );
   });
 
@@ -242,7 +243,7 @@ describe('kafka codec > primitives', () => {
 describe('kafka codec > headers and the API table', () => {
   it('builds the ApiVersions table from the descriptors, ordered by key, one row per served API', () => {
     const table = kafkaApiVersions();
-    expect(table.map((r) => r.apiKey)).toEqual([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 32, 33, 37, 42, 47]);
+    expect(table.map((r) => r.apiKey)).toEqual([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 24, 25, 26, 28, 32, 33, 37, 42, 47]);
     for (const api of apiNames) {
       expect(table).toContainEqual({ apiKey: kafkaApis[api].key, minVersion: kafkaApis[api].minVersion, maxVersion: kafkaApis[api].maxVersion });
     }

@@ -5,8 +5,10 @@
  * proto/errors.ts uses Kafka's number wherever Kafka has a code for the same condition, so every
  * StreamBus code below 1000 passes through unchanged. The codes StreamBus added (1000 and up)
  * have no Kafka number and are mapped in `streamBusToKafka` to the Kafka code a Kafka client
- * reacts to correctly. `KafkaErrorCode` lists the Kafka codes the listener itself uses, including
- * some StreamBus has no code for (the fetch-session and producer-id ones).
+ * reacts to correctly. One Kafka-numbered code is mapped too: PRODUCER_FENCED (90, KIP-588) exists
+ * only in request versions the listener does not serve, so it goes out as INVALID_PRODUCER_EPOCH,
+ * as Kafka answers older clients. `KafkaErrorCode` lists the Kafka codes the listener itself uses,
+ * including some StreamBus has no code for (the fetch-session ones, OPERATION_NOT_ATTEMPTED).
  *
  * Pure: no node:* imports.
  */
@@ -32,7 +34,11 @@ export const KafkaErrorCode = {
   INVALID_REPLICA_ASSIGNMENT: 39,
   INVALID_CONFIG: 40,
   INVALID_REQUEST: 42,
+  INVALID_PRODUCER_EPOCH: 47,
   INVALID_TXN_STATE: 48,
+  INVALID_TRANSACTION_TIMEOUT: 50,
+  CONCURRENT_TRANSACTIONS: 51,
+  OPERATION_NOT_ATTEMPTED: 55,
   UNKNOWN_PRODUCER_ID: 59,
   FETCH_SESSION_ID_NOT_FOUND: 70,
   INVALID_FETCH_SESSION_EPOCH: 71,
@@ -40,8 +46,8 @@ export const KafkaErrorCode = {
 export type KafkaErrorCode = (typeof KafkaErrorCode)[keyof typeof KafkaErrorCode];
 
 /**
- * StreamBus codes whose number is not Kafka's, with the Kafka code sent in their place. Every
- * StreamBus-only code (1000 and up) has a row; a test checks that.
+ * StreamBus codes whose number is not Kafka's (or not one the served versions may carry), with the
+ * Kafka code sent in their place. Every StreamBus-only code (1000 and up) has a row; a test checks that.
  */
 export const streamBusToKafka: Readonly<Partial<Record<ErrorName, number>>> = {
   // The request could not be read: Kafka's catch-all for a request it cannot parse.
@@ -52,6 +58,10 @@ export const streamBusToKafka: Readonly<Partial<Record<ErrorName, number>>> = {
   TOO_MANY_IN_FLIGHT: KafkaErrorCode.NETWORK_EXCEPTION,
   // The broker is going away: clients refresh metadata and find the partition's next leader.
   SHUTTING_DOWN: KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
+  // KIP-588's code is sent only from InitProducerId v4, AddPartitionsToTxn/AddOffsetsToTxn/EndTxn
+  // v2 and TxnOffsetCommit v3 on; below those Kafka answers INVALID_PRODUCER_EPOCH, which kafkajs
+  // (it has no code 90) and librdkafka 2.0.2 treat as being fenced.
+  PRODUCER_FENCED: KafkaErrorCode.INVALID_PRODUCER_EPOCH,
 };
 
 /** The first code StreamBus added on top of Kafka's (proto/errors.ts). */

@@ -50,6 +50,11 @@ const kafkajsFolder: Record<KafkaApiName, string> = {
   DELETE_GROUPS: 'deleteGroups',
   // kafkajs has no OffsetDelete: never looked up.
   OFFSET_DELETE: 'offsetDelete',
+  INIT_PRODUCER_ID: 'initProducerId',
+  ADD_PARTITIONS_TO_TXN: 'addPartitionsToTxn',
+  ADD_OFFSETS_TO_TXN: 'addOffsetsToTxn',
+  END_TXN: 'endTxn',
+  TXN_OFFSET_COMMIT: 'txnOffsetCommit',
 };
 
 function hasKafkajsVersion(api: KafkaApiName, version: number): boolean {
@@ -278,6 +283,42 @@ const requests: { [A in KafkaApiName]: (version: number) => { args: Record<strin
   OFFSET_DELETE: () => {
     throw new Error('kafkajs has no OffsetDelete request');
   },
+  INIT_PRODUCER_ID: () => ({
+    args: { transactionalId: 'tx-1', transactionTimeout: 30_000 },
+    check(decoded) {
+      expect(decoded).toEqual({ transactionalId: 'tx-1', transactionTimeoutMs: 30_000 });
+    },
+  }),
+  ADD_PARTITIONS_TO_TXN: () => ({
+    args: { transactionalId: 'tx-1', producerId: '4001', producerEpoch: 3, topics: [{ topic: 't', partitions: [0, 2] }] },
+    check(decoded) {
+      expect(decoded).toEqual({ transactionalId: 'tx-1', producerId: 4001, producerEpoch: 3, topics: [{ name: 't', partitions: [0, 2] }] });
+    },
+  }),
+  ADD_OFFSETS_TO_TXN: () => ({
+    args: { transactionalId: 'tx-1', producerId: '4001', producerEpoch: 3, groupId: 'g' },
+    check(decoded) {
+      expect(decoded).toEqual({ transactionalId: 'tx-1', producerId: 4001, producerEpoch: 3, groupId: 'g' });
+    },
+  }),
+  END_TXN: () => ({
+    args: { transactionalId: 'tx-1', producerId: '4001', producerEpoch: 3, transactionResult: true },
+    check(decoded) {
+      expect(decoded).toEqual({ transactionalId: 'tx-1', producerId: 4001, producerEpoch: 3, committed: true });
+    },
+  }),
+  TXN_OFFSET_COMMIT: () => ({
+    args: { transactionalId: 'tx-1', groupId: 'g', producerId: '4001', producerEpoch: 3, topics: [{ topic: 't', partitions: [{ partition: 1, offset: '42', metadata: null }] }] },
+    check(decoded) {
+      expect(decoded).toEqual({
+        transactionalId: 'tx-1',
+        groupId: 'g',
+        producerId: 4001,
+        producerEpoch: 3,
+        topics: [{ name: 't', partitions: [{ partitionIndex: 1, committedOffset: 42, committedLeaderEpoch: -1, committedMetadata: null }] }],
+      });
+    },
+  }),
 };
 
 describe('kafka codec > kafkajs requests decode with ours', () => {
@@ -521,6 +562,36 @@ const responses: { [A in KafkaApiName]: (version: number) => { body: KafkaRespon
   OFFSET_DELETE: () => {
     throw new Error('kafkajs has no OffsetDelete response');
   },
+  INIT_PRODUCER_ID: () => ({
+    body: { throttleTimeMs: 0, errorCode: 0, producerId: 4001, producerEpoch: 3 },
+    check(decoded) {
+      expect(decoded).toMatchObject({ errorCode: 0, producerId: '4001', producerEpoch: 3 });
+    },
+  }),
+  ADD_PARTITIONS_TO_TXN: () => ({
+    body: { throttleTimeMs: 0, results: [{ name: 't', results: [{ partitionIndex: 2, errorCode: 47 }] }] },
+    check(decoded) {
+      expect(decoded.errors).toEqual([{ topic: 't', partitionErrors: [{ partition: 2, errorCode: 47 }] }]);
+    },
+  }),
+  ADD_OFFSETS_TO_TXN: () => ({
+    body: { throttleTimeMs: 0, errorCode: 51 },
+    check(decoded) {
+      expect(decoded).toMatchObject({ errorCode: 51 });
+    },
+  }),
+  END_TXN: () => ({
+    body: { throttleTimeMs: 0, errorCode: 0 },
+    check(decoded) {
+      expect(decoded).toMatchObject({ errorCode: 0 });
+    },
+  }),
+  TXN_OFFSET_COMMIT: () => ({
+    body: { throttleTimeMs: 0, topics: [{ name: 't', partitions: [{ partitionIndex: 1, errorCode: 0 }] }] },
+    check(decoded) {
+      expect(decoded.topics).toEqual([{ topic: 't', partitions: [{ partition: 1, errorCode: 0 }] }]);
+    },
+  }),
 };
 
 describe('kafka codec > our responses decode with kafkajs', () => {
@@ -531,14 +602,14 @@ describe('kafka codec > our responses decode with kafkajs', () => {
     });
   }
 
-  it('finds a kafkajs codec for every version served but ApiVersions v3 (flexible), CreateTopics v4, DeleteTopics v2-3, OffsetCommit v6-7, OffsetFetch v5, DescribeGroups v3-4 and OffsetDelete', () => {
+  it('finds a kafkajs codec for every version served but ApiVersions v3 (flexible), CreateTopics v4, DeleteTopics v2-3, OffsetCommit v6-7, OffsetFetch v5, DescribeGroups v3-4, OffsetDelete and TxnOffsetCommit v2', () => {
     const missing = (Object.keys(kafkaApis) as KafkaApiName[]).flatMap((api) => {
       const out: string[] = [];
       for (let v = kafkaApis[api].minVersion; v <= kafkaApis[api].maxVersion; v++) if (!hasKafkajsVersion(api, v)) out.push(`${kafkaApis[api].name} v${v}`);
       return out;
     });
     expect(missing.sort()).toEqual(
-      ['ApiVersions v3', 'CreateTopics v4', 'DeleteTopics v2', 'DeleteTopics v3', 'OffsetCommit v6', 'OffsetCommit v7', 'OffsetFetch v5', 'DescribeGroups v3', 'DescribeGroups v4', 'OffsetDelete v0'].sort(),
+      ['ApiVersions v3', 'CreateTopics v4', 'DeleteTopics v2', 'DeleteTopics v3', 'OffsetCommit v6', 'OffsetCommit v7', 'OffsetFetch v5', 'DescribeGroups v3', 'DescribeGroups v4', 'OffsetDelete v0', 'TxnOffsetCommit v2'].sort(),
     );
   });
 });

@@ -3,9 +3,9 @@
  * asked, and that broker forwards the group APIs to the coordinator leader through its coordinator
  * client. Checked on a second broker (`streambus broker`, which holds no coordinator) with raw
  * requests and with a kafkajs consumer group bootstrapped at that broker alone; and checked that
- * transactional ids still get COORDINATOR_NOT_AVAILABLE, that bad group requests get Kafka's
- * codes instead of a dropped connection, and that offsets commit, fetch and delete (OffsetDelete,
- * which none of the clients here sends) for a group without members.
+ * transactional ids are routed the same way (./txn-routing.test.ts has the rest), that bad group
+ * requests get Kafka's codes instead of a dropped connection, and that offsets commit, fetch and
+ * delete (OffsetDelete, which none of the clients here sends) for a group without members.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 describe('kafka listener > group routing', () => {
-  it('names the asked broker as the coordinator of every group, and refuses transactional ids', async () => {
+  it('names the asked broker as the coordinator of every group and every transactional id', async () => {
     const raw = await RawKafkaClient.connect(second.broker.kafka.bound.port);
     try {
       const group = await raw.request('FIND_COORDINATOR', 2, { key: 'any-group', keyType: 0 });
@@ -35,7 +35,7 @@ describe('kafka listener > group routing', () => {
       const v0 = await raw.request('FIND_COORDINATOR', 0, { key: 'any-group', keyType: 0 });
       expect(v0).toMatchObject({ errorCode: 0, nodeId: 2 });
       const txn = await raw.request('FIND_COORDINATOR', 1, { key: 'txn-1', keyType: 1 });
-      expect(txn).toMatchObject({ errorCode: KafkaErrorCode.COORDINATOR_NOT_AVAILABLE, nodeId: -1 });
+      expect(txn).toMatchObject({ errorCode: KafkaErrorCode.NONE, nodeId: 2 });
     } finally {
       raw.close();
     }

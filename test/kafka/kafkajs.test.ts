@@ -178,13 +178,4 @@ describe('kafka listener > kafkajs producer', () => {
     const { topics } = await admin.fetchTopicMetadata({ topics: ['auto-created'] });
     expect(topics[0]?.partitions).toHaveLength(2);
   });
-
-  it('refuses an idempotent producer at connect: InitProducerId is not advertised', async () => {
-    const idempotent = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    try {
-      await expect(idempotent.connect()).rejects.toMatchObject({ name: 'KafkaJSServerDoesNotSupportApiKey' });
-    } finally {
-      await idempotent.disconnect();
-    }
-  });
 });

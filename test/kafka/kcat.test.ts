@@ -125,9 +125,12 @@ describe('kafka listener > kcat (librdkafka 2.0.2)', () => {
     expect(await query(between + 3_600_000)).toBe(-1);
   });
 
-  it('stops an idempotent producer with librdkafka\'s fatal error: InitProducerId is not advertised', async () => {
-    const result = await run('kcat', ['-b', bootstrap, '-P', '-t', 'idempotent', '-X', 'enable.idempotence=true'], { input: 'x\n', timeoutMs: 20_000 });
-    expect(result.stderr).toContain('Idempotent producer not supported by any of the 1 connected broker(s)');
+  it('produces as an idempotent producer: a producer id from InitProducerId, sequences from 0', async () => {
+    await kcat(['-P', '-t', 'idempotent', '-X', 'enable.idempotence=true'], lines(20, 'idem'));
+    const batches = await readBatches(node, 'idempotent', 0);
+    expect(batches.reduce((sum, b) => sum + b.header.recordCount, 0)).toBe(20);
+    expect(batches[0]?.header).toMatchObject({ baseSequence: 0, producerEpoch: 0, isTransactional: false });
+    expect(batches[0]?.header.producerId).toBeGreaterThanOrEqual(0);
   });
 
   it('connects over IPv6 loopback too: the listener binds ::1 beside 127.0.0.1', async () => {

@@ -7,6 +7,7 @@
  * requests before it, with a log line saying why; the server keeps serving everyone else.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../proto/errors.js';
 import { KafkaErrorCode, decodeKafkaResponse, kafkaApiVersions } from '../../proto/kafka/index.js';
 import { encodeRecordBatchSync } from '../../proto/record-batch/index.js';
 import { startKafkaNode, type KafkaNode } from './support/kafka-node.js';
@@ -103,12 +104,12 @@ describe('kafka listener > bad input', () => {
   it('answers the requests before an unknown API key, then closes the connection', async () => {
     const raw = await client();
     raw.send('API_VERSIONS', 0, 1, { clientSoftwareName: '', clientSoftwareVersion: '' });
-    // InitProducerId (22) v0: not served until idempotent producers arrive.
-    const initProducerId = Buffer.from('0000000e001600000000000200046a6f696e', 'hex');
-    raw.write(initProducerId);
+    // OffsetForLeaderEpoch (23) v0: not served (no client here needs it).
+    const offsetForLeaderEpoch = Buffer.from('0000000e001700000000000200046a6f696e', 'hex');
+    raw.write(offsetForLeaderEpoch);
     await raw.waitClosed();
     expect(raw.frames.map((frame) => decodeKafkaResponse('API_VERSIONS', 0, frame).correlationId)).toEqual([1]);
-    expect(await faultLogged(/API key 22 is not served/)).toBeTruthy();
+    expect(await faultLogged(/API key 23 is not served/)).toBeTruthy();
   });
 
   it('closes the connection on a version of a served API it does not serve (Fetch v3), as Kafka does', async () => {
@@ -231,17 +232,32 @@ describe('kafka listener > per-connection rules', () => {
   });
 });
 
-describe('kafka listener > writes it cannot honour yet', () => {
-  it('refuses a batch carrying a producer id (idempotent) with UNKNOWN_PRODUCER_ID and a transactional one with INVALID_TXN_STATE', async () => {
+describe('kafka listener > idempotent and transactional writes', () => {
+  it('dedupes an idempotent batch by its sequence, and holds a transactional one back from read_committed until its marker', async () => {
     const raw = await client();
-    const idempotent = batch({ records: [{ value: 'x' }], nowMs: 1, producerId: 5, producerEpoch: 0, baseSequence: 0 });
+    const idempotent = (baseSequence: number): Buffer => batch({ records: [{ value: 'x' }], nowMs: 1, producerId: 5, producerEpoch: 0, baseSequence });
     const transactional = batch({ records: [{ value: 'x' }], nowMs: 1, producerId: 6, producerEpoch: 0, baseSequence: 0, isTransactional: true });
-    const first = await raw.request('PRODUCE', 7, produce(idempotent));
-    expect(first.responses[0]?.partitionResponses[0]).toMatchObject({ errorCode: KafkaErrorCode.UNKNOWN_PRODUCER_ID, baseOffset: -1 });
-    const second = await raw.request('PRODUCE', 7, produce(transactional));
-    expect(second.responses[0]?.partitionResponses[0]?.errorCode).toBe(KafkaErrorCode.INVALID_TXN_STATE);
-    const named = await raw.request('PRODUCE', 7, { ...produce(batch()), transactionalId: 'tx-1' });
-    expect(named.responses[0]?.partitionResponses[0]?.errorCode).toBe(KafkaErrorCode.INVALID_TXN_STATE);
+    const first = await raw.request('PRODUCE', 7, produce(idempotent(0)));
+    const written = first.responses[0]?.partitionResponses[0];
+    expect(written?.errorCode).toBe(KafkaErrorCode.NONE);
+    const retry = await raw.request('PRODUCE', 7, produce(idempotent(0)));
+    expect(retry.responses[0]?.partitionResponses[0]).toMatchObject({ errorCode: KafkaErrorCode.NONE, baseOffset: written?.baseOffset });
+    const gap = await raw.request('PRODUCE', 7, produce(idempotent(5)));
+    expect(gap.responses[0]?.partitionResponses[0]?.errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    // Its own topic: the transaction stays open and holds that partition's last stable offset.
+    const created = await raw.request('CREATE_TOPICS', 4, { topics: [{ name: 'raw-txn', numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+    expect(created.topics[0]?.errorCode).toBe(0);
+    const second = await raw.request('PRODUCE', 7, produce(transactional, -1, 'raw-txn'));
+    const opened = second.responses[0]?.partitionResponses[0];
+    expect(opened?.errorCode).toBe(KafkaErrorCode.NONE);
+    // Nobody ends that transaction here: read_committed's latest offset (the last stable offset)
+    // stops at its first record, read_uncommitted's (the high watermark) is past it.
+    const latest = async (isolationLevel: number): Promise<number | undefined> => {
+      const answer = await raw.request('LIST_OFFSETS', 2, { replicaId: -1, isolationLevel, topics: [{ name: 'raw-txn', partitions: [{ partitionIndex: 0, timestamp: -1 }] }] });
+      return answer.topics[0]?.partitions[0]?.offset;
+    };
+    expect(await latest(1)).toBe(opened?.baseOffset);
+    expect(await latest(0)).toBe((opened?.baseOffset ?? 0) + 1);
   });
 
   it('refuses a legacy message set (magic 1) sent with Produce v2 with UNSUPPORTED_VERSION, and a corrupt batch with CORRUPT_MESSAGE', async () => {

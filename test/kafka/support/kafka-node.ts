@@ -37,6 +37,7 @@ export async function startKafkaNode(settings: Readonly<Record<string, string>> 
     'kafka.host': '127.0.0.1',
     'admin.port': '0',
     'raft.port': '0',
+    'schema.registry.port': '0',
     'num.partitions': '1',
     ...settings,
   };
