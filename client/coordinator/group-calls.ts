@@ -15,9 +15,9 @@
  * Finding the coordinator. FIND_COORDINATOR, asked of every known coordinator node at once, names
  * the leader's API address; the first answer is used until a call fails in a way that says the
  * coordinator moved (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, a dropped connection, a timeout,
- * SHUTTING_DOWN). The search is single-flight: concurrent calls share it. When every address asked
- * answers UNKNOWN_API (they are brokers, which serve no coordinator API), the call fails at once with
- * UNKNOWN_API rather than retrying until its deadline.
+ * SHUTTING_DOWN). The search is single-flight: concurrent calls share it. When the addresses that
+ * answer say UNKNOWN_API (they are brokers, which serve no coordinator API) and the rest cannot be
+ * reached, the call fails at once with UNKNOWN_API rather than retrying until its deadline.
  *
  * Retries. Every call runs until its deadline (timeoutMs; joinGroup and syncGroup default to the
  * rebalance timeout plus requestTimeoutMs, since they wait for the other members). A call is sent
@@ -424,8 +424,10 @@ export class GroupCalls {
   async #locate(groupId: string, signal: AbortSignal | undefined): Promise<GroupCoordinatorLocation> {
     const candidates = this.#transport.candidates();
     const answers: string[] = [];
-    // Nodes that said they serve no coordinator APIs at all (brokers of a multi-process cluster).
+    // Nodes that said they serve no coordinator APIs at all (brokers of a multi-process cluster),
+    // and coordinator nodes that answered without naming a leader (an election under way).
     let notCoordinators = 0;
+    let coordinatorAnswers = 0;
     const found = await new Promise<GroupCoordinatorLocation | undefined>((resolve) => {
       let left = candidates.length;
       if (left === 0) resolve(undefined);
@@ -436,6 +438,7 @@ export class GroupCalls {
             if (response.errorCode === ErrorCode.NONE && response.host !== '' && response.port > 0) {
               resolve({ nodeId: response.nodeId, endpoint: { host: response.host, port: response.port } });
             } else {
+              coordinatorAnswers += 1;
               answers.push(`${formatEndpoint(endpoint)}: ${errorFromCode(response.errorCode, response.errorMessage)?.codeName ?? 'no address'}`);
             }
           })
@@ -449,8 +452,10 @@ export class GroupCalls {
           });
       }
     });
-    if (found === undefined && candidates.length > 0 && notCoordinators === candidates.length) {
-      // Not worth retrying: every address given is a broker. The `coordinators` option must name coordinator nodes.
+    if (found === undefined && notCoordinators > 0 && coordinatorAnswers === 0) {
+      // Not worth retrying: the addresses given are brokers (those that answered said so; the others
+      // could not be reached, as a broker that is down or restarting). The `coordinators` option
+      // must name coordinator nodes.
       throw new StreamBusError(ErrorCode.UNKNOWN_API, `none of the addresses serves the coordinator APIs (${answers.join('; ')}): give the client the coordinator nodes' addresses`);
     }
     if (found === undefined) throw new StreamBusError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `no group coordinator is known (${answers.join('; ')})`);

@@ -59,6 +59,19 @@ describe('coordinator client > transaction calls', () => {
     expect(await codeOf(client.transactions.initProducerId({}, { timeoutMs: 10_000 }))).toBe(ErrorCode.UNKNOWN_API);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
+
+  it('fails at once with UNKNOWN_API too when one broker of the list is down and the others say they are brokers', async () => {
+    const broker = new MiniBroker();
+    broker.faults.push({ api: 'FIND_COORDINATOR', errorCode: ErrorCode.UNKNOWN_API, wholeRequest: true, times: 100 });
+    // 127.0.0.1:9094 is a broker that is down (or restarting): its connection is refused.
+    const connect: typeof broker.connect = (options) =>
+      options.port === 9094 ? Promise.reject(new StreamBusError(ErrorCode.NETWORK_EXCEPTION, 'connect ECONNREFUSED 127.0.0.1:9094')) : broker.connect(options);
+    const client = new CoordinatorClient({ bootstrap: ['127.0.0.1:9093', '127.0.0.1:9094'], connect });
+    closables.push(client);
+    const started = Date.now();
+    expect(await codeOf(client.transactions.initProducerId({}, { timeoutMs: 10_000 }))).toBe(ErrorCode.UNKNOWN_API);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
 });
 
 describe('pipeline > runTransactional', () => {
