@@ -79,6 +79,8 @@ def consume(bootstrap, topic, partitions, expected, max_seconds):
         'auto.offset.reset': 'earliest',
         'enable.auto.commit': False,
         'fetch.wait.max.ms': 100,
+        # The native consumer's partition fetch size (client/consumer), instead of librdkafka's 1 MiB.
+        'max.partition.fetch.bytes': 4 * 1024 * 1024,
     })
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
     messages = 0
