@@ -13,7 +13,9 @@ let bus: StreamBus;
 const clients: StreamBus[] = [];
 
 beforeAll(async () => {
-  server = await startDevServer({ settings: { 'group.initial.rebalance.delay.ms': 0, 'group.min.session.timeout.ms': 500 } });
+  server = await startDevServer({
+    settings: { 'group.initial.rebalance.delay.ms': 0, 'group.min.session.timeout.ms': 500, 'transaction.abort.timed.out.transaction.cleanup.interval.ms': 200 },
+  });
   bus = new StreamBus({ brokers: [server.bootstrap], clientId: 'txn-client-test' });
   await bus.admin().createTopics([
     { topic: 'ledger', partitions: 2 },
@@ -22,6 +24,7 @@ beforeAll(async () => {
     { topic: 'enriched', partitions: 2 },
     { topic: 'raw', partitions: 1 },
     { topic: 'cooked', partitions: 1 },
+    { topic: 'abandoned', partitions: 1 },
   ]);
 }, 30_000);
 
@@ -165,6 +168,44 @@ describe('transactions > commit and abort', () => {
       await tx.sendOffsets({ groupId: 'offsets-group', offsets: [{ topic: 'orders', partition: 1, offset: 12 }] });
     });
     await eventually(async () => (await committed()) === 12, 10_000, 100);
+  });
+
+  it('aborts a transaction left open past its timeout by itself: read_committed moves past it, and its producer is fenced', async () => {
+    const admin = bus.admin();
+    const stuck = client('stuck').producer({ transactionalId: 'stuck-1', transactionTimeoutMs: 1_000 });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let written!: () => void;
+    const wrote = new Promise<void>((resolve) => (written = resolve));
+    const open = stuck.transaction(async (tx) => {
+      await tx.send({ topic: 'abandoned', partition: 0, value: 'left-open' });
+      written();
+      await held;
+    });
+    await wrote;
+    // The open transaction holds the partition's last stable offset at its first record...
+    expect(await readAll([{ topic: 'abandoned', partition: 0 }], 'read_uncommitted')).toEqual(['left-open']);
+    const describe = async (): Promise<string | undefined> => (await admin.describeTransactions(['stuck-1']))[0]?.state;
+    expect(await describe()).toBe('Ongoing');
+    // ...until the coordinator aborts it, about a second later, with no word from the producer.
+    await eventually(async () => (await describe()) === 'CompleteAbort', 10_000);
+    // A read_committed consumer now gets past the aborted record and its marker to the log end,
+    // handing out nothing.
+    const [end] = await admin.listOffsets([{ topic: 'abandoned', partition: 0, at: 'latest' }]);
+    expect(end?.offset).toBe(2);
+    const consumer = bus.consumer({ isolationLevel: 'read_committed', maxWaitMs: 50 });
+    consumer.assign([{ topic: 'abandoned', partition: 0, offset: 0 }]);
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const message of consumer.messages({ signal: AbortSignal.timeout(5_000) })) seen.push(message.value!.toString());
+    })().catch(() => undefined);
+    await eventually(() => (consumer.position({ topic: 'abandoned', partition: 0 }) ?? 0) >= 2, 5_000);
+    await consumer.close();
+    await reading;
+    expect(seen).toEqual([]);
+    // The abort bumped the epoch: the producer that left it open can no longer commit.
+    release();
+    await expect(open).rejects.toBeInstanceOf(ProducerFencedError);
   });
 
   it('fences the older instance of a transactional id: its next transaction fails with ProducerFencedError, for good', async () => {
