@@ -19,7 +19,9 @@
  * Pure: no node:* imports.
  */
 import type { ShapeReader } from '../metadata/shape.js';
-import { SchemaType, type SchemaReference } from './formats/types.js';
+import { CompatibilityLevel, SchemaType, type SchemaReference } from './formats/types.js';
+
+export { CompatibilityLevel };
 
 export const SchemaCommandType = {
   REGISTER: 'schema-register',
@@ -31,17 +33,6 @@ export const SchemaCommandType = {
 } as const;
 export type SchemaCommandType = (typeof SchemaCommandType)[keyof typeof SchemaCommandType];
 
-/** Confluent's compatibility levels; BACKWARD is the default. */
-export const CompatibilityLevel = {
-  NONE: 'NONE',
-  BACKWARD: 'BACKWARD',
-  BACKWARD_TRANSITIVE: 'BACKWARD_TRANSITIVE',
-  FORWARD: 'FORWARD',
-  FORWARD_TRANSITIVE: 'FORWARD_TRANSITIVE',
-  FULL: 'FULL',
-  FULL_TRANSITIVE: 'FULL_TRANSITIVE',
-} as const;
-export type CompatibilityLevel = (typeof CompatibilityLevel)[keyof typeof CompatibilityLevel];
 export const DEFAULT_COMPATIBILITY_LEVEL: CompatibilityLevel = CompatibilityLevel.BACKWARD;
 
 /** Confluent's modes: READWRITE (default), READONLY (no writes), IMPORT (register with explicit ids). */

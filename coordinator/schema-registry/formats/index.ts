@@ -18,7 +18,7 @@
 import { avroFormat } from './avro.js';
 import { jsonSchemaFormat } from './json-schema.js';
 import { protobufFormat } from './protobuf.js';
-import { CompatibilityDirection, SchemaType } from './types.js';
+import { CompatibilityDirection, CompatibilityLevel, SchemaType } from './types.js';
 import type { CompatibilityProblem, ParsedSchema, SchemaFormat } from './types.js';
 
 export * from './types.js';
@@ -30,16 +30,6 @@ export {
   parseProtobuf, protobufFormat, protobufMessageIndexes, protobufMessageName, protobufSerializedToText, protobufToSerialized,
 } from './protobuf.js';
 
-export const CompatibilityLevel = {
-  NONE: 'NONE',
-  BACKWARD: 'BACKWARD',
-  BACKWARD_TRANSITIVE: 'BACKWARD_TRANSITIVE',
-  FORWARD: 'FORWARD',
-  FORWARD_TRANSITIVE: 'FORWARD_TRANSITIVE',
-  FULL: 'FULL',
-  FULL_TRANSITIVE: 'FULL_TRANSITIVE',
-} as const;
-export type CompatibilityLevel = (typeof CompatibilityLevel)[keyof typeof CompatibilityLevel];
 
 /** The rule of a problem found when two versions have different schema types. */
 export const SCHEMA_TYPE_MISMATCH = 'SCHEMA_TYPE_MISMATCH';

@@ -13,6 +13,18 @@
 export const SchemaType = { AVRO: 'AVRO', PROTOBUF: 'PROTOBUF', JSON: 'JSON' } as const;
 export type SchemaType = (typeof SchemaType)[keyof typeof SchemaType];
 
+/** Confluent's compatibility levels; BACKWARD is a subject's default. */
+export const CompatibilityLevel = {
+  NONE: 'NONE',
+  BACKWARD: 'BACKWARD',
+  BACKWARD_TRANSITIVE: 'BACKWARD_TRANSITIVE',
+  FORWARD: 'FORWARD',
+  FORWARD_TRANSITIVE: 'FORWARD_TRANSITIVE',
+  FULL: 'FULL',
+  FULL_TRANSITIVE: 'FULL_TRANSITIVE',
+} as const;
+export type CompatibilityLevel = (typeof CompatibilityLevel)[keyof typeof CompatibilityLevel];
+
 /** A reference as registered: `name` is how the referring schema names it (an import path for
  * Protobuf, a full type name for Avro, a URL/$id for JSON Schema). */
 export interface SchemaReference {
