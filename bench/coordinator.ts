@@ -18,15 +18,16 @@
  *      [--seconds S] [--repeats N] [--set key=value ...] [--out DIR] [--profile DIR] [--node-arg ARG ...]
  * Writes bench/results/coordinator-<date>.md and .json. See bench/README.md.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { CoordinatorClient } from '../client/index.js';
 import { CoordinatorCluster, registerPaperBroker } from '../test/support/coordinator-cluster.js';
+import { writeBenchReport } from './harness/report.js';
 import { probeFsync } from './harness/disk.js';
-import { cpuModel, fileTimestamp, gitCommit } from './harness/machine.js';
+import { cpuModel, gitCommit } from './harness/machine.js';
 import { InProcessProfiler, formatProfileSummary, summarizeProfile, type CpuProfile } from './harness/profile.js';
 import type { TargetCheck } from './harness/report.js';
 import { processCpuMs } from './harness/resources.js';
@@ -326,12 +327,8 @@ export async function runCoordinatorBench(options: CoordinatorBenchOptions): Pro
     targets: checkTargets(med, runs),
     profiles,
   };
-  mkdirSync(options.outDir, { recursive: true });
   const tags = [...(options.mode === 'full' ? [] : [options.mode]), ...(options.profileDir === undefined ? [] : ['profile'])];
-  const base = path.join(options.outDir, ['coordinator', ...tags, fileTimestamp(startedAt)].join('-'));
-  writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(`${base}.md`, coordinatorMarkdown(report));
-  options.log(`wrote ${base}.md and ${base}.json`);
+  writeBenchReport({ outDir: options.outDir, name: 'coordinator', tags, startedAt, json: report, markdown: coordinatorMarkdown(report), log: options.log });
   return report;
 }
 

@@ -27,7 +27,6 @@
  *      [--coordinator-set key=value ...] [--out DIR]
  * Writes bench/results/failover-<date>.md and .json. Targets: p50 <= 1.5 s, p99 <= 3 s.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,7 +35,8 @@ import type * as M from '../proto/messages.js';
 import { LocalCluster, eventually } from '../test/support/faults/cluster.js';
 import { Ledger, Load } from '../test/support/faults/load.js';
 import { describeVerdict, readAndVerify, type Verdict } from '../test/support/faults/verify.js';
-import { cpuModel, fileTimestamp, gitCommit } from './harness/machine.js';
+import { writeBenchReport } from './harness/report.js';
+import { cpuModel, gitCommit } from './harness/machine.js';
 import type { TargetCheck } from './harness/report.js';
 import { summarizeLatencies, type LatencySummary } from './harness/stats.js';
 import { packageRoot } from './native.js';
@@ -314,11 +314,7 @@ export async function runFailoverBench(options: FailoverBenchOptions): Promise<F
       { target: 'no acknowledged record lost', measured: `${lost} lost`, met: lost === 0 },
     ],
   };
-  mkdirSync(options.outDir, { recursive: true });
-  const base = path.join(options.outDir, `failover-${fileTimestamp(startedAt)}`);
-  writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(`${base}.md`, failoverMarkdown(report));
-  options.log(`wrote ${base}.md and ${base}.json`);
+  writeBenchReport({ outDir: options.outDir, name: 'failover', startedAt, json: report, markdown: failoverMarkdown(report), log: options.log });
   return report;
 }
 

@@ -24,7 +24,6 @@
  *      [--window N] [--meta-window N] [--rate N] [--seconds S] [--repeats N] [--set key=value ...] [--out DIR]
  * Writes bench/results/offsets-<date>.md and .json and prints the figures.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,8 +32,9 @@ import { type MessagePort, Worker, isMainThread, parentPort, workerData } from '
 import { CoordinatorClient } from '../client/index.js';
 import { encodeSubscription } from '../coordinator/index.js';
 import { CoordinatorCluster, registerPaperBroker } from '../test/support/coordinator-cluster.js';
+import { writeBenchReport } from './harness/report.js';
 import { probeFsync } from './harness/disk.js';
-import { cpuModel, fileTimestamp, gitCommit } from './harness/machine.js';
+import { cpuModel, gitCommit } from './harness/machine.js';
 import type { TargetCheck } from './harness/report.js';
 import { paceSends } from './harness/pacing.js';
 import { processCpuMs } from './harness/resources.js';
@@ -539,11 +539,8 @@ export async function runOffsetsBench(options: OffsetsBenchOptions): Promise<Off
     median: medians,
     targets: checkTargets(medians, runs, options.rate),
   };
-  mkdirSync(options.outDir, { recursive: true });
-  const base = path.join(options.outDir, ['offsets', ...(options.mode === 'full' ? [] : [options.mode]), fileTimestamp(startedAt)].join('-'));
-  writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(`${base}.md`, offsetsMarkdown(report));
-  options.log(`wrote ${base}.md and ${base}.json`);
+  const tags = options.mode === 'full' ? [] : [options.mode];
+  writeBenchReport({ outDir: options.outDir, name: 'offsets', tags, startedAt, json: report, markdown: offsetsMarkdown(report), log: options.log });
   return report;
 }
 

@@ -20,14 +20,14 @@
  * Run: npm run bench:replication -- [--quick | --smoke] [--repeats N] [--partitions N] [--rate R] [--out DIR]
  * Writes bench/results/replication-<date>.md and .json. See bench/README.md.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { StreamBus } from '../client/index.js';
 import { LocalCluster } from '../test/support/faults/cluster.js';
+import { writeBenchReport } from './harness/report.js';
 import { probeFsync } from './harness/disk.js';
-import { cpuModel, fileTimestamp, gitCommit } from './harness/machine.js';
+import { cpuModel, gitCommit } from './harness/machine.js';
 import { processCpuMs } from './harness/resources.js';
 import { median, type LatencySummary } from './harness/stats.js';
 import { runLatency, runProduce, type LatencyFigures, type ProduceFigures } from './harness/workloads.js';
@@ -259,11 +259,8 @@ export async function runReplicationBench(options: ReplicationBenchOptions): Pro
       ackP99: rf3.ackP99Ms / rf1.ackP99Ms,
     },
   };
-  mkdirSync(options.outDir, { recursive: true });
-  const base = path.join(options.outDir, ['replication', ...(options.mode === 'full' ? [] : [options.mode]), fileTimestamp(startedAt)].join('-'));
-  writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(`${base}.md`, replicationMarkdown(report));
-  options.log(`wrote ${base}.md and ${base}.json`);
+  const tags = options.mode === 'full' ? [] : [options.mode];
+  writeBenchReport({ outDir: options.outDir, name: 'replication', tags, startedAt, json: report, markdown: replicationMarkdown(report), log: options.log });
   return report;
 }
 

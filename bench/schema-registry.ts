@@ -20,7 +20,6 @@
  * Run: npm run bench:registry -- [--quick | --smoke] [--seconds S] [--repeats N] [--lookups N] [--value-bytes N] [--out DIR]
  * Writes bench/results/registry-<date>.md and .json and prints the figures.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,8 +28,9 @@ import { AvroSerializer, SchemaFormat, SchemaRegistryClient, StreamBus, encodeFr
 import { SchemaStore } from '../coordinator/index.js';
 import { encodeRecordBatch } from '../proto/record-batch/index.js';
 import { checkSchemaIds, storeSchemaIdLookup } from '../broker/server/schema-validation.js';
+import { writeBenchReport } from './harness/report.js';
 import { probeFsync } from './harness/disk.js';
-import { cpuModel, fileTimestamp, gitCommit } from './harness/machine.js';
+import { cpuModel, gitCommit } from './harness/machine.js';
 import { environmentLines, targetsTable, type Environment, type TargetCheck } from './harness/report.js';
 import { startBenchServer } from './harness/server.js';
 import { median, summarizeLatencies, type LatencySummary } from './harness/stats.js';
@@ -297,11 +297,7 @@ export function registryMarkdown(report: RegistryBenchReport): string {
 }
 
 function writeReport(report: RegistryBenchReport, outDir: string, log: (line: string) => void): void {
-  mkdirSync(outDir, { recursive: true });
-  const base = path.join(outDir, `registry-${fileTimestamp(new Date())}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${base}.md`, registryMarkdown(report));
-  log(`wrote ${base}.md and .json`);
+  writeBenchReport({ outDir, name: 'registry', startedAt: new Date(), json: report, markdown: registryMarkdown(report), log });
 }
 
 async function main(): Promise<void> {

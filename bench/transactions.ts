@@ -20,14 +20,14 @@
  * Writes bench/results/txn-<date>.md and .json (txn-quick-, txn-smoke- for those modes).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { StreamBus, type Producer, type ProducerRecord } from '../client/index.js';
+import { writeBenchReport } from './harness/report.js';
 import { positiveNumber, runWhenInvoked } from './harness/cli.js';
-import { cpuModel, fileTimestamp, gitCommit } from './harness/machine.js';
+import { cpuModel, gitCommit } from './harness/machine.js';
 import { startBenchServer } from './harness/server.js';
 import { median, summarizeLatencies, type LatencySummary } from './harness/stats.js';
 import { packageRoot } from './native.js';
@@ -310,11 +310,8 @@ export async function runTxnBench(options: TxnBenchOptions): Promise<TxnBenchRep
     runs,
     medians: mediansOf(runs),
   };
-  mkdirSync(options.outDir, { recursive: true });
-  const base = path.join(options.outDir, ['txn', ...(options.mode === 'full' ? [] : [options.mode]), fileTimestamp(startedAt)].join('-'));
-  writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(`${base}.md`, txnMarkdown(report));
-  options.log(`wrote ${base}.md and ${base}.json`);
+  const tags = options.mode === 'full' ? [] : [options.mode];
+  writeBenchReport({ outDir: options.outDir, name: 'txn', tags, startedAt, json: report, markdown: txnMarkdown(report), log: options.log });
   return report;
 }
 

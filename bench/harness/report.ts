@@ -1,6 +1,10 @@
 /**
- * The benchmark's result model and its renderings: console/markdown tables and a JSON document.
+ * The benchmark's result model and its renderings: console/markdown tables and a JSON document,
+ * and where every benchmark writes its report (writeBenchReport).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileTimestamp } from './machine.js';
 import type { ServerLatency } from './metrics.js';
 import type { ResourceUse } from './resources.js';
 import type { LatencySummary } from './stats.js';
@@ -173,4 +177,26 @@ export function markdownReport(report: BenchReport): string {
       ? []
       : ['### CPU profiles (self time)', '', `server: \`${report.profiles.serverFile}\`, client: \`${report.profiles.clientFile}\``, '', report.profiles.markdown]),
   ].join('\n');
+}
+
+export interface BenchReportFiles {
+  readonly outDir: string;
+  /** The benchmark's name, first in the file names: `coordinator`, `txn`, ... */
+  readonly name: string;
+  /** What sets this run apart from a full one (`quick`, `smoke`, `profile`), in the file names. */
+  readonly tags?: readonly string[];
+  readonly startedAt: Date;
+  readonly json: unknown;
+  readonly markdown: string;
+  readonly log: (line: string) => void;
+}
+
+/** Writes `<outDir>/<name>[-<tag>...]-<date>.json` and `.md`, says where, and returns that path without its extension. */
+export function writeBenchReport(files: BenchReportFiles): string {
+  mkdirSync(files.outDir, { recursive: true });
+  const base = path.join(files.outDir, [files.name, ...(files.tags ?? []), fileTimestamp(files.startedAt)].join('-'));
+  writeFileSync(`${base}.json`, `${JSON.stringify(files.json, null, 2)}\n`);
+  writeFileSync(`${base}.md`, files.markdown);
+  files.log(`wrote ${base}.md and ${base}.json`);
+  return base;
 }
