@@ -155,6 +155,7 @@ export class ReplicaManager {
           const previous = this.#followed.get(key);
           const same = previous !== undefined && previous.log === log && previous.leaderEpoch === view.leaderEpoch && previous.leaderId === view.leader;
           followed.set(key, same ? previous : { topic, partition: view.partition, leaderEpoch: view.leaderEpoch, log, leaderId: view.leader });
+          if (!same) this.#logger.info({ topic, partition: view.partition, leaderId: view.leader, leaderEpoch: view.leaderEpoch, logEndOffset: log.logEndOffset }, 'following partition');
         }
       }
     }
