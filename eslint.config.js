@@ -18,6 +18,7 @@ const pureCore = [
   'coordinator/groups/group.ts',
   'coordinator/groups/group-types.ts',
   'coordinator/groups/group-commands.ts',
+  'coordinator/groups/commit-offsets-codec.ts',
   'coordinator/groups/group-store.ts',
   'coordinator/groups/offset-batcher.ts',
   'coordinator/groups/consumer-protocol.ts',

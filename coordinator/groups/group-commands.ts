@@ -33,15 +33,15 @@ export type GroupCommandType = (typeof GroupCommandType)[keyof typeof GroupComma
 /** The longest group id, member id, instance id or client id the coordinator accepts. */
 export const MAX_GROUP_ID_LENGTH = 1024;
 /** The longest topic name (Kafka's limit). */
-const MAX_TOPIC_LENGTH = 249;
+export const MAX_TOPIC_LENGTH = 249;
 /** A bound for the reader: the coordinator enforces its own offset.metadata.max.bytes below it. */
-const MAX_OFFSET_METADATA_LENGTH = 1024 * 1024;
+export const MAX_OFFSET_METADATA_LENGTH = 1024 * 1024;
 /** A bound for the reader on one member's subscription or assignment, as base64. */
 const MAX_MEMBER_BYTES_BASE64 = 8 * 1024 * 1024;
 const MAX_MEMBERS = 100_000;
 const MAX_OFFSETS_PER_COMMAND = 1_000_000;
-const MAX_PARTITION = 2 ** 31 - 1;
-const MAX_INT32 = 2 ** 31 - 1;
+export const MAX_PARTITION = 2 ** 31 - 1;
+export const MAX_INT32 = 2 ** 31 - 1;
 
 /** One member of a group as the log keeps it. */
 export interface StoredMember {

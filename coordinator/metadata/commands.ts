@@ -11,10 +11,13 @@
  * a reader refuses a newer version (and unknown fields or command types) with a clear error rather
  * than applying a command it only partly understands, which would make replicas diverge.
  * Encoding is canonical (fixed field order, sorted config keys), so equal commands have equal bytes.
+ * The one exception is commit-offsets, by far the most frequent command: it has a binary encoding
+ * of its own, told apart by its first byte (../groups/commit-offsets-codec.ts says why).
  */
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { ShapeReader, deepFreeze } from './shape.js';
-import { type GroupCommand, isGroupCommandType, readGroupCommand } from '../groups/group-commands.js';
+import { type GroupCommand, GroupCommandType, isGroupCommandType, readGroupCommand } from '../groups/group-commands.js';
+import { decodeCommitOffsets, encodeCommitOffsets, isBinaryCommitOffsets } from '../groups/commit-offsets-codec.js';
 import { type TxnCommand, isTxnCommandType, readTxnCommand } from '../transactions/txn-commands.js';
 import { type SchemaCommand, isSchemaCommandType, readSchemaCommand } from '../schema-registry/schema-commands.js';
 
@@ -422,6 +425,10 @@ export function encodeMetadataCommand(command: MetadataCommand): Uint8Array {
  * -0, null, arrays and plain objects, so the JSON round trip gives it back unchanged.)
  */
 export function encodeCanonicalMetadataCommand(command: MetadataCommand): EncodedMetadataCommand {
+  if (command.type === GroupCommandType.COMMIT_OFFSETS) {
+    const bytes = encodeCommitOffsets(command);
+    return { bytes, command: decodeCommitOffsets(bytes) };
+  }
   const canonical = readMetadataCommand(new ShapeReader(ErrorCode.INVALID_REQUEST, 'metadata command to encode'), command);
   const bytes = encoder.encode(JSON.stringify({ v: METADATA_ENVELOPE_VERSION, command: canonical }));
   return { bytes, command: deepFreeze(canonical) };
@@ -433,6 +440,7 @@ export function encodeCanonicalMetadataCommand(command: MetadataCommand): Encode
  * unknown command type.
  */
 export function decodeMetadataCommand(bytes: Uint8Array): MetadataCommand {
+  if (isBinaryCommitOffsets(bytes)) return decodeCommitOffsets(bytes);
   const shape = new ShapeReader(ErrorCode.CORRUPT_MESSAGE, 'metadata record');
   let parsed: unknown;
   try {
