@@ -88,6 +88,47 @@ describe('coordinator health > metrics', () => {
     expect(text).not.toContain('nodejs_eventloop_lag_seconds');
   });
 
+  it('exports transactions by state with the oldest open one\'s age, producer ids handed out, and the registry\'s subjects, versions and ids', async () => {
+    let nowMs = 1_795_000_000_000;
+    const node = await start(1, { metrics: new CoordinatorMetrics({ nowMs: () => nowMs }) });
+    await node.coordinator.whenLeading({ signal: AbortSignal.timeout(5_000) });
+    const idle = await node.metrics.scrape();
+    expect(sample(idle, 'streambus_transactions{state="Ongoing"}')).toBe(0);
+    expect(sample(idle, 'streambus_transactions_oldest_open_seconds')).toBe(0);
+    expect(sample(idle, 'streambus_schema_registry_subjects')).toBe(0);
+
+    const init = (transactionalId: string) => node.coordinator.transactions.initProducerId({ transactionalId, transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
+    const open = await init('payments-1');
+    await init('payments-2');
+    const startedAt = Date.now();
+    expect(await node.coordinator.transactions.addOffsets({ transactionalId: 'payments-1', producerId: open.producerId, producerEpoch: open.producerEpoch, groupId: 'payments' })).toBe(ErrorCode.NONE);
+    nowMs = startedAt + 42_000;
+
+    const registry = await node.serveSchemaRegistry({ listen: { host: HOST, port: 0 }, advertisedHost: HOST });
+    const register = (subject: string, schema: object) =>
+      fetch(`http://${HOST}:${registry.bound.port}/subjects/${subject}/versions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+        body: JSON.stringify({ schema: JSON.stringify(schema) }),
+      }).then((response) => response.status);
+    expect(await register('orders-value', { type: 'record', name: 'Order', fields: [{ name: 'id', type: 'string' }] })).toBe(200);
+    expect(await register('orders-value', { type: 'record', name: 'Order', fields: [{ name: 'id', type: 'string' }, { name: 'note', type: 'string', default: '' }] })).toBe(200);
+    expect(await register('users-value', { type: 'string' })).toBe(200);
+
+    const text = await node.metrics.scrape();
+    expect(sample(text, 'streambus_transactions{state="Ongoing"}')).toBe(1);
+    expect(sample(text, 'streambus_transactions{state="Empty"}')).toBe(1);
+    expect(sample(text, 'streambus_transactions{state="PrepareCommit"}')).toBe(0);
+    const age = sample(text, 'streambus_transactions_oldest_open_seconds')!;
+    expect(age).toBeGreaterThan(40);
+    expect(age).toBeLessThan(44);
+    // Two transactional ids took an id each, from the first block the coordinator allocated.
+    expect(sample(text, 'streambus_producer_ids_allocated')).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'streambus_schema_registry_subjects')).toBe(2);
+    expect(sample(text, 'streambus_schema_registry_versions')).toBe(3);
+    expect(sample(text, 'streambus_schema_registry_max_schema_id')).toBe(3);
+  });
+
   it('shows a follower its leader, no leadership and no member lag', async () => {
     const voters = new Map<number, Endpoint>([
       [1, { host: HOST, port: await freePort(HOST) }],

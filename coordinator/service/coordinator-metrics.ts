@@ -20,6 +20,12 @@
  * streambus_coordinator_brokers_registered           gauge
  * streambus_coordinator_brokers_fenced               gauge
  * streambus_coordinator_metadata_offset              gauge
+ * streambus_transactions                             gauge      state (Empty, Ongoing, PrepareCommit, ...)
+ * streambus_transactions_oldest_open_seconds         gauge      (0 with none open)
+ * streambus_producer_ids_allocated                   gauge
+ * streambus_schema_registry_subjects                 gauge      (subjects with a live version)
+ * streambus_schema_registry_versions                 gauge      (live subject versions)
+ * streambus_schema_registry_max_schema_id            gauge
  *
  * Cost. The write path pays counter increments and histogram observations only: the storage and
  * the proposer are wrapped (instrumentStorage, instrumentProposer) rather than the Raft host being
@@ -33,6 +39,7 @@ import type { RaftStorage, RaftWrite } from '../raft/storage/raft-storage.js';
 import type { RaftProposer } from '../metadata-log/raft-metadata-log.js';
 import type { MetadataStateView } from '../metadata/state.js';
 import { NO_NODE } from '../raft/index.js';
+import { TxnState } from '../transactions/txn-types.js';
 
 export interface CoordinatorMetricsOptions {
   /** Default: a new registry (never prom-client's global one, so nodes in one process stay apart). */
@@ -43,6 +50,8 @@ export interface CoordinatorMetricsOptions {
   readonly defaultMetrics?: boolean;
   /** When set, streambus_build_info{version, nodejs} is exported (leave unset where the broker's metrics export it). */
   readonly version?: string;
+  /** Wall clock for the age of open transactions. Default Date.now. */
+  readonly nowMs?: () => number;
 }
 
 /** What the gauges read at scrape time; set by watch(). */
@@ -144,6 +153,35 @@ export class CoordinatorMetrics {
     stateGauge('coordinator_brokers_registered', 'Brokers registered in the metadata this node has applied.', (s) => s.brokers().length);
     stateGauge('coordinator_brokers_fenced', 'Registered brokers that are fenced (take no new replicas).', (s) => s.brokers().filter((b) => b.fenced).length);
     stateGauge('coordinator_metadata_offset', 'Offset of the last metadata record this node has applied.', (s) => s.lastAppliedOffset);
+
+    // Transactions and schemas, from the applied metadata (every node, as the gauges above).
+    new Gauge<'state'>({
+      name: `${prefix}transactions`,
+      help: 'Transactional ids by the state of their transaction (Ongoing and Prepare* are open; Empty and Complete* are idle).',
+      labelNames: ['state'],
+      registers,
+      collect(this: Gauge<'state'>) {
+        this.reset();
+        const watched = source();
+        if (watched === undefined) return;
+        const counts = new Map<string, number>();
+        for (const state of Object.values(TxnState)) if (state !== TxnState.DEAD) counts.set(state, 0);
+        for (const txn of watched.state().transactions.transactions()) counts.set(txn.state, (counts.get(txn.state) ?? 0) + 1);
+        for (const [state, count] of counts) this.set({ state }, count);
+      },
+    });
+    const nowMs = options.nowMs ?? Date.now;
+    stateGauge('transactions_oldest_open_seconds', 'Age of the oldest open transaction (from its first partition or group), in seconds; 0 with none open.', (s) => {
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const txn of s.transactions.transactions()) if (txn.startTimeMs >= 0 && txn.startTimeMs < oldest) oldest = txn.startTimeMs;
+      return oldest === Number.POSITIVE_INFINITY ? 0 : Math.max(0, nowMs() - oldest) / 1000;
+    });
+    stateGauge('producer_ids_allocated', 'Producer ids handed out to partition leaders and producers so far (the next free id).', (s) => s.transactions.nextProducerId);
+    stateGauge('schema_registry_subjects', 'Subjects of the schema registry with at least one live (not soft-deleted) version.', (s) => s.schemas.subjects().filter((subject) => subject.versions.some((v) => !v.deleted)).length);
+    stateGauge('schema_registry_versions', 'Live (not soft-deleted) subject versions in the schema registry.', (s) =>
+      s.schemas.subjects().reduce((sum, subject) => sum + subject.versions.filter((v) => !v.deleted).length, 0),
+    );
+    stateGauge('schema_registry_max_schema_id', 'The highest schema id the registry has given.', (s) => s.schemas.maxId);
 
     if (options.version !== undefined) {
       new Gauge<'version' | 'nodejs'>({
