@@ -31,6 +31,7 @@ import {
 } from './layout.js';
 import type { EpochEntry } from './leader-epochs.js';
 import { PartitionLog, type LogContext } from './partition-log.js';
+import { TailBudget } from './tail-cache.js';
 import { recoverPartition, type TailCheck } from './recovery.js';
 import {
   checkDurability,
@@ -98,10 +99,17 @@ export interface LogStoreOptions {
   readonly crashTailCheck?: TailCheck;
   /** Producers idle this long with no open transaction are forgotten. Default 86400000 (Kafka's producer.id.expiration.ms). */
   readonly producerExpirationMs?: number;
+  /**
+   * Memory for the newest batches of the partitions, so fetches at the tail skip LevelDB
+   * (./tail-cache.ts). Default 64 MiB for the whole store; 0 turns the cache off.
+   */
+  readonly tailCacheBytes?: number;
 }
 
 /** See LogStoreOptions.maxGroupBytes. */
 const DEFAULT_MAX_GROUP_BYTES = 2 << 20;
+/** See LogStoreOptions.tailCacheBytes. */
+const DEFAULT_TAIL_CACHE_BYTES = 64 << 20;
 /** Partitions whose tails are checked at the same time during open. */
 const RECOVERY_CONCURRENCY = 8;
 const CLEAN_TAIL_CHECK: TailCheck = { batches: 1, bytes: 1 };
@@ -174,6 +182,10 @@ export class LogStore {
    */
   static async open(options: LogStoreOptions): Promise<LogStore> {
     checkDurability(options.durability);
+    const tailCacheBytes = options.tailCacheBytes ?? DEFAULT_TAIL_CACHE_BYTES;
+    if (!Number.isSafeInteger(tailCacheBytes) || tailCacheBytes < 0) {
+      throw new StreamBusError(ErrorCode.INVALID_CONFIG, `tailCacheBytes must be a non-negative integer, got ${String(options.tailCacheBytes)}`);
+    }
     const logger = (options.logger ?? pino({ enabled: false })).child({ component: 'log' });
     const tuning = { ...DEFAULT_LEVELDB_TUNING, ...options.leveldb };
     try {
@@ -202,6 +214,7 @@ export class LogStore {
         logger,
         crc32c,
         minCleanableDirtyRatio: options.minCleanableDirtyRatio ?? 0.5,
+        tailBudget: new TailBudget(tailCacheBytes),
         ...(options.producerExpirationMs === undefined ? {} : { producerExpirationMs: options.producerExpirationMs }),
       };
       logger.info({ dir: options.dir, durability: options.durability.mode }, 'log store open');

@@ -25,6 +25,7 @@ import {
 import { LeaderEpochHistory, type EpochEntry } from './leader-epochs.js';
 import { ProducerState } from './producer-state.js';
 import { repairProducerState } from './producer-state-store.js';
+import { TailCache, type TailBudget } from './tail-cache.js';
 import type { LogConfig } from './types.js';
 
 /** What a partition needs from its store. */
@@ -37,6 +38,8 @@ export interface LogContext {
   readonly minCleanableDirtyRatio: number;
   /** Producers idle this long, with no open transaction, are forgotten (producer.id.expiration.ms). */
   readonly producerExpirationMs?: number;
+  /** Memory for the partitions' tail caches (./tail-cache.ts); without it fetches always read LevelDB. */
+  readonly tailBudget?: TailBudget;
 }
 
 /** The PartitionLog that owns a core: its lane key, and whether the high watermark follows the log end. */
@@ -46,6 +49,8 @@ export interface PartitionOwner {
 
 /** The iterator's read-ahead for scans of whole batches. */
 const SCAN_HIGH_WATER_BYTES = 1 << 20;
+/** Most bytes one partition keeps in its tail cache: a few of the largest (1 MiB) producer batches. */
+const TAIL_CACHE_PARTITION_BYTES = 4 << 20;
 
 /** @internal The state of one partition's log, shared by the files that make up PartitionLog. */
 export class PartitionCore {
@@ -60,6 +65,8 @@ export class PartitionCore {
   readonly spec: PartitionState;
   readonly listeners = new Set<() => void>();
   readonly logEndListeners = new Set<() => void>();
+  /** The newest committed batches, for fetches at the tail (./tail-cache.ts). */
+  readonly tail: TailCache;
   /** The leader-epoch history as the committed log has it (applied when a write commits). */
   readonly epochs: LeaderEpochHistory;
   /** The history including entries handed to the committer (decided in offset order, like spec). */
@@ -102,6 +109,7 @@ export class PartitionCore {
     this.sizeBytes = state.sizeBytes;
     this.epochs = new LeaderEpochHistory(epochs);
     this.specEpochs = new LeaderEpochHistory(epochs);
+    this.tail = new TailCache(ctx.tailBudget, TAIL_CACHE_PARTITION_BYTES);
   }
 
   /** The commit lane of this partition's entries: its PartitionLog. */
@@ -121,6 +129,15 @@ export class PartitionCore {
       () => {},
     );
     return written;
+  }
+
+  /**
+   * Committed batch values at the log end join the tail cache; not once the log is closed, since
+   * close() cleared the cache to give its memory back.
+   */
+  cacheTail(values: readonly Buffer[]): void {
+    if (this.closed !== undefined) return;
+    for (const value of values) this.tail.committed(value);
   }
 
   stateOp(): WriteOp {

@@ -195,6 +195,8 @@ export class PartitionLog {
     const baseOffset = spec.logEndOffset;
     const ops: WriteOp[] = [];
     const newEpochs: EpochEntry[] = [];
+    /** The stored values, for the tail cache once they are committed. */
+    const stored: Buffer[] = [];
     let nextOffset = baseOffset;
     let maxTimestamp = spec.maxTimestamp;
     let sizeBytes = 0;
@@ -213,8 +215,10 @@ export class PartitionLog {
         batchMaxTimestamp = nowMs;
       }
       const lastOffset = nextOffset + header.lastOffsetDelta;
+      const value = batches.subarray(position, position + header.sizeBytes);
+      stored.push(value);
       ops.push(
-        { type: 'put', key: core.keys.batch(lastOffset), value: batches.subarray(position, position + header.sizeBytes) },
+        { type: 'put', key: core.keys.batch(lastOffset), value },
         { type: 'put', key: core.keys.batchIndex(lastOffset), value: encodeBatchIndexValue(nextOffset, batchMaxTimestamp, header.sizeBytes) },
       );
       if (batchMaxTimestamp > maxTimestamp) {
@@ -258,6 +262,7 @@ export class PartitionLog {
         assert.equal(core.logEndOffset, baseOffset, `${this.topicId}-${this.partition}: append committed out of order`);
         core.logEndOffset = nextOffset;
         core.sizeBytes += sizeBytes;
+        core.cacheTail(stored);
         for (const entry of newEpochs) core.epochs.add(entry);
         if (this.autoHighWatermark) core.advanceHighWatermark(nextOffset);
         core.notify(core.logEndListeners);
@@ -511,6 +516,7 @@ export class PartitionLog {
    */
   async close(reason: StreamBusError): Promise<void> {
     this.#core.closed ??= reason;
+    this.#core.tail.clear();
     await this.#core.exclusive(() => Promise.resolve());
   }
 

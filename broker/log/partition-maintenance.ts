@@ -104,6 +104,9 @@ function writeCompaction(core: PartitionCore, changes: readonly BatchChange[], f
   return core.submit(bytes, () => {
     const refused = core.refusal();
     if (refused !== undefined) throw refused;
+    // Compaction rewrites or removes batches the tail cache may hold: reads go to LevelDB until
+    // appends refill it.
+    core.tail.clear();
     const ops: WriteOp[] = [];
     let delta = 0;
     for (const { entry, value, maxTimestamp } of changes) {

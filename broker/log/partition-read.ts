@@ -1,6 +1,6 @@
 /**
- * The read side of one partition's log: fetches of whole stored batches (one LevelDB range read
- * from one snapshot, bounded by the high watermark) and Kafka's ListOffsets lookup by time through
+ * The read side of one partition's log: fetches of whole stored batches (from the tail cache when
+ * it holds the range, else one LevelDB range read from one snapshot, bounded by the high watermark) and Kafka's ListOffsets lookup by time through
  * the time index. PartitionLog.read, readChunks and listOffset delegate here.
  */
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
@@ -46,6 +46,9 @@ export async function readChunks(core: PartitionCore, offset: number, maxBytes: 
   const maxOffset = Math.min(options?.maxOffset ?? highWatermark, logEndOffset);
   const result = { highWatermark, logStartOffset, logEndOffset };
   if (offset >= maxOffset) return { chunks: [], bytes: 0, ...result };
+  // A read at the tail is answered from memory when the cache holds the whole range (./tail-cache.ts).
+  const cached = core.tail.read(offset, maxOffset, maxBytes);
+  if (cached !== undefined) return { chunks: cached.chunks, bytes: cached.bytes, ...result };
   const iterator = core.ctx.db.iterator({
     gte: core.keys.batch(offset),
     lt: core.keys.batch(maxOffset),

@@ -52,6 +52,8 @@ function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<numb
   const startEnd = spec.logEndOffset;
   const ops: WriteOp[] = [];
   const newEpochs: EpochEntry[] = [];
+  /** The stored values, for the tail cache once they are committed. */
+  const stored: Buffer[] = [];
   const epochs = new LeaderEpochHistory(core.specEpochs.entries);
   let nextOffset = startEnd;
   let maxTimestamp = spec.maxTimestamp;
@@ -85,6 +87,7 @@ function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<numb
       { type: 'put', key: core.keys.batch(header.lastOffset), value },
       { type: 'put', key: core.keys.batchIndex(header.lastOffset), value: encodeBatchIndexValue(header.baseOffset, header.maxTimestamp, header.sizeBytes) },
     );
+    stored.push(value);
     if (header.maxTimestamp > maxTimestamp) {
       ops.push({ type: 'put', key: core.keys.timeIndex(header.maxTimestamp), value: encodeOffsetValue(header.lastOffset) });
       maxTimestamp = header.maxTimestamp;
@@ -114,6 +117,7 @@ function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<numb
       assert.equal(core.logEndOffset, startEnd, `${core.topicId}-${core.partition}: replicated append committed out of order`);
       core.logEndOffset = nextOffset;
       core.sizeBytes += sizeBytes;
+      core.cacheTail(stored);
       for (const entry of newEpochs) core.epochs.add(entry);
       if (core.owner.autoHighWatermark) core.advanceHighWatermark(nextOffset);
       if (nextOffset !== startEnd) core.notify(core.logEndListeners);
@@ -160,6 +164,8 @@ function buildTruncation(
 ): CommitEntry<number> {
   const refused = core.refusal();
   if (refused !== undefined) throw refused;
+  // The cached tail may hold batches this removes: reads go to LevelDB until appends refill it.
+  core.tail.clear();
   const spec = core.spec;
   const newEnd = Math.min(offset, doomed[0]?.baseOffset ?? offset);
   const ops: WriteOp[] = [];
@@ -229,6 +235,7 @@ export function restartAt(core: PartitionCore, offset: number): Promise<void> {
 function buildRestart(core: PartitionCore, offset: number, doomed: readonly BatchIndexEntry[], timeKeys: readonly Buffer[]): CommitEntry<void> {
   const refused = core.refusal();
   if (refused !== undefined) throw refused;
+  core.tail.clear();
   const spec = core.spec;
   const ops: WriteOp[] = [];
   for (const entry of doomed) ops.push({ type: 'del', key: core.keys.batch(entry.lastOffset) }, { type: 'del', key: core.keys.batchIndex(entry.lastOffset) });
