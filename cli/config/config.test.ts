@@ -234,6 +234,23 @@ describe('config > validation', () => {
     expect(problems[4]!.message).toMatch(/must not be empty/);
   });
 
+  it('takes the tail cache size and the producer id expiration, and refuses a negative cache or a zero expiration', () => {
+    const defaults = resolveConfig({});
+    expect(defaults.values['log.tail.cache.bytes']).toBe(64 * 1024 * 1024);
+    expect(defaults.values['producer.id.expiration.ms']).toBe(86_400_000);
+    const off = resolveConfig({ env: { STREAMBUS_LOG_TAIL_CACHE_BYTES: '0', STREAMBUS_PRODUCER_ID_EXPIRATION_MS: '60000' } });
+    expect([off.values['log.tail.cache.bytes'], off.values['producer.id.expiration.ms']]).toEqual([0, 60_000]);
+    const problems = problemsOf(() =>
+      resolveConfig({
+        flags: [
+          { key: 'log.tail.cache.bytes', value: '-1', origin: '--set' },
+          { key: 'producer.id.expiration.ms', value: '0', origin: '--set' },
+        ],
+      }),
+    );
+    expect(problems.map((p) => p.key)).toEqual(['log.tail.cache.bytes', 'producer.id.expiration.ms']);
+  });
+
   it('reports every problem at once in the error message', () => {
     const settings = parseConfigFile('node.id=x\nnum.partitions=0\n', 'a.properties');
     const error = (() => {

@@ -168,6 +168,14 @@ export const settings = {
   'durability.interval.ms': { type: 'int', default: 1000, min: 1, max: 3_600_000, scope: 'server', doc: 'Fsync period when durability=interval.' },
   'max.frame.bytes': { type: 'int', default: 64 * MIB + 1024, min: 1024, max: 1024 * MIB, scope: 'server', doc: 'Largest frame the server accepts on the native and Kafka listeners; a larger frame closes the connection (native: with FRAME_TOO_LARGE).' },
   'max.in.flight.per.connection': { type: 'int', default: 32, min: 1, max: 10_000, scope: 'server', doc: 'Requests a connection (native or Kafka) may have outstanding; beyond this the server stops reading from that connection until responses go out (backpressure, not an error).' },
+  'log.tail.cache.bytes': {
+    type: 'int', default: 64 * MIB, min: 0, max: 64 * 1024 * MIB, scope: 'server',
+    doc: 'Memory for the newest batches of every partition (at most 4 MiB each), so fetches at the log end (consumers and followers that keep up) are answered without reading LevelDB; 0 turns the cache off.',
+  },
+  'producer.id.expiration.ms': {
+    type: 'int', default: 86_400_000, min: 1, max: 2_147_483_647, scope: 'server',
+    doc: 'A partition forgets a producer id (its sequence numbers, for duplicate detection) this long after its last write, unless it has a transaction open (Kafka\'s name and default: 1 day).',
+  },
   'retention.check.interval.ms': { type: 'int', default: 300_000, min: 1000, scope: 'server', aliases: ['log.retention.check.interval.ms'], doc: 'How often retention deletes expired data.' },
 
   // ---- Broker sessions with the coordinator (Kafka's names and defaults).

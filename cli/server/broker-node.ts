@@ -144,6 +144,8 @@ export async function startBrokerNode(config: ResolvedConfig, logger: Logger, op
     const logs = await LogStore.open({
       dir: path.join(dataDir, 'broker'),
       durability: { mode: values.durability, intervalMs: values['durability.interval.ms'] },
+      tailCacheBytes: values['log.tail.cache.bytes'],
+      producerExpirationMs: values['producer.id.expiration.ms'],
       logger,
     });
     cleanups.push(() => logs.close());

@@ -119,6 +119,8 @@ export async function startSingleNode(config: ResolvedConfig, logger: Logger): P
     const logs = await LogStore.open({
       dir: path.join(dataDir, 'broker'),
       durability: { mode: values.durability, intervalMs: values['durability.interval.ms'] },
+      tailCacheBytes: values['log.tail.cache.bytes'],
+      producerExpirationMs: values['producer.id.expiration.ms'],
       logger,
     });
     cleanups.push(() => logs.close());
