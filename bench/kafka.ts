@@ -9,6 +9,15 @@
  * throughput the bench records the server's CPU per MB moved, which isolates the listener from the
  * client libraries' own costs. Writes bench/results/kafka-<date>.md and .json.
  *
+ * Every measured step starts on a quiet server. A produce leaves LevelDB compacting what it wrote
+ * for a few seconds after the last acknowledgement (about 3 ms of CPU per MB written, on the
+ * storage threads); without a pause that work lands in the next step's window, and more of it in a
+ * longer window, so a client that starts slowly (a Python process, a group join) was charged up to
+ * twice the fetch cost of the native client for work no fetch did. The bench therefore waits,
+ * before each step, until the server has used under QUIET_CPU_SHARE of a core for QUIET_WINDOW_MS.
+ * All consumers ask for the same 4 MiB per partition (the native consumer's default), so the
+ * clients' requests have the same shape and the comparison is of the paths that serve them.
+ *
  * Run: npm run bench:kafka -- [--quick | --smoke] [--repeats N] [--out DIR]
  * (or `npm run build && node dist/bench/kafka.js ...`). See bench/README.md.
  */
@@ -50,6 +59,13 @@ const PARTITIONS = 4;
 /** Bytes of records sent and not yet acknowledged, per client: the same window for both. */
 const WINDOW_BYTES = 16 * MIB;
 const LINGER_MS = 5;
+/** The native consumer's partition fetch size (client/consumer), asked of every consumer. */
+const PARTITION_FETCH_BYTES = 4 * MIB;
+/** The server is quiet when it used less than this share of one core over a QUIET_WINDOW_MS window. */
+const QUIET_CPU_SHARE = 0.05;
+const QUIET_WINDOW_MS = 500;
+/** Longest wait for a quiet server before a step; the step then runs anyway and the wait is logged. */
+const QUIET_MAX_MS = 20_000;
 
 type Client = 'native' | 'kafkajs' | 'librdkafka';
 const KAFKA_CLIENTS = ['kafkajs', 'librdkafka'] as const;
@@ -145,7 +161,13 @@ async function produceWith(producer: KafkajsProducer, topic: string, plan: Plan,
 
 /** Reads `expected` records from the beginning with a kafkajs consumer group of one (eachBatch). */
 async function kafkajsConsume(kafka: Kafka, topic: string, expected: number, plan: Plan, groupId: string): Promise<ThroughputFigures> {
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 30_000 });
+  const consumer = kafka.consumer({
+    groupId,
+    maxWaitTimeInMs: 100,
+    sessionTimeout: 30_000,
+    maxBytesPerPartition: PARTITION_FETCH_BYTES,
+    maxBytes: PARTITIONS * PARTITION_FETCH_BYTES,
+  });
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   let messages = 0;
@@ -189,7 +211,25 @@ function librdkafka(rootDir: string, args: readonly string[], timeoutMs: number)
   });
 }
 
+/**
+ * Waits until the server's CPU over one window is below QUIET_CPU_SHARE of a core (its idle
+ * timers use about 1%), or QUIET_MAX_MS passed. Returns how long it waited, and whether it got quiet.
+ */
+async function untilQuiet(serverPid: number): Promise<{ waitedMs: number; quiet: boolean }> {
+  const startedAt = performance.now();
+  for (;;) {
+    const before = processTreeCpuMs(serverPid) ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, QUIET_WINDOW_MS));
+    const usedMs = (processTreeCpuMs(serverPid) ?? 0) - before;
+    const waitedMs = performance.now() - startedAt;
+    if (usedMs < QUIET_CPU_SHARE * QUIET_WINDOW_MS) return { waitedMs, quiet: true };
+    if (waitedMs >= QUIET_MAX_MS) return { waitedMs, quiet: false };
+  }
+}
+
 async function measured(serverPid: number, run: () => Promise<RunFigures>): Promise<Sample> {
+  const settled = await untilQuiet(serverPid);
+  if (!settled.quiet) log(`the server was still busy after ${Math.round(settled.waitedMs)} ms; measuring anyway`);
   const cpuBefore = processTreeCpuMs(serverPid) ?? 0;
   const clientBefore = process.cpuUsage();
   const { clientCpuMs, ...figures } = await run();
@@ -305,7 +345,7 @@ function renderReport(mode: Mode, repeats: number, plan: Plan, rows: readonly Ro
   const lines = [
     `# Kafka listener vs native client (${mode}, ${repeats} repeats, medians)`,
     '',
-    `One \`streambus dev\` process, ${PARTITIONS} partitions, ${plan.valueBytes} B incompressible values, acks=all, up to ${plan.maxMessages} records or ${plan.maxSeconds} s per produce run, ${WINDOW_BYTES / MIB} MiB of records in flight per client. Consume reads back what the same client produced. Server CPU is the server process's CPU time per MB moved, and server busy its CPU time over the run's wall time (one core = 100%); client CPU is the benchmark process's per MB (native and kafkajs run there), or the librdkafka child's own (confluent-kafka-python, assigned partitions, clock started at its first record).`,
+    `One \`streambus dev\` process, ${PARTITIONS} partitions, ${plan.valueBytes} B incompressible values, acks=all, up to ${plan.maxMessages} records or ${plan.maxSeconds} s per produce run, ${WINDOW_BYTES / MIB} MiB of records in flight per client. Consume reads back what the same client produced, every consumer asking for ${PARTITION_FETCH_BYTES / MIB} MiB per partition. Each step starts once the server has used under ${QUIET_CPU_SHARE * 100}% of a core for ${QUIET_WINDOW_MS} ms (LevelDB compacts for a few seconds after a produce; that work is not the next step's). Server CPU is the server process's CPU time per MB moved, and server busy its CPU time over the run's wall time (one core = 100%); client CPU is the benchmark process's per MB (native and kafkajs run there), or the librdkafka child's own (confluent-kafka-python, assigned partitions, clock started at its first record).`,
     '',
     '| workload | batch | client | MB/s | records/s | server CPU ms/MB | server busy | client CPU ms/MB | vs native (MB/s) | server CPU/MB vs native |',
     '|---|---|---|---|---|---|---|---|---|---|',
