@@ -25,7 +25,7 @@ import type * as M from '../../proto/messages.js';
 import type { EncodableResponseOf } from '../../proto/native-codec.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, patchPartitionLeaderEpoch, readBatchHeader, validateBatches } from '../../proto/record-batch/index.js';
-import { ListOffsetTimestamp, type LogConfig, type LogStore, type PartitionLog } from '../log/index.js';
+import { ListOffsetTimestamp, type ChunkedReadResult, type LogConfig, type LogStore, type PartitionLog } from '../log/index.js';
 import type { Handler, RequestContext } from '../network/server.js';
 import { isCoordinatorApi, supportedApiVersions } from '../../proto/api.js';
 import { connect } from '../../client/index.js';
@@ -497,69 +497,83 @@ export class Broker implements Handler {
     }
     // Followers copy everything; read_committed consumers read only below the last stable offset.
     const committedOnly = body.isolationLevel === READ_COMMITTED && !isReplica(body);
-    let remaining = body.maxBytes > 0 ? body.maxBytes : DEFAULT_FETCH_MAX_BYTES;
+    const maxBytes = body.maxBytes > 0 ? body.maxBytes : DEFAULT_FETCH_MAX_BYTES;
+    let remaining = maxBytes;
     let bytes = 0;
     let failed = false;
-    const topics: FetchAnswer['topics'] = [];
     const as = fetchesAs(body);
-    for (const topic of body.topics) {
+    // Every partition's read starts at once (LevelDB reads run on the thread pool, so a request for
+    // several partitions costs about its slowest read, not their sum), each up to its own limit and
+    // the request's; max_bytes is then shared out in request order, as if read one after another.
+    const planned = body.topics.map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions.map((p) => this.#startPartitionRead(topic.name, p, as, committedOnly, Math.min(p.maxBytes > 0 ? p.maxBytes : DEFAULT_PARTITION_FETCH_BYTES, maxBytes), body.replicaId ?? 0)),
+    }));
+    const topics: FetchAnswer['topics'] = [];
+    for (const topic of planned) {
       const partitions: FetchPartitionAnswer[] = [];
-      for (const p of topic.partitions) {
-        const found = this.#partitionLog(topic.name, p.partition, as);
-        if (found instanceof StreamBusError) {
+      for (const plan of topic.partitions) {
+        if ('answer' in plan) {
           failed = true;
-          partitions.push(fetchError(p.partition, found));
+          partitions.push(plan.answer);
           continue;
         }
-        const { log } = found;
-        const checked = this.#replicas.checkFetch(topic.name, found.topic.partitions[p.partition]!, log, body.replicaId ?? 0, p);
-        if ('refuse' in checked) {
+        const { p, log, limit: partitionLimit } = plan;
+        const read = await plan.read;
+        if (read instanceof StreamBusError) {
           failed = true;
-          partitions.push(fetchError(p.partition, checked.refuse, log));
+          partitions.push(fetchError(p.partition, read, log));
           continue;
         }
-        if ('diverging' in checked) {
-          failed = true;
-          partitions.push({ ...fetchError(p.partition, undefined, log), divergingEpoch: checked.diverging });
-          continue;
-        }
-        const limit = Math.min(p.maxBytes > 0 ? p.maxBytes : DEFAULT_PARTITION_FETCH_BYTES, remaining);
-        try {
-          // Only the first partition that returns data may exceed the limits (so one oversized
-          // batch can always make progress); later ones stop at what is left of max_bytes.
-          const maxOffset = committedOnly ? Math.min(checked.maxOffset, log.lastStableOffset) : checked.maxOffset;
-          const read = limit > 0 || bytes === 0 ? await log.readChunks(p.fetchOffset, Math.max(limit, 1), { maxOffset }) : undefined;
-          let records = read?.chunks ?? NO_BATCHES;
-          let recordsBytes = read?.bytes ?? 0;
-          if (bytes > 0 && recordsBytes > limit) {
-            records = NO_BATCHES;
-            recordsBytes = 0;
-          }
-          bytes += recordsBytes;
-          remaining = Math.max(0, remaining - recordsBytes);
-          const lastChunk = records.at(-1);
-          const abortedTransactions =
-            committedOnly && lastChunk !== undefined
-              ? log.abortedTransactions(p.fetchOffset, readBatchHeader(lastChunk).lastOffset + 1).map(({ producerId, firstOffset }) => ({ producerId, firstOffset }))
-              : [];
-          partitions.push({
-            partition: p.partition,
-            errorCode: ErrorCode.NONE,
-            errorMessage: '',
-            highWatermark: log.highWatermark,
-            lastStableOffset: log.lastStableOffset,
-            logStartOffset: log.logStartOffset,
-            abortedTransactions,
-            records,
-          });
-        } catch (error) {
-          failed = true;
-          partitions.push(fetchError(p.partition, asStreamBusError(error, topic.name, p.partition, this.#log), log));
-        }
+        // Only the first partition that returns data may exceed the limits (so one oversized batch
+        // can always make progress); later ones stop at what is left of max_bytes.
+        const records = withinBudget(read.chunks, Math.min(partitionLimit, remaining), bytes === 0);
+        let recordsBytes = 0;
+        for (const chunk of records) recordsBytes += chunk.length;
+        bytes += recordsBytes;
+        remaining = Math.max(0, remaining - recordsBytes);
+        const lastChunk = records.at(-1);
+        const abortedTransactions =
+          committedOnly && lastChunk !== undefined
+            ? log.abortedTransactions(p.fetchOffset, readBatchHeader(lastChunk).lastOffset + 1).map(({ producerId, firstOffset }) => ({ producerId, firstOffset }))
+            : [];
+        partitions.push({
+          partition: p.partition,
+          errorCode: ErrorCode.NONE,
+          errorMessage: '',
+          highWatermark: log.highWatermark,
+          lastStableOffset: log.lastStableOffset,
+          logStartOffset: log.logStartOffset,
+          abortedTransactions,
+          records,
+        });
       }
       topics.push({ name: topic.name, partitions });
     }
     return { response: { topics, throttleMs: 0 }, bytes, failed };
+  }
+
+  /**
+   * One partition of a fetch: its answer at once when it cannot be read (unknown, not led here,
+   * a fenced epoch, a diverging follower), else its read started, up to `limit` bytes.
+   */
+  #startPartitionRead(
+    topicName: string,
+    p: M.FetchPartition,
+    as: 'leader' | 'replica',
+    committedOnly: boolean,
+    limit: number,
+    replicaId: number,
+  ): { readonly answer: FetchPartitionAnswer } | { readonly p: M.FetchPartition; readonly log: PartitionLog; readonly limit: number; readonly read: Promise<ChunkedReadResult | StreamBusError> } {
+    const found = this.#partitionLog(topicName, p.partition, as);
+    if (found instanceof StreamBusError) return { answer: fetchError(p.partition, found) };
+    const { log } = found;
+    const checked = this.#replicas.checkFetch(topicName, found.topic.partitions[p.partition]!, log, replicaId, p);
+    if ('refuse' in checked) return { answer: fetchError(p.partition, checked.refuse, log) };
+    if ('diverging' in checked) return { answer: { ...fetchError(p.partition, undefined, log), divergingEpoch: checked.diverging } };
+    const maxOffset = committedOnly ? Math.min(checked.maxOffset, log.lastStableOffset) : checked.maxOffset;
+    const read = log.readChunks(p.fetchOffset, Math.max(limit, 1), { maxOffset }).catch((error: unknown) => asStreamBusError(error, topicName, p.partition, this.#log));
+    return { p, log, limit, read };
   }
 
   #countFetched(response: FetchAnswer): void {
@@ -710,6 +724,19 @@ export class Broker implements Handler {
 const NO_BATCHES: readonly Buffer[] = [];
 const READ_UNCOMMITTED = 0;
 const READ_COMMITTED = 1;
+
+/**
+ * The batches of one partition's read that fit `limit` bytes: the longest prefix within it, which
+ * is what a read with that limit returns (whole batches, in order), or the first batch alone when
+ * it is larger and `first` (no partition before it returned data) says it may exceed the limit.
+ */
+function withinBudget(chunks: readonly Buffer[], limit: number, first: boolean): readonly Buffer[] {
+  let bytes = 0;
+  let count = 0;
+  while (count < chunks.length && bytes + chunks[count]!.length <= limit) bytes += chunks[count++]!.length;
+  if (count === 0 && first && chunks.length > 0) return chunks.slice(0, 1);
+  return count === chunks.length ? chunks : chunks.slice(0, count);
+}
 
 function sameConfig(a: LogConfig, b: LogConfig): boolean {
   return (Object.keys(a) as (keyof LogConfig)[]).every((key) => a[key] === b[key]);

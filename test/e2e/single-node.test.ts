@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamBus, type Message } from '../../client/index.js';
 import { connect } from '../../client/network/connection.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import { encodeRecordBatchSync } from '../../proto/record-batch/index.js';
+import { decodeRecordBatchesSync, encodeRecordBatchSync } from '../../proto/record-batch/index.js';
 import { startDevServer, type DevServer } from '../support/dev-server.js';
 
 let server: DevServer;
@@ -179,6 +179,41 @@ describe('single node > fetch', () => {
       }
       await consumer.close();
       expect(seen).toEqual([5, 6, 7, 8, 9]);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('shares max_bytes across partitions in request order: the first may exceed it by one batch, later ones get whole batches that fit or none', async () => {
+    const topic = 'shared-budget';
+    await client.admin().createTopics([{ topic, partitions: 3 }]);
+    const producer = client.producer({ lingerMs: 0 });
+    // Three batches of one 1,000-byte record in every partition (each send waits for the last).
+    for (let i = 0; i < 3; i++) for (let partition = 0; partition < 3; partition++) await producer.send({ topic, partition, value: Buffer.alloc(1000, i) });
+    await producer.close();
+    const connection = await connect({ host: server.native.host, port: server.native.port });
+    const batchesPerPartition = async (maxBytes: number, partitionMaxBytes: number): Promise<number[]> => {
+      const response = await connection.request('FETCH', {
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes,
+        isolationLevel: 0,
+        topics: [{ name: topic, partitions: [0, 1, 2].map((partition) => ({ partition, fetchOffset: 0, maxBytes: partitionMaxBytes })) }],
+      });
+      return response.topics[0]!.partitions.map((p) => {
+        expect(p.errorCode).toBe(ErrorCode.NONE);
+        return decodeRecordBatchesSync(p.records).length;
+      });
+    };
+    try {
+      // A batch is about 1,070 bytes: 2,500 holds two, and what is left holds none.
+      expect(await batchesPerPartition(2500, 1 << 20)).toEqual([2, 0, 0]);
+      // Smaller than one batch: the first partition still gets one, so a consumer always progresses.
+      expect(await batchesPerPartition(500, 1 << 20)).toEqual([1, 0, 0]);
+      // Partition limits of one and a half batches, and room for all: one batch each.
+      expect(await batchesPerPartition(1 << 20, 1600)).toEqual([1, 1, 1]);
+      // Room for four batches: two from the first partition, two from the second, none from the third.
+      expect(await batchesPerPartition(4400, 2200)).toEqual([2, 2, 0]);
     } finally {
       await connection.close();
     }
