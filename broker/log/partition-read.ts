@@ -45,7 +45,11 @@ export async function readChunks(core: PartitionCore, offset: number, maxBytes: 
   }
   const maxOffset = Math.min(options?.maxOffset ?? highWatermark, logEndOffset);
   const result = { highWatermark, logStartOffset, logEndOffset };
-  if (offset >= maxOffset) return { chunks: [], bytes: 0, ...result };
+  if (offset >= maxOffset) {
+    // A reader at the end (a long poll about to wait): the tail cache keeps the next batches for it.
+    core.tail.readAtEnd();
+    return { chunks: [], bytes: 0, ...result };
+  }
   // A read at the tail is answered from memory when the cache holds the whole range (./tail-cache.ts).
   const cached = core.tail.read(offset, maxOffset, maxBytes);
   if (cached !== undefined) return { chunks: cached.chunks, bytes: cached.bytes, ...result };

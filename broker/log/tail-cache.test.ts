@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { patchBaseOffset, readBatchHeader } from '../../proto/record-batch/index.js';
 import { LogStore } from './log-store.js';
 import { NOW_MS, batch, batchRanges, decode, errorName, logConfig, openStore, sized, tempDir, values } from './fixtures/log-fixtures.js';
-import { TailBudget, TailCache } from './tail-cache.js';
+import { IDLE_COMMITS, TailBudget, TailCache } from './tail-cache.js';
 
 /** A stored-looking batch of `count` records starting at `baseOffset`. */
 function at(baseOffset: number, count: number, valueBytes = 10): Buffer {
@@ -23,6 +23,34 @@ describe('log > tail cache > rules', () => {
     expect(ranges(cache.read(0, 8, 1 << 20)!.chunks)).toEqual([[0, 2], [3, 4]]);
     // The first batch comes whole even past maxBytes; no second one then.
     expect(ranges(cache.read(0, 9, 1)!.chunks)).toEqual([[0, 2]]);
+  });
+
+  it('stops keeping batches after IDLE_COMMITS commits without a read at the tail, and keeps them again once a reader reaches the end', () => {
+    const budget = new TailBudget(1 << 20);
+    const cache = new TailCache(budget, 1 << 20);
+    let next = 0;
+    const commit = (): void => {
+      cache.committed(at(next, 1));
+      next++;
+    };
+    for (let i = 0; i < IDLE_COMMITS; i++) commit();
+    expect(cache.size).toBe(IDLE_COMMITS);
+    commit();
+    // Nobody read: the memory goes back to the budget and nothing more is kept.
+    expect([cache.armed, cache.size, budget.usedBytes]).toEqual([false, 0, 0]);
+    commit();
+    expect(cache.read(next - 1, next, 1 << 20)).toBeUndefined();
+    // A long poll at the end arms it: the next commits are kept and answer the reader.
+    cache.readAtEnd();
+    commit();
+    commit();
+    expect(ranges(cache.read(next - 2, next, 1 << 20)!.chunks)).toEqual([[next - 2, next - 2], [next - 1, next - 1]]);
+    // A reader that keeps up keeps it armed however many commits go by.
+    for (let i = 0; i < IDLE_COMMITS * 3; i++) {
+      commit();
+      expect(cache.read(next - 1, next, 1 << 20)).toBeDefined();
+    }
+    expect(cache.armed).toBe(true);
   });
 
   it('refuses a range reaching past what it holds, so the caller reads LevelDB', () => {

@@ -21,6 +21,13 @@
  * Memory: each partition keeps at most `partitionBytesMax`, and all partitions of a store share a
  * TailBudget; the oldest batches leave first, and a batch the budget cannot take is not cached
  * (reads of it go to LevelDB).
+ *
+ * Only while someone reads at the tail. Keeping batches a little longer than the produce request
+ * that carried them moves them out of V8's young generation, and at 90 MB/s of appends with no
+ * reader that cost publish throughput 10-20 % in garbage collection for nothing. So the cache keeps
+ * batches only while reads reach the tail: a read at the log end (a long poll about to wait) or one
+ * it answers keeps it armed, and IDLE_COMMITS commits without such a read clear it and stop it
+ * until the next one.
  */
 import { readBatchHeader } from '../../proto/record-batch/index.js';
 
@@ -49,6 +56,9 @@ export class TailBudget {
   }
 }
 
+/** Commits without a read at the tail after which the cache empties and stops keeping batches. */
+export const IDLE_COMMITS = 64;
+
 interface CachedBatch {
   readonly lastOffset: number;
   readonly value: Buffer;
@@ -69,6 +79,8 @@ export class TailCache {
   #bytes = 0;
   #coveredFrom = 0;
   #coveredTo = 0;
+  /** Commits since the last read at the tail; past IDLE_COMMITS nothing is kept. Armed at first. */
+  #idleCommits = 0;
 
   /** Without a budget the cache keeps nothing and every read goes to LevelDB. */
   constructor(budget: TailBudget | undefined, partitionBytesMax: number) {
@@ -92,6 +104,12 @@ export class TailCache {
    */
   committed(value: Buffer): void {
     if (this.#budget === undefined) return;
+    if (this.#idleCommits > IDLE_COMMITS) return;
+    if (++this.#idleCommits > IDLE_COMMITS) {
+      // Nobody read at the tail for a while: give the memory back until someone does.
+      this.clear();
+      return;
+    }
     const header = readBatchHeader(value);
     if (this.size > 0 && header.baseOffset !== this.#coveredTo) this.clear();
     if (value.length > this.#partitionBytesMax) {
@@ -115,6 +133,7 @@ export class TailCache {
    */
   read(fromOffset: number, maxOffset: number, maxBytes: number): TailRead | undefined {
     if (this.size === 0 || fromOffset < this.#coveredFrom || maxOffset > this.#coveredTo) return undefined;
+    this.#idleCommits = 0;
     const batches = this.#batches;
     let at = batches.length;
     // Tail reads start near the end: walk back rather than search.
@@ -129,6 +148,16 @@ export class TailCache {
       bytes += batch.value.length;
     }
     return { chunks, bytes };
+  }
+
+  /** A read reached the log end (it will wait for the next append): keep the batches that come. */
+  readAtEnd(): void {
+    this.#idleCommits = 0;
+  }
+
+  /** Whether commits are being kept (a read reached the tail within the last IDLE_COMMITS commits). */
+  get armed(): boolean {
+    return this.#budget !== undefined && this.#idleCommits <= IDLE_COMMITS;
   }
 
   /** Forgets every batch (and gives their bytes back to the budget). */
