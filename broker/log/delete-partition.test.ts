@@ -4,25 +4,16 @@
  * partition starts empty, even after a crash halfway through a deletion.
  */
 import { ClassicLevel } from 'classic-level';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LogStore } from './log-store.js';
 import { KeyTag, PartitionKeys } from './layout.js';
-import { NOW_MS, batch, decode, errorName, logConfig, openStore, tempDir, values } from './fixtures/log-fixtures.js';
+import { NOW_MS, batch, decode, errorName, logConfig, openStore, useTempDir, values } from './fixtures/log-fixtures.js';
 
-let dir: string;
-let remove: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ dir, remove } = await tempDir());
-});
-
-afterEach(async () => {
-  await remove();
-});
+const temp = useTempDir();
 
 describe('log > delete partition', () => {
   it('removes one partition and keeps the others, through a restart', async () => {
-    let store = await openStore(dir);
+    let store = await openStore(temp.dir);
     const gone = await store.openPartition('orders', 0, logConfig());
     const kept = await store.openPartition('orders', 1, logConfig());
     await gone.append(batch(values(3)), { nowMs: NOW_MS });
@@ -33,7 +24,7 @@ describe('log > delete partition', () => {
     expect(await errorName(gone.append(batch(values(1)), { nowMs: NOW_MS }))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
     await store.close();
 
-    store = await openStore(dir);
+    store = await openStore(temp.dir);
     expect(store.storedPartitions()).toEqual([{ topicId: 'orders', partition: 1 }]);
     const again = await store.openPartition('orders', 0, logConfig());
     expect(again.logEndOffset).toBe(0);
@@ -45,19 +36,19 @@ describe('log > delete partition', () => {
   });
 
   it('starts a partition created again empty when a crash left its old data behind', async () => {
-    let store: LogStore = await openStore(dir);
+    let store: LogStore = await openStore(temp.dir);
     const log = await store.openPartition('orders', 0, logConfig());
     await log.append(batch(values(5)), { nowMs: NOW_MS });
     await store.close();
     // A crash right after the state key went: the batches are still there, nothing names them.
-    const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const db = new ClassicLevel<Buffer, Buffer>(temp.dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     await db.open();
     await db.del(new PartitionKeys('orders', 0).state());
     const leftovers = await db.keys({ gte: new PartitionKeys('orders', 0).rangeStart(KeyTag.batch), lt: new PartitionKeys('orders', 0).rangeEnd(KeyTag.batch) }).all();
     expect(leftovers.length).toBeGreaterThan(0);
     await db.close();
 
-    store = await openStore(dir);
+    store = await openStore(temp.dir);
     const fresh = await store.openPartition('orders', 0, logConfig());
     expect(fresh.logEndOffset).toBe(0);
     await fresh.append(batch(values(1, 'new')), { nowMs: NOW_MS });

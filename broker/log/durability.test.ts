@@ -1,18 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LogStore } from './log-store.js';
 import type { DurabilityMode } from './types.js';
-import { NOW_MS, batch, decode, logConfig, openStore, tempDir, values, waitFor } from './fixtures/log-fixtures.js';
+import { NOW_MS, batch, decode, logConfig, openStore, useTempDir, values, waitFor } from './fixtures/log-fixtures.js';
 
-let dir: string;
-let remove: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ dir, remove } = await tempDir());
-});
-
-afterEach(async () => {
-  await remove();
-});
+const temp = useTempDir();
 
 /** 10 concurrent appends to each of 4 partitions; returns the store's write counters before and after. */
 async function appendConcurrently(store: LogStore) {
@@ -27,7 +18,7 @@ async function appendConcurrently(store: LogStore) {
 }
 
 async function expectAllBackAfterRestart(mode: DurabilityMode): Promise<void> {
-  const store = await openStore(dir, mode);
+  const store = await openStore(temp.dir, mode);
   try {
     for (const p of [0, 1, 2, 3]) {
       const log = await store.openPartition('t', p, logConfig());
@@ -41,7 +32,7 @@ async function expectAllBackAfterRestart(mode: DurabilityMode): Promise<void> {
 
 describe('log > durability', () => {
   it('sync: every append is its own synced write', async () => {
-    const store = await openStore(dir, 'sync');
+    const store = await openStore(temp.dir, 'sync');
     const { before, after } = await appendConcurrently(store);
     expect(after.entries - before.entries).toBe(40);
     expect(after.writes - before.writes).toBe(40);
@@ -51,7 +42,7 @@ describe('log > durability', () => {
   });
 
   it('group: concurrent appends across partitions share synced writes', async () => {
-    const store = await openStore(dir, 'group');
+    const store = await openStore(temp.dir, 'group');
     const { before, after } = await appendConcurrently(store);
     const writes = after.writes - before.writes;
     expect(after.entries - before.entries).toBe(40);
@@ -74,5 +65,5 @@ describe('log > durability', () => {
 });
 
 function openIntervalStore(): Promise<LogStore> {
-  return openStore(dir, 'interval', { durability: { mode: 'interval', intervalMs: 50 } });
+  return openStore(temp.dir, 'interval', { durability: { mode: 'interval', intervalMs: 50 } });
 }

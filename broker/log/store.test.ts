@@ -1,26 +1,17 @@
 import { Writable } from 'node:stream';
 import { ClassicLevel } from 'classic-level';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Offsets } from '../../proto/record-batch/index.js';
 import { LogStore } from './log-store.js';
 import { KeyTag, PartitionKeys, StoreKey, keyOffset, parseScopedKey, storeKey, topicPrefix } from './layout.js';
-import { NOW_MS, batch, batchRanges, decode, errorName, logConfig, openStore, tempDir, values } from './fixtures/log-fixtures.js';
+import { NOW_MS, batch, batchRanges, decode, errorName, logConfig, openStore, useTempDir, values } from './fixtures/log-fixtures.js';
 
-let dir: string;
-let remove: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ dir, remove } = await tempDir());
-});
-
-afterEach(async () => {
-  await remove();
-});
+const temp = useTempDir();
 
 /** Runs `edit` on the database directly, as another program (or a disk) would change it. */
 async function withRawDb(edit: (db: ClassicLevel<Buffer, Buffer>) => Promise<void>): Promise<void> {
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  const db = new ClassicLevel<Buffer, Buffer>(temp.dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.open();
   try {
     await edit(db);
@@ -50,7 +41,7 @@ function capturingLogger(): { logger: pino.Logger; lines: () => { msg: string; [
 
 describe('log > store restart', () => {
   it('recovers every partition with its log end, size and contents', async () => {
-    let store = await openStore(dir);
+    let store = await openStore(temp.dir);
     const a = await store.openPartition('orders', 0, logConfig());
     const b = await store.openPartition('orders', 1, logConfig());
     await a.append(batch(values(3)), { nowMs: NOW_MS });
@@ -59,7 +50,7 @@ describe('log > store restart', () => {
     const sizes = [a.sizeBytes, b.sizeBytes];
     await store.close();
 
-    store = await openStore(dir);
+    store = await openStore(temp.dir);
     try {
       expect(store.storedPartitions().sort((x, y) => x.partition - y.partition)).toEqual([
         { topicId: 'orders', partition: 0 },
@@ -78,22 +69,22 @@ describe('log > store restart', () => {
   });
 
   it('refuses a second store on a directory in use with KAFKA_STORAGE_ERROR', async () => {
-    const store = await openStore(dir);
+    const store = await openStore(temp.dir);
     try {
-      expect(await errorName(openStore(dir))).toBe('KAFKA_STORAGE_ERROR');
+      expect(await errorName(openStore(temp.dir))).toBe('KAFKA_STORAGE_ERROR');
     } finally {
       await store.close();
     }
   });
 
   it('refuses a database written in an unknown format', async () => {
-    await (await openStore(dir)).close();
+    await (await openStore(temp.dir)).close();
     await withRawDb((db) => db.put(storeKey(StoreKey.format), Buffer.of(9)));
-    expect(await errorName(openStore(dir))).toBe('KAFKA_STORAGE_ERROR');
+    expect(await errorName(openStore(temp.dir))).toBe('KAFKA_STORAGE_ERROR');
   });
 
   it('refuses work after close with SHUTTING_DOWN and lets queued appends finish', async () => {
-    const store = await openStore(dir);
+    const store = await openStore(temp.dir);
     const log = await store.openPartition('t', 0, logConfig());
     const pending = log.append(batch(values(2)), { nowMs: NOW_MS });
     const closing = store.close();
@@ -101,7 +92,7 @@ describe('log > store restart', () => {
     expect(await errorName(store.openPartition('t', 1, logConfig()))).toBe('SHUTTING_DOWN');
     expect((await pending).lastOffset).toBe(1);
     await closing;
-    const reopened = await openStore(dir);
+    const reopened = await openStore(temp.dir);
     expect((await reopened.openPartition('t', 0, logConfig())).logEndOffset).toBe(2);
     await reopened.close();
   });
@@ -109,7 +100,7 @@ describe('log > store restart', () => {
 
 describe('log > recovery of a corrupt tail', () => {
   async function writeThreeBatches(): Promise<number[]> {
-    const store = await openStore(dir);
+    const store = await openStore(temp.dir);
     const log = await store.openPartition('t', 0, logConfig());
     const sizes: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -126,7 +117,7 @@ describe('log > recovery of a corrupt tail', () => {
     const keys = new PartitionKeys('t', 0);
     await withRawDb((db) => db.put(keys.batch(5), Buffer.from('this is not a record batch, just bytes')));
     const { logger, lines } = capturingLogger();
-    const store = await openStore(dir, 'group', { logger });
+    const store = await openStore(temp.dir, 'group', { logger });
     try {
       const log = await store.openPartition('t', 0, logConfig());
       expect([log.logEndOffset, log.highWatermark, log.sizeBytes]).toEqual([4, 4, sizes[0]! + sizes[1]!]);
@@ -153,7 +144,7 @@ describe('log > recovery of a corrupt tail', () => {
       await db.put(keys.batch(3), middle);
       await db.del(storeKey(StoreKey.cleanShutdown)); // as if the broker had been killed
     });
-    const store = await openStore(dir);
+    const store = await openStore(temp.dir);
     try {
       const log = await store.openPartition('t', 0, logConfig());
       expect([log.logEndOffset, log.sizeBytes]).toEqual([2, sizes[0]]);
@@ -174,7 +165,7 @@ describe('log > recovery of a corrupt tail', () => {
       first.writeInt8(0, Offsets.magic); // not the newest: a clean open does not look at it
       await db.put(keys.batch(1), first);
     });
-    const store = await openStore(dir);
+    const store = await openStore(temp.dir);
     try {
       const log = await store.openPartition('t', 0, logConfig());
       expect(log.logEndOffset).toBe(6);
@@ -192,7 +183,7 @@ describe('log > recovery of a corrupt tail', () => {
 
 describe('log > delete topic', () => {
   it('closes the partitions and removes every key of the topic, leaving other topics alone', async () => {
-    const store = await openStore(dir);
+    const store = await openStore(temp.dir);
     const doomed = await store.openPartition('doomed', 0, logConfig());
     await store.openPartition('doomed', 1, logConfig());
     const kept = await store.openPartition('kept', 0, logConfig());
@@ -213,7 +204,7 @@ describe('log > delete topic', () => {
   });
 
   it('lets a deleted topic id be created again, empty', async () => {
-    const store = await openStore(dir);
+    const store = await openStore(temp.dir);
     const log = await store.openPartition('t', 0, logConfig());
     await log.append(batch(values(3)), { nowMs: NOW_MS });
     await store.deleteTopic('t');
@@ -224,7 +215,7 @@ describe('log > delete topic', () => {
   });
 
   it('finishes a deletion that a crash interrupted', async () => {
-    const store = await openStore(dir);
+    const store = await openStore(temp.dir);
     const log = await store.openPartition('t', 0, logConfig());
     await log.append(batch(values(3)), { nowMs: NOW_MS });
     await store.close();
@@ -236,7 +227,7 @@ describe('log > delete topic', () => {
         { type: 'del', key: storeKey(StoreKey.cleanShutdown) },
       ]),
     );
-    const reopened = await LogStore.open({ dir, durability: { mode: 'group' } });
+    const reopened = await LogStore.open({ dir: temp.dir, durability: { mode: 'group' } });
     expect(reopened.storedPartitions()).toEqual([]);
     await reopened.close();
     expect((await allKeys()).filter((k) => k[0] !== KeyTag.store)).toEqual([]);

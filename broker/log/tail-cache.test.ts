@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { patchBaseOffset, readBatchHeader } from '../../proto/record-batch/index.js';
 import { LogStore } from './log-store.js';
-import { NOW_MS, batch, batchRanges, decode, errorName, logConfig, openStore, sized, tempDir, values } from './fixtures/log-fixtures.js';
+import { NOW_MS, batch, batchRanges, decode, errorName, logConfig, openStore, sized, useTempDir, values } from './fixtures/log-fixtures.js';
 import { IDLE_COMMITS, TailBudget, TailCache } from './tail-cache.js';
 
 /** A stored-looking batch of `count` records starting at `baseOffset`. */
@@ -105,26 +105,17 @@ describe('log > tail cache > rules', () => {
 });
 
 describe('log > tail cache > in the log', () => {
-  let dir: string;
-  let remove: () => Promise<void>;
-
-  beforeEach(async () => {
-    ({ dir, remove } = await tempDir());
-  });
-
-  afterEach(async () => {
-    await remove();
-  });
+  const temp = useTempDir();
 
   it('serves tail reads with the very bytes LevelDB stored, patches included', async () => {
-    const store = await openStore(dir, 'interval');
+    const store = await openStore(temp.dir, 'interval');
     const log = await store.openPartition('t', 0, logConfig({ timestampType: 'LogAppendTime' }));
     await log.append(batch(values(3)), { nowMs: NOW_MS + 5 });
     await log.append(Buffer.concat([batch(values(2)), batch(values(4))]), { nowMs: NOW_MS + 6 });
     const fromMemory = await log.read(3, 1 << 20);
     await store.close();
     // Reopened, the cache is empty: the same read comes from LevelDB.
-    const reopened = await openStore(dir, 'interval');
+    const reopened = await openStore(temp.dir, 'interval');
     const again = await reopened.openPartition('t', 0, logConfig({ timestampType: 'LogAppendTime' }));
     const fromDisk = await again.read(3, 1 << 20);
     await reopened.close();
@@ -137,7 +128,7 @@ describe('log > tail cache > in the log', () => {
   });
 
   it('never serves a batch a truncation removed, even when new batches reuse its offsets', async () => {
-    const store = await openStore(dir, 'interval');
+    const store = await openStore(temp.dir, 'interval');
     try {
       const log = await store.openPartition('t', 0, logConfig());
       await log.append(batch(values(3, 'old')), { nowMs: NOW_MS });
@@ -152,7 +143,7 @@ describe('log > tail cache > in the log', () => {
   });
 
   it('gives the same answers with the cache turned off', async () => {
-    const store = await openStore(dir, 'interval', { tailCacheBytes: 0 });
+    const store = await openStore(temp.dir, 'interval', { tailCacheBytes: 0 });
     try {
       const log = await store.openPartition('t', 0, logConfig());
       await log.append(batch(values(3)), { nowMs: NOW_MS });
@@ -168,7 +159,7 @@ describe('log > tail cache > in the log', () => {
 
   it('refuses a tailCacheBytes that is not a non-negative integer', async () => {
     for (const tailCacheBytes of [-1, 1.5, Number.NaN]) {
-      expect(await errorName(LogStore.open({ dir, durability: { mode: 'interval' }, tailCacheBytes }))).toBe('INVALID_CONFIG');
+      expect(await errorName(LogStore.open({ dir: temp.dir, durability: { mode: 'interval' }, tailCacheBytes }))).toBe('INVALID_CONFIG');
     }
   });
 });
