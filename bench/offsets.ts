@@ -99,6 +99,10 @@ export interface PhaseResult {
   /** Raft entries committed per second (from the leader's commit index). */
   readonly raftEntriesPerSecond: number;
   readonly leaderCorePct: number;
+  /** The two followers together, percent of one core. */
+  readonly followersCorePct: number;
+  /** This benchmark process (the committers' worker thread included), percent of one core. */
+  readonly benchCorePct: number;
   readonly errors: number;
   readonly firstError?: string | undefined;
 }
@@ -343,7 +347,7 @@ async function runPhase(
   options: OffsetsBenchOptions,
   plan: ModePlan,
   load: CommitLoad,
-  leader: { readonly nodeId: number; readonly pid: number },
+  leader: { readonly nodeId: number; readonly pid: number; readonly followerPids: readonly number[] },
 ): Promise<PhaseResult> {
   const phase = ['none', 'paced', 'max'].indexOf(load.kind);
   let value = 1_000_000 * (phase + 1);
@@ -358,11 +362,16 @@ async function runPhase(
   const meta = new Recorder(options.seconds * 20_000 + 1_000);
   const before = await admin.clusterStatus();
   const cpuBefore = processCpuMs(leader.pid) ?? Number.NaN;
+  const followersCpu = (): number => leader.followerPids.reduce((sum, pid) => sum + (processCpuMs(pid) ?? Number.NaN), 0);
+  const followersBefore = followersCpu();
+  const benchBefore = process.cpuUsage();
   const startMs = performance.now();
   await pump(options.metaWindow, at(endAt), metaWrite, meta.record);
   const elapsedS = (performance.now() - startMs) / 1000;
   const after = await admin.clusterStatus();
   const cpuAfter = processCpuMs(leader.pid) ?? Number.NaN;
+  const followersAfter = followersCpu();
+  const bench = process.cpuUsage(benchBefore);
   const commits = committer === undefined ? undefined : await committer.result;
   const partitionsPerRequest = members.reduce((n, m) => n + m.partitions.length, 0) / Math.max(1, members.length);
   return {
@@ -375,6 +384,8 @@ async function runPhase(
     commit: commits?.latency ?? summarizeLatencies(new Float64Array(0), 0),
     raftEntriesPerSecond: (after.commitIndex - before.commitIndex) / elapsedS,
     leaderCorePct: (100 * (cpuAfter - cpuBefore)) / (elapsedS * 1000),
+    followersCorePct: (100 * (followersAfter - followersBefore)) / (elapsedS * 1000),
+    benchCorePct: (bench.user + bench.system) / 1000 / (elapsedS * 10),
     errors: meta.errors + (commits?.errors ?? 0),
     firstError: meta.firstError ?? commits?.firstError,
   };
@@ -400,10 +411,11 @@ async function runOnce(options: OffsetsBenchOptions, plan: ModePlan, repeat: num
     ]);
     const status = await admin.clusterStatus();
     const pid = cluster.node(status.nodeId).pid!;
+    const followerPids = cluster.nodes.filter((n) => n.pid !== pid && n.pid !== undefined).map((n) => n.pid!);
     const joinStart = performance.now();
     const members = await joinMembers(clients, options);
     options.log(`repeat ${repeat + 1}: leader is node ${status.nodeId}; ${members.length} groups joined in ${((performance.now() - joinStart) / 1000).toFixed(1)} s`);
-    const leader = { nodeId: status.nodeId, pid };
+    const leader = { nodeId: status.nodeId, pid, followerPids };
     const baseline = await runPhase(admin, cluster.bootstrap, members, options, plan, { kind: 'none' }, leader);
     options.log(`repeat ${repeat + 1} ${describePhase('baseline', baseline)}`);
     const pacedPhase = await runPhase(admin, cluster.bootstrap, members, options, plan, { kind: 'paced', commitsPerSecond: options.rate }, leader);
@@ -442,7 +454,7 @@ export function offsetsMarkdown(report: OffsetsBenchReport): string {
   const p = report.params;
   const m = report.median;
   const phaseRow = (repeat: number, name: string, r: PhaseResult): string =>
-    `| ${repeat} | ${name} | ${fmt(r.metadataWritesPerSecond, 0)} | ${fmt(r.metadata.p50Ms)} | ${fmt(r.metadata.p99Ms)} | ${fmt(r.commitsPerSecond, 0)} | ${fmt(r.commitRequestsPerSecond, 0)} | ${fmt(r.commit.p50Ms)} | ${fmt(r.commit.p99Ms)} | ${fmt(r.raftEntriesPerSecond, 0)} | ${fmt(r.leaderCorePct, 0)} % | ${r.errors} |`;
+    `| ${repeat} | ${name} | ${fmt(r.metadataWritesPerSecond, 0)} | ${fmt(r.metadata.p50Ms)} | ${fmt(r.metadata.p99Ms)} | ${fmt(r.commitsPerSecond, 0)} | ${fmt(r.commitRequestsPerSecond, 0)} | ${fmt(r.commit.p50Ms)} | ${fmt(r.commit.p99Ms)} | ${fmt(r.raftEntriesPerSecond, 0)} | ${fmt(r.leaderCorePct, 0)} % | ${fmt(r.followersCorePct, 0)} % | ${fmt(r.benchCorePct, 0)} % | ${r.errors} |`;
   const lines = [
     `# StreamBus offset commit benchmark, ${env.date} (${env.mode})`,
     '',
@@ -457,12 +469,12 @@ export function offsetsMarkdown(report: OffsetsBenchReport): string {
     '- Raft entries/s: the leader\'s commit index over the phase (each metadata write is an entry, and each commit-offsets entry carries every commit that arrived while the previous one was in flight)',
     `- load average at start ${env.loadAverageStart.map((v) => v.toFixed(2)).join(' ')}, at end ${env.loadAverageEnd.map((v) => v.toFixed(2)).join(' ')}`,
     `- disk: 4 KiB write + fdatasync in the temp filesystem, p50 ${fmt(env.fsync.p50Ms)} ms, p99 ${fmt(env.fsync.p99Ms)} ms`,
-    '- latency in ms; CPU is percent of one core over the phase.',
+    '- latency in ms; CPU is percent of one core over the phase: the leader, the two followers together, and this benchmark process (its committers included); the machine has ' + String(availableParallelism()) + ' cores in all.',
     '',
     '### Runs',
     '',
-    '| repeat | phase | metadata writes/s | metadata p50 | metadata p99 | commits/s | commit requests/s | commit p50 | commit p99 | Raft entries/s | leader CPU | errors |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| repeat | phase | metadata writes/s | metadata p50 | metadata p99 | commits/s | commit requests/s | commit p50 | commit p99 | Raft entries/s | leader CPU | followers CPU | benchmark CPU | errors |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...report.runs.flatMap((r, i) => [phaseRow(i + 1, 'baseline', r.baseline), phaseRow(i + 1, 'paced', r.paced), phaseRow(i + 1, 'max', r.max)]),
     '',
     '### Medians',
