@@ -24,13 +24,14 @@ import type { ApiName, BrokerApiName, RequestOf, ResponseOf } from '../../proto/
 import type * as M from '../../proto/messages.js';
 import type { EncodableResponseOf } from '../../proto/native-codec.js';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
-import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, patchPartitionLeaderEpoch, readBatchHeader, validateBatches } from '../../proto/record-batch/index.js';
-import { ListOffsetTimestamp, type ChunkedReadResult, type LogConfig, type LogStore, type PartitionLog } from '../log/index.js';
+import { BATCH_HEADER_BYTES, Offsets, crc32c, decodeRecordBatches, patchPartitionLeaderEpoch, validateBatches } from '../../proto/record-batch/index.js';
+import { ListOffsetTimestamp, type LogConfig, type LogStore, type PartitionLog } from '../log/index.js';
 import type { Handler, RequestContext } from '../network/server.js';
 import { isCoordinatorApi, supportedApiVersions } from '../../proto/api.js';
 import { connect } from '../../client/index.js';
 import { ReplicaManager, type PartitionReplicationStatus, type ReplicationOptions } from '../replication/replica-manager.js';
 import { AppendWaiter } from './append-waiter.js';
+import { type FetchAnswer, type FetchReadDeps, READ_COMMITTED, fetchesAs, isReplica, readFetch } from './fetch-read.js';
 import { describeProducers, writeTxnMarkers } from './txn-markers.js';
 import type { ResolvedTopicConfig } from '../../coordinator/index.js';
 import type { ControllerGateway, MetadataView, TopicConfigResolver, TopicDefaults, TopicView } from './metadata-view.js';
@@ -69,21 +70,9 @@ export interface BrokerOptions {
   readonly schemaIds?: SchemaIdLookup;
 }
 
-const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
-const DEFAULT_PARTITION_FETCH_BYTES = 1024 * 1024;
 const METADATA_WAIT_MS = 10_000;
 
 type Handlers = { [A in BrokerApiName]: (body: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A> | EncodableResponseOf<A>> };
-
-/**
- * A fetch answer as the broker builds it: each `records` is the list of stored batches, not one
- * copy. The FETCH entry of the handler table checks that it encodes as a FetchResponse.
- */
-type FetchPartitionAnswer = Omit<M.FetchPartitionResult, 'records'> & { records: readonly Buffer[] };
-interface FetchAnswer {
-  throttleMs: number;
-  topics: { name: string; partitions: FetchPartitionAnswer[] }[];
-}
 
 export class Broker implements Handler {
   readonly #options: BrokerOptions;
@@ -456,6 +445,13 @@ export class Broker implements Handler {
     }
   }
 
+  /** What fetch-read.ts needs of this broker. */
+  readonly #fetchReads: FetchReadDeps = {
+    partitionLog: (topic, partition, as) => this.#partitionLog(topic, partition, as),
+    checkFetch: (...args) => this.#replicas.checkFetch(...args),
+    typed: (error, topic, partition) => asStreamBusError(error, topic, partition, this.#log),
+  };
+
   async #fetch(body: M.FetchRequest, ctx: RequestContext): Promise<FetchAnswer> {
     const maxWaitMs = Math.min(body.maxWaitMs, this.#options.fetchMaxWaitMs ?? 30_000);
     const deadline = this.#nowMs() + maxWaitMs;
@@ -473,7 +469,7 @@ export class Broker implements Handler {
     const waiter = new AppendWaiter(logs, isReplica(body) ? 'logEnd' : 'highWatermark');
     try {
       for (;;) {
-        const { response, bytes, failed } = await this.#readFetch(body);
+        const { response, bytes, failed } = await readFetch(this.#fetchReads, body);
         const remainingMs = deadline - this.#nowMs();
         if (bytes >= minBytes || failed || remainingMs <= 0 || ctx.signal.aborted) {
           this.#countFetched(response);
@@ -481,7 +477,7 @@ export class Broker implements Handler {
         }
         if (!(await waiter.wait(remainingMs, ctx.signal))) {
           // Timed out (or abandoned): answer with what is there now, which may be a little.
-          const last = await this.#readFetch(body);
+          const last = await readFetch(this.#fetchReads, body);
           this.#countFetched(last.response);
           return last.response;
         }
@@ -489,91 +485,6 @@ export class Broker implements Handler {
     } finally {
       waiter.close();
     }
-  }
-
-  async #readFetch(body: M.FetchRequest): Promise<{ response: FetchAnswer; bytes: number; failed: boolean }> {
-    if (body.isolationLevel !== READ_UNCOMMITTED && body.isolationLevel !== READ_COMMITTED) {
-      throw new StreamBusError(ErrorCode.INVALID_REQUEST, `isolation level must be 0 (read_uncommitted) or 1 (read_committed), not ${body.isolationLevel}`);
-    }
-    // Followers copy everything; read_committed consumers read only below the last stable offset.
-    const committedOnly = body.isolationLevel === READ_COMMITTED && !isReplica(body);
-    const maxBytes = body.maxBytes > 0 ? body.maxBytes : DEFAULT_FETCH_MAX_BYTES;
-    let remaining = maxBytes;
-    let bytes = 0;
-    let failed = false;
-    const as = fetchesAs(body);
-    // Every partition's read starts at once (LevelDB reads run on the thread pool, so a request for
-    // several partitions costs about its slowest read, not their sum), each up to its own limit and
-    // the request's; max_bytes is then shared out in request order, as if read one after another.
-    const planned = body.topics.map((topic) => ({
-      name: topic.name,
-      partitions: topic.partitions.map((p) => this.#startPartitionRead(topic.name, p, as, committedOnly, Math.min(p.maxBytes > 0 ? p.maxBytes : DEFAULT_PARTITION_FETCH_BYTES, maxBytes), body.replicaId ?? 0)),
-    }));
-    const topics: FetchAnswer['topics'] = [];
-    for (const topic of planned) {
-      const partitions: FetchPartitionAnswer[] = [];
-      for (const plan of topic.partitions) {
-        if ('answer' in plan) {
-          failed = true;
-          partitions.push(plan.answer);
-          continue;
-        }
-        const { p, log, limit: partitionLimit } = plan;
-        const read = await plan.read;
-        if (read instanceof StreamBusError) {
-          failed = true;
-          partitions.push(fetchError(p.partition, read, log));
-          continue;
-        }
-        // Only the first partition that returns data may exceed the limits (so one oversized batch
-        // can always make progress); later ones stop at what is left of max_bytes.
-        const records = withinBudget(read.chunks, Math.min(partitionLimit, remaining), bytes === 0);
-        let recordsBytes = 0;
-        for (const chunk of records) recordsBytes += chunk.length;
-        bytes += recordsBytes;
-        remaining = Math.max(0, remaining - recordsBytes);
-        const lastChunk = records.at(-1);
-        const abortedTransactions =
-          committedOnly && lastChunk !== undefined
-            ? log.abortedTransactions(p.fetchOffset, readBatchHeader(lastChunk).lastOffset + 1).map(({ producerId, firstOffset }) => ({ producerId, firstOffset }))
-            : [];
-        partitions.push({
-          partition: p.partition,
-          errorCode: ErrorCode.NONE,
-          errorMessage: '',
-          highWatermark: log.highWatermark,
-          lastStableOffset: log.lastStableOffset,
-          logStartOffset: log.logStartOffset,
-          abortedTransactions,
-          records,
-        });
-      }
-      topics.push({ name: topic.name, partitions });
-    }
-    return { response: { topics, throttleMs: 0 }, bytes, failed };
-  }
-
-  /**
-   * One partition of a fetch: its answer at once when it cannot be read (unknown, not led here,
-   * a fenced epoch, a diverging follower), else its read started, up to `limit` bytes.
-   */
-  #startPartitionRead(
-    topicName: string,
-    p: M.FetchPartition,
-    as: 'leader' | 'replica',
-    committedOnly: boolean,
-    limit: number,
-    replicaId: number,
-  ): { readonly answer: FetchPartitionAnswer } | { readonly p: M.FetchPartition; readonly log: PartitionLog; readonly limit: number; readonly read: Promise<ChunkedReadResult | StreamBusError> } {
-    const found = this.#partitionLog(topicName, p.partition, as);
-    if (found instanceof StreamBusError) return { answer: fetchError(p.partition, found) };
-    const { log } = found;
-    const checked = this.#replicas.checkFetch(topicName, found.topic.partitions[p.partition]!, log, replicaId, p);
-    if ('refuse' in checked) return { answer: fetchError(p.partition, checked.refuse, log) };
-    if ('diverging' in checked) return { answer: { ...fetchError(p.partition, undefined, log), divergingEpoch: checked.diverging } };
-    const maxOffset = committedOnly ? Math.min(checked.maxOffset, log.lastStableOffset) : checked.maxOffset;
-    const read = log.readChunks(p.fetchOffset, Math.max(limit, 1), { maxOffset }).catch((error: unknown) => asStreamBusError(error, topicName, p.partition, this.#log));
-    return { p, log, limit, read };
   }
 
   #countFetched(response: FetchAnswer): void {
@@ -721,23 +632,6 @@ export class Broker implements Handler {
   }
 }
 
-const NO_BATCHES: readonly Buffer[] = [];
-const READ_UNCOMMITTED = 0;
-const READ_COMMITTED = 1;
-
-/**
- * The batches of one partition's read that fit `limit` bytes: the longest prefix within it, which
- * is what a read with that limit returns (whole batches, in order), or the first batch alone when
- * it is larger and `first` (no partition before it returned data) says it may exceed the limit.
- */
-function withinBudget(chunks: readonly Buffer[], limit: number, first: boolean): readonly Buffer[] {
-  let bytes = 0;
-  let count = 0;
-  while (count < chunks.length && bytes + chunks[count]!.length <= limit) bytes += chunks[count++]!.length;
-  if (count === 0 && first && chunks.length > 0) return chunks.slice(0, 1);
-  return count === chunks.length ? chunks : chunks.slice(0, count);
-}
-
 function sameConfig(a: LogConfig, b: LogConfig): boolean {
   return (Object.keys(a) as (keyof LogConfig)[]).every((key) => a[key] === b[key]);
 }
@@ -775,31 +669,4 @@ function asStreamBusError(error: unknown, topic: string, partition: number, log:
 
 function produceError(partition: number, error: StreamBusError): M.ProducePartitionResult {
   return { partition, errorCode: error.code, errorMessage: error.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
-}
-
-/** Whether a fetch comes from a follower (replica_id is a broker id) rather than a consumer. */
-function isReplica(body: M.FetchRequest): boolean {
-  return (body.replicaId ?? 0) > 0;
-}
-
-/**
- * Who may serve a fetch: a follower's fetch only the leader (a follower that asks another follower
- * gets NOT_LEADER_OR_FOLLOWER), a consumer's any replica, each bounded by its own high watermark.
- */
-function fetchesAs(body: M.FetchRequest): 'leader' | 'replica' {
-  return isReplica(body) ? 'leader' : 'replica';
-}
-
-/** A partition's answer without records: an error, or (error undefined) a diverging epoch's frame. */
-function fetchError(partition: number, error: StreamBusError | undefined, log?: PartitionLog): FetchPartitionAnswer {
-  return {
-    partition,
-    errorCode: error?.code ?? ErrorCode.NONE,
-    errorMessage: error?.message ?? '',
-    highWatermark: log?.highWatermark ?? -1,
-    lastStableOffset: log?.lastStableOffset ?? -1,
-    logStartOffset: log?.logStartOffset ?? -1,
-    abortedTransactions: [],
-    records: NO_BATCHES,
-  };
 }
