@@ -81,14 +81,13 @@ export class Broker implements Handler {
   /** topicId -> resolved log config it was opened with, so config changes reach open logs. */
   readonly #openTopics = new Map<string, { name: string; config: LogConfig }>();
   #reconciling: Promise<void> = Promise.resolve();
-  /** Schema validation per topic config record (replaced, never mutated, when configs change); null: none. */
-  readonly #schemaValidation = new WeakMap<object, SchemaValidation | null>();
   /**
-   * Resolved settings per topic config record (replaced, never mutated, when configs change).
-   * Resolving parses every setting; produce needs min.insync.replicas on every request, and
-   * parsing per request cost about 5 % of the broker's main thread at 5,000 produces a second.
+   * What a topic config record (replaced, never mutated, when configs change) resolves to: its
+   * settings and its schema validation (undefined: none). Resolving parses every setting; produce
+   * needs min.insync.replicas on every request, and parsing per request cost about 5 % of the
+   * broker's main thread at 5,000 produces a second.
    */
-  readonly #resolvedConfigs = new WeakMap<object, ResolvedTopicConfig>();
+  readonly #topicConfigs = new WeakMap<object, { readonly resolved: ResolvedTopicConfig; readonly validation: SchemaValidation | undefined }>();
   #unsubscribe: (() => void) | undefined;
   readonly #handlers: Handlers;
   readonly #replicas: ReplicaManager;
@@ -236,26 +235,18 @@ export class Broker implements Handler {
     }
   }
 
-  #schemaValidationOf(topic: TopicView): SchemaValidation | undefined {
-    let validation = this.#schemaValidation.get(topic.configs);
-    if (validation === undefined) {
-      validation = schemaValidationOf(this.#resolvedConfig(topic)) ?? null;
-      this.#schemaValidation.set(topic.configs, validation);
+  #topicConfig(topic: TopicView): { readonly resolved: ResolvedTopicConfig; readonly validation: SchemaValidation | undefined } {
+    let entry = this.#topicConfigs.get(topic.configs);
+    if (entry === undefined) {
+      const resolved = this.#options.configs.resolve(topic.configs);
+      entry = { resolved, validation: schemaValidationOf(resolved) };
+      this.#topicConfigs.set(topic.configs, entry);
     }
-    return validation ?? undefined;
-  }
-
-  #resolvedConfig(topic: TopicView): ResolvedTopicConfig {
-    let resolved = this.#resolvedConfigs.get(topic.configs);
-    if (resolved === undefined) {
-      resolved = this.#options.configs.resolve(topic.configs);
-      this.#resolvedConfigs.set(topic.configs, resolved);
-    }
-    return resolved;
+    return entry;
   }
 
   #logConfig(topic: TopicView): LogConfig {
-    const resolved = this.#resolvedConfig(topic);
+    const resolved = this.#topicConfig(topic).resolved;
     return {
       cleanupDelete: resolved.cleanupDelete,
       cleanupCompact: resolved.cleanupCompact,
@@ -399,7 +390,7 @@ export class Broker implements Handler {
       if (body.acks === -1) {
         // Refused before writing anything: with fewer in-sync replicas than the topic requires,
         // an acknowledged record could be lost with one more failure (Kafka's NOT_ENOUGH_REPLICAS).
-        const minInsyncReplicas = this.#resolvedConfig(topic).minInsyncReplicas;
+        const minInsyncReplicas = this.#topicConfig(topic).resolved.minInsyncReplicas;
         if (assignment.isr.length < minInsyncReplicas) {
           throw new StreamBusError(
             ErrorCode.NOT_ENOUGH_REPLICAS,
@@ -415,7 +406,7 @@ export class Broker implements Handler {
         throw new StreamBusError(ErrorCode.INVALID_RECORD, 'clients may not produce control batches (transaction markers)');
       }
       if (config.cleanupCompact) await requireKeys(request.records, topicName);
-      const validation = this.#schemaValidationOf(topic);
+      const validation = this.#topicConfig(topic).validation;
       if (validation !== undefined) {
         await checkSchemaIds(request.records, { topic: topicName, partition: request.partition, validation, lookup: this.#options.schemaIds });
       }
