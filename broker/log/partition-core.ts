@@ -25,7 +25,7 @@ import {
 import { LeaderEpochHistory, type EpochEntry } from './leader-epochs.js';
 import { ProducerState } from './producer-state.js';
 import { repairProducerState } from './producer-state-store.js';
-import { TailCache, type TailBudget } from './tail-cache.js';
+import { TailCache, type TailBatch, type TailBudget } from './tail-cache.js';
 import type { LogConfig } from './types.js';
 
 /** What a partition needs from its store. */
@@ -132,12 +132,17 @@ export class PartitionCore {
   }
 
   /**
-   * Committed batch values at the log end join the tail cache; not once the log is closed, since
+   * Committed batches at the log end join the tail cache; not once the log is closed, since
    * close() cleared the cache to give its memory back.
    */
-  cacheTail(values: readonly Buffer[]): void {
+  cacheTail(batches: readonly TailBatch[]): void {
     if (this.closed !== undefined) return;
-    for (const value of values) this.tail.committed(value);
+    for (const batch of batches) this.tail.committed(batch);
+  }
+
+  /** Where an append collects its batches for the tail cache: nowhere while nobody reads the tail. */
+  tailBatches(): TailBatch[] | undefined {
+    return this.tail.armed ? [] : undefined;
   }
 
   stateOp(): WriteOp {

@@ -195,8 +195,8 @@ export class PartitionLog {
     const baseOffset = spec.logEndOffset;
     const ops: WriteOp[] = [];
     const newEpochs: EpochEntry[] = [];
-    /** The stored values, for the tail cache once they are committed. */
-    const stored: Buffer[] = [];
+    /** The stored batches, for the tail cache once they are committed. */
+    const tail = core.tailBatches();
     let nextOffset = baseOffset;
     let maxTimestamp = spec.maxTimestamp;
     let sizeBytes = 0;
@@ -216,7 +216,7 @@ export class PartitionLog {
       }
       const lastOffset = nextOffset + header.lastOffsetDelta;
       const value = batches.subarray(position, position + header.sizeBytes);
-      stored.push(value);
+      tail?.push({ value, baseOffset: nextOffset, lastOffset });
       ops.push(
         { type: 'put', key: core.keys.batch(lastOffset), value },
         { type: 'put', key: core.keys.batchIndex(lastOffset), value: encodeBatchIndexValue(nextOffset, batchMaxTimestamp, header.sizeBytes) },
@@ -262,7 +262,7 @@ export class PartitionLog {
         assert.equal(core.logEndOffset, baseOffset, `${this.topicId}-${this.partition}: append committed out of order`);
         core.logEndOffset = nextOffset;
         core.sizeBytes += sizeBytes;
-        core.cacheTail(stored);
+        if (tail !== undefined) core.cacheTail(tail);
         for (const entry of newEpochs) core.epochs.add(entry);
         if (this.autoHighWatermark) core.advanceHighWatermark(nextOffset);
         core.notify(core.logEndListeners);

@@ -52,8 +52,8 @@ function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<numb
   const startEnd = spec.logEndOffset;
   const ops: WriteOp[] = [];
   const newEpochs: EpochEntry[] = [];
-  /** The stored values, for the tail cache once they are committed. */
-  const stored: Buffer[] = [];
+  /** The stored batches, for the tail cache once they are committed. */
+  const tail = core.tailBatches();
   const epochs = new LeaderEpochHistory(core.specEpochs.entries);
   let nextOffset = startEnd;
   let maxTimestamp = spec.maxTimestamp;
@@ -87,7 +87,7 @@ function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<numb
       { type: 'put', key: core.keys.batch(header.lastOffset), value },
       { type: 'put', key: core.keys.batchIndex(header.lastOffset), value: encodeBatchIndexValue(header.baseOffset, header.maxTimestamp, header.sizeBytes) },
     );
-    stored.push(value);
+    tail?.push({ value, baseOffset: header.baseOffset, lastOffset: header.lastOffset });
     if (header.maxTimestamp > maxTimestamp) {
       ops.push({ type: 'put', key: core.keys.timeIndex(header.maxTimestamp), value: encodeOffsetValue(header.lastOffset) });
       maxTimestamp = header.maxTimestamp;
@@ -117,7 +117,7 @@ function buildReplicated(core: PartitionCore, batches: Buffer): CommitEntry<numb
       assert.equal(core.logEndOffset, startEnd, `${core.topicId}-${core.partition}: replicated append committed out of order`);
       core.logEndOffset = nextOffset;
       core.sizeBytes += sizeBytes;
-      core.cacheTail(stored);
+      if (tail !== undefined) core.cacheTail(tail);
       for (const entry of newEpochs) core.epochs.add(entry);
       if (core.owner.autoHighWatermark) core.advanceHighWatermark(nextOffset);
       if (nextOffset !== startEnd) core.notify(core.logEndListeners);

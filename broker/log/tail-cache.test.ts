@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { patchBaseOffset, readBatchHeader } from '../../proto/record-batch/index.js';
 import { LogStore } from './log-store.js';
 import { NOW_MS, batch, batchRanges, decode, errorName, logConfig, openStore, sized, useTempDir, values } from './fixtures/log-fixtures.js';
-import { IDLE_COMMITS, TailBudget, TailCache } from './tail-cache.js';
+import { IDLE_COMMITS, TailBudget, TailCache, type TailBatch } from './tail-cache.js';
 
 /** A stored-looking batch of `count` records starting at `baseOffset`. */
 function at(baseOffset: number, count: number, valueBytes = 10): Buffer {
@@ -11,12 +11,18 @@ function at(baseOffset: number, count: number, valueBytes = 10): Buffer {
   return bytes;
 }
 
+/** `at`'s batch as an append hands it to the cache, with its offsets. */
+function committedAt(baseOffset: number, count: number, valueBytes = 10): TailBatch {
+  const value = at(baseOffset, count, valueBytes);
+  return { value, baseOffset, lastOffset: readBatchHeader(value).lastOffset };
+}
+
 const ranges = (chunks: readonly Buffer[]): [number, number][] => chunks.map((c) => [readBatchHeader(c).baseOffset, readBatchHeader(c).lastOffset]);
 
 describe('log > tail cache > rules', () => {
   it('answers a range it holds whole, as a LevelDB range read of the batch keys would', () => {
     const cache = new TailCache(new TailBudget(1 << 20), 1 << 20);
-    for (const [base, count] of [[0, 3], [3, 2], [5, 4]] as const) cache.committed(at(base, count));
+    for (const [base, count] of [[0, 3], [3, 2], [5, 4]] as const) cache.committed(committedAt(base, count));
     // The batch containing offset 4 first, then up to (not including) batches ending at or after 9.
     expect(ranges(cache.read(4, 9, 1 << 20)!.chunks)).toEqual([[3, 4], [5, 8]]);
     // The high watermark below the last batch's end leaves that batch out.
@@ -30,7 +36,7 @@ describe('log > tail cache > rules', () => {
     const cache = new TailCache(budget, 1 << 20);
     let next = 0;
     const commit = (): void => {
-      cache.committed(at(next, 1));
+      cache.committed(committedAt(next, 1));
       next++;
     };
     for (let i = 0; i < IDLE_COMMITS; i++) commit();
@@ -55,7 +61,7 @@ describe('log > tail cache > rules', () => {
 
   it('refuses a range reaching past what it holds, so the caller reads LevelDB', () => {
     const cache = new TailCache(new TailBudget(1 << 20), 1 << 20);
-    cache.committed(at(10, 5));
+    cache.committed(committedAt(10, 5));
     expect(cache.read(9, 15, 1 << 20)).toBeUndefined();
     expect(cache.read(10, 16, 1 << 20)).toBeUndefined();
     expect(ranges(cache.read(10, 15, 1 << 20)!.chunks)).toEqual([[10, 14]]);
@@ -63,8 +69,8 @@ describe('log > tail cache > rules', () => {
 
   it('restarts its run when a commit does not continue it', () => {
     const cache = new TailCache(new TailBudget(1 << 20), 1 << 20);
-    cache.committed(at(0, 5));
-    cache.committed(at(3, 2)); // after a truncation to 3
+    cache.committed(committedAt(0, 5));
+    cache.committed(committedAt(3, 2)); // after a truncation to 3
     expect(cache.size).toBe(1);
     expect(cache.read(0, 5, 1 << 20)).toBeUndefined();
     expect(ranges(cache.read(3, 5, 1 << 20)!.chunks)).toEqual([[3, 4]]);
@@ -73,7 +79,7 @@ describe('log > tail cache > rules', () => {
   it('drops its oldest batches beyond its own limit and no longer answers for them', () => {
     const one = at(0, 1, 100).length;
     const cache = new TailCache(new TailBudget(1 << 20), one * 2);
-    for (let offset = 0; offset < 5; offset++) cache.committed(at(offset, 1, 100));
+    for (let offset = 0; offset < 5; offset++) cache.committed(committedAt(offset, 1, 100));
     expect(cache.size).toBe(2);
     expect(cache.bytes).toBe(one * 2);
     expect(cache.read(2, 5, 1 << 20)).toBeUndefined();
@@ -85,20 +91,20 @@ describe('log > tail cache > rules', () => {
     const budget = new TailBudget(one);
     const first = new TailCache(budget, 1 << 20);
     const second = new TailCache(budget, 1 << 20);
-    first.committed(at(0, 1, 100));
-    second.committed(at(0, 1, 100));
+    first.committed(committedAt(0, 1, 100));
+    second.committed(committedAt(0, 1, 100));
     expect([first.size, second.size, budget.usedBytes]).toEqual([1, 0, one]);
     expect(second.read(0, 1, 1 << 20)).toBeUndefined();
     first.clear();
     expect(budget.usedBytes).toBe(0);
-    second.committed(at(1, 1, 100));
+    second.committed(committedAt(1, 1, 100));
     expect(ranges(second.read(1, 2, 1 << 20)!.chunks)).toEqual([[1, 1]]);
   });
 
   it('skips a batch larger than its limit, leaving no run that would miss it', () => {
     const cache = new TailCache(new TailBudget(1 << 20), 200);
-    cache.committed(at(0, 1, 10));
-    cache.committed(at(1, 1, 500));
+    cache.committed(committedAt(0, 1, 10));
+    cache.committed(committedAt(1, 1, 500));
     expect(cache.size).toBe(0);
     expect(cache.read(0, 2, 1 << 20)).toBeUndefined();
   });

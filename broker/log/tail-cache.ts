@@ -29,7 +29,6 @@
  * it answers keeps it armed, and IDLE_COMMITS commits without such a read clear it and stop it
  * until the next one.
  */
-import { readBatchHeader } from '../../proto/record-batch/index.js';
 
 /** Bytes all partitions of one store may keep in their tail caches together. */
 export class TailBudget {
@@ -58,6 +57,13 @@ export class TailBudget {
 
 /** Commits without a read at the tail after which the cache empties and stops keeping batches. */
 export const IDLE_COMMITS = 64;
+
+/** A batch as its append committed it: the stored value and the offsets it holds. */
+export interface TailBatch {
+  readonly value: Buffer;
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+}
 
 interface CachedBatch {
   readonly lastOffset: number;
@@ -99,10 +105,10 @@ export class TailCache {
   }
 
   /**
-   * A batch has just been committed at the log end (`value` is the stored v2 batch, whose base
-   * and last offsets are in its header). Restarts the run when the batch does not continue it.
+   * A batch has just been committed at the log end (`value` is the stored v2 batch, with the base
+   * and last offsets its append gave it). Restarts the run when the batch does not continue it.
    */
-  committed(value: Buffer): void {
+  committed({ value, baseOffset, lastOffset }: TailBatch): void {
     if (this.#budget === undefined) return;
     if (this.#idleCommits > IDLE_COMMITS) return;
     if (++this.#idleCommits > IDLE_COMMITS) {
@@ -110,8 +116,7 @@ export class TailCache {
       this.clear();
       return;
     }
-    const header = readBatchHeader(value);
-    if (this.size > 0 && header.baseOffset !== this.#coveredTo) this.clear();
+    if (this.size > 0 && baseOffset !== this.#coveredTo) this.clear();
     if (value.length > this.#partitionBytesMax) {
       // Too large to keep: the run cannot continue past it.
       this.clear();
@@ -120,10 +125,10 @@ export class TailCache {
     while (this.size > 0 && this.#bytes + value.length > this.#partitionBytesMax) this.#evictOldest();
     while (this.size > 0 && !this.#budget.tryTake(value.length)) this.#evictOldest();
     if (this.size === 0 && !this.#budget.tryTake(value.length)) return;
-    if (this.size === 0) this.#coveredFrom = header.baseOffset;
-    this.#batches.push({ lastOffset: header.lastOffset, value: ownedCopy(value) });
+    if (this.size === 0) this.#coveredFrom = baseOffset;
+    this.#batches.push({ lastOffset: lastOffset, value: ownedCopy(value) });
     this.#bytes += value.length;
-    this.#coveredTo = header.lastOffset + 1;
+    this.#coveredTo = lastOffset + 1;
   }
 
   /**
