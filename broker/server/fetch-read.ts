@@ -77,9 +77,7 @@ export async function readFetch(deps: FetchReadDeps, body: M.FetchRequest): Prom
       }
       // Only the first partition that returns data may exceed the limits (so one oversized batch
       // can always make progress); later ones stop at what is left of max_bytes.
-      const records = withinBudget(read.chunks, Math.min(partitionLimit, remaining), bytes === 0);
-      let recordsBytes = 0;
-      for (const chunk of records) recordsBytes += chunk.length;
+      const { records, recordsBytes } = withinBudget(read.chunks, Math.min(partitionLimit, remaining), bytes === 0);
       bytes += recordsBytes;
       remaining = Math.max(0, remaining - recordsBytes);
       const lastChunk = records.at(-1);
@@ -128,16 +126,16 @@ function startPartitionRead(
 }
 
 /**
- * The batches of one partition's read that fit `limit` bytes: the longest prefix within it, which
+ * The batches of one partition's read that fit `limit` bytes, and their size: the longest prefix within it, which
  * is what a read with that limit returns (whole batches, in order), or the first batch alone when
  * it is larger and `first` (no partition before it returned data) says it may exceed the limit.
  */
-function withinBudget(chunks: readonly Buffer[], limit: number, first: boolean): readonly Buffer[] {
+function withinBudget(chunks: readonly Buffer[], limit: number, first: boolean): { records: readonly Buffer[]; recordsBytes: number } {
   let bytes = 0;
   let count = 0;
   while (count < chunks.length && bytes + chunks[count]!.length <= limit) bytes += chunks[count++]!.length;
-  if (count === 0 && first && chunks.length > 0) return chunks.slice(0, 1);
-  return count === chunks.length ? chunks : chunks.slice(0, count);
+  if (count === 0 && first && chunks.length > 0) return { records: chunks.slice(0, 1), recordsBytes: chunks[0]!.length };
+  return { records: count === chunks.length ? chunks : chunks.slice(0, count), recordsBytes: bytes };
 }
 
 /** Whether a fetch comes from a follower (replica_id is a broker id) rather than a consumer. */
