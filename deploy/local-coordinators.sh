@@ -13,7 +13,7 @@
 # coordinator.log.1) and its pid file (coordinator.pid). Delete the folder to start from scratch.
 #
 # Needs the compiled CLI (npm run build). Other knobs, all optional:
-#   STREAMBUS_LOCAL_API_PORT (9094), STREAMBUS_LOCAL_RAFT_PORT (9095),
+#   STREAMBUS_LOCAL_API_PORT (9094), STREAMBUS_LOCAL_RAFT_PORT (9095), STREAMBUS_LOCAL_REGISTRY_PORT (8081),
 #   STREAMBUS_LOCAL_START_TIMEOUT and STREAMBUS_LOCAL_STOP_TIMEOUT (seconds: 30 and 15), NODE (node).
 # The layout and the start/stop functions live in deploy/lib/local.sh.
 set -euo pipefail

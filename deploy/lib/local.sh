@@ -12,7 +12,8 @@
 # STREAMBUS_LOCAL_RAFT_PORT (9095), STREAMBUS_LOCAL_NATIVE_PORT (9093), STREAMBUS_LOCAL_KAFKA_PORT
 # (9092, the brokers' Kafka listeners), STREAMBUS_LOCAL_ADMIN_PORT
 # (9644, the brokers'), STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT (9645: coordinator N shares 127.0.0.N
-# with broker N, so their admin ports differ), STREAMBUS_LOCAL_START_TIMEOUT and
+# with broker N, so their admin ports differ), STREAMBUS_LOCAL_REGISTRY_PORT (8081, the coordinators'
+# schema registry), STREAMBUS_LOCAL_START_TIMEOUT and
 # STREAMBUS_LOCAL_STOP_TIMEOUT (seconds: 30 and 15), NODE. The other ports default to the settings'
 # own defaults (cli/config/schema.ts).
 
@@ -26,6 +27,7 @@ NATIVE_PORT="${STREAMBUS_LOCAL_NATIVE_PORT:-9093}"
 KAFKA_PORT="${STREAMBUS_LOCAL_KAFKA_PORT:-9092}"
 ADMIN_PORT="${STREAMBUS_LOCAL_ADMIN_PORT:-9644}"
 COORDINATOR_ADMIN_PORT="${STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT:-9645}"
+REGISTRY_PORT="${STREAMBUS_LOCAL_REGISTRY_PORT:-8081}"
 START_TIMEOUT="${STREAMBUS_LOCAL_START_TIMEOUT:-30}"
 STOP_TIMEOUT="${STREAMBUS_LOCAL_STOP_TIMEOUT:-15}"
 NODES=(1 2 3)
@@ -165,7 +167,7 @@ start_coordinators() {
         "raft.host=$(host_of "$n")" "raft.port=$RAFT_PORT" \
         "coordinator.host=$(host_of "$n")" "coordinator.port=$API_PORT" \
         "admin.host=$(host_of "$n")" "admin.port=$COORDINATOR_ADMIN_PORT" \
-        "schema.registry.host=$(host_of "$n")"
+        "schema.registry.host=$(host_of "$n")" "schema.registry.port=$REGISTRY_PORT"
     fi
   done
   for n in "${NODES[@]}"; do

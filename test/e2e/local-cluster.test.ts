@@ -76,6 +76,8 @@ beforeAll(async () => {
     STREAMBUS_LOCAL_KAFKA_PORT: String(await freePort()),
     STREAMBUS_LOCAL_ADMIN_PORT: String(await freePort()),
     STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT: String(await freePort()),
+    // Off the default 8081, which other tests' servers may hold at the same moment.
+    STREAMBUS_LOCAL_REGISTRY_PORT: String(await freePort()),
   };
 });
 

@@ -55,6 +55,8 @@ beforeAll(async () => {
     STREAMBUS_LOCAL_API_PORT: String(await freePort()),
     STREAMBUS_LOCAL_RAFT_PORT: String(await freePort()),
     STREAMBUS_LOCAL_COORDINATOR_ADMIN_PORT: String(await freePort()),
+    // Off the default 8081, which other tests' servers may hold at the same moment.
+    STREAMBUS_LOCAL_REGISTRY_PORT: String(await freePort()),
   };
 });
 
