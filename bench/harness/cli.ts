@@ -5,6 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 
 /** The flag's value as a positive number (an integer when `integer`), `fallback` when absent; throws naming the flag otherwise. */
 export function positiveNumber(text: string | undefined, name: string, fallback: number, integer: boolean): number {
@@ -14,8 +15,13 @@ export function positiveNumber(text: string | undefined, name: string, fallback:
   return value;
 }
 
-/** Runs `main` when `moduleUrl` (the caller's import.meta.url) is the script node was started with. */
+/**
+ * Runs `main` when `moduleUrl` (the caller's import.meta.url) is the script node was started with,
+ * on the main thread only: a worker started from the same file (bench/offsets.ts's committers)
+ * sees that file as its process.argv[1] too, and must not run a second benchmark beside the first.
+ */
 export function runWhenInvoked(moduleUrl: string, main: () => Promise<void>, label = 'bench'): void {
+  if (!isMainThread) return;
   const script = process.argv[1];
   if (script === undefined || moduleUrl !== pathToFileURL(realpathSync(script)).href) return;
   main().then(
