@@ -66,6 +66,7 @@ export interface RaftSettings {
   readonly electionTicks?: number;
   readonly heartbeatTicks?: number;
   readonly snapshotEntries?: number;
+  readonly snapshotBytes?: number;
   readonly proposalTimeoutMs?: number;
 }
 

@@ -31,6 +31,12 @@ export interface RaftHostOptions {
   readonly heartbeatTicks?: number;
   /** Compact once applied − snapshot index reaches this. Default 10 000. */
   readonly snapshotEntries?: number;
+  /**
+   * Compact once the entries applied since the snapshot hold this many bytes of data (and at least
+   * the last snapshot's size), whatever their count: the log is kept in memory until compacted, and
+   * its entries vary from a few bytes to megabytes. Default 16 MiB.
+   */
+  readonly snapshotBytes?: number;
   /** Proposals (and, separately, reads) waiting at once; beyond: THROTTLING_QUOTA_EXCEEDED. Default 10 000. */
   readonly maxPendingProposals?: number;
   /** How long a proposal waits for its outcome once leadership moved, and a read in all. Default 5000. */
@@ -68,6 +74,7 @@ export interface HostSettings {
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly snapshotEntries: number;
+  readonly snapshotBytes: number;
   readonly maxPending: number;
   readonly timeoutMs: number;
 }
@@ -85,6 +92,7 @@ export function resolveSettings(options: RaftHostOptions): HostSettings {
     electionTicks: positiveInt('electionTicks', options.electionTicks, 10),
     heartbeatTicks: positiveInt('heartbeatTicks', options.heartbeatTicks, 1),
     snapshotEntries: positiveInt('snapshotEntries', options.snapshotEntries, 10_000),
+    snapshotBytes: positiveInt('snapshotBytes', options.snapshotBytes, 16 * 1024 * 1024),
     maxPending: positiveInt('maxPendingProposals', options.maxPendingProposals, 10_000),
     timeoutMs: positiveInt('proposalTimeoutMs', options.proposalTimeoutMs, 5000),
   };

@@ -98,6 +98,10 @@ export class RaftHost {
 
   #applied: number;
   #snapshotIndex: number;
+  /** Bytes of entry data applied since the snapshot (since start, after a restart). */
+  #bytesSinceSnapshot = 0;
+  /** The size of the last snapshot's data. */
+  #snapshotSize = 0;
   #voters: readonly number[] = [];
   #peerIds = new Set<number>();
   readonly #warnedAt = new Map<number, number>();
@@ -153,6 +157,7 @@ export class RaftHost {
     });
     if (restored !== undefined) options.stateMachine.restore(restored.snapshot);
     const host = new RaftHost(options, settings, node, restored?.snapshot.meta.index ?? 0, restored?.hardState ?? { term: 0, vote: NO_NODE, commit: 0 });
+    host.#snapshotSize = restored?.snapshot.data.length ?? 0;
     host.#begin(options.peers);
     return host;
   }
@@ -434,12 +439,15 @@ export class RaftHost {
       this.#stateMachine.restore(snapshot);
       this.#applied = snapshot.meta.index;
       this.#snapshotIndex = snapshot.meta.index;
+      this.#bytesSinceSnapshot = 0;
+      this.#snapshotSize = snapshot.data.length;
       this.#calls.restored(snapshot.meta.index);
     }
     const committed = ready.committedEntries;
     if (committed.length > 0) {
       this.#stateMachine.apply(committed);
       this.#applied = committed[committed.length - 1]!.index;
+      for (const entry of committed) if (entry.kind === 'normal') this.#bytesSinceSnapshot += entry.data.length;
       this.#calls.applied(committed);
     }
     this.#calls.readStates(ready.readStates, this.#applied);
@@ -488,12 +496,23 @@ export class RaftHost {
     return hardState.term === last.term && hardState.vote === last.vote ? hardState : undefined;
   }
 
-  /** Compaction: the state machine's snapshot at `applied` replaces the log up to it. */
+  /**
+   * Compaction: the state machine's snapshot at `applied` replaces the log up to it, once
+   * snapshotEntries entries were applied since the last one, or entries holding snapshotBytes of
+   * data and at least as much as the last snapshot: the log then never holds more than the larger
+   * of snapshotBytes and the state's own size, and a large state is not written out again for
+   * every few megabytes of log.
+   */
   async #maybeCompact(): Promise<boolean> {
-    if (this.#applied - this.#snapshotIndex < this.#settings.snapshotEntries) return true;
+    const { snapshotEntries, snapshotBytes } = this.#settings;
+    const entries = this.#applied - this.#snapshotIndex;
+    const enoughBytes = this.#bytesSinceSnapshot >= Math.max(snapshotBytes, this.#snapshotSize);
+    if (entries <= 0 || (entries < snapshotEntries && !enoughBytes)) return true;
     const snapshot = this.#node.compact(this.#applied, this.#stateMachine.takeSnapshot());
     if (snapshot === undefined) return true;
     this.#snapshotIndex = snapshot.meta.index;
+    this.#bytesSinceSnapshot = 0;
+    this.#snapshotSize = snapshot.data.length;
     try {
       await this.#storage.compact(snapshot);
     } catch (error) {
