@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { MetadataCache } from '../metadata/cache.js';
-import type { MetadataCommand, MetadataRecord } from '../metadata/commands.js';
+import { encodeCanonicalMetadataCommand, type MetadataCommand, type MetadataRecord } from '../metadata/commands.js';
+import { commitOffsetsCommand } from '../groups/group-commands.js';
 import { MemoryGroup, waitFor } from '../service/testing/memory-group.js';
 import { decodeEntryPayload, encodeEntryPayload } from './raft-metadata-log.js';
 
@@ -141,6 +142,67 @@ describe('raft metadata log > compaction and snapshots', () => {
     expect(cache.state.topics()).toHaveLength(30);
     unsubscribe();
     follower.stop();
+  });
+
+  it('compacts once the entries since the snapshot hold snapshotBytes, long before snapshotEntries', async () => {
+    // Entries of about 400 bytes each: 2 KiB of them is 5 entries.
+    const { group: g, leader } = await threeNodes({ host: { snapshotEntries: 10_000, snapshotBytes: 2048 } });
+    const bigTopic = (i: number): MetadataCommand => ({ type: 'create-topic', name: `${i}-${'n'.repeat(200)}`, topicId: `id-${i}`, partitions: [partition], configs: {} });
+    for (let i = 0; i < 40; i++) await g.member(leader).log.append([bigTopic(i)]);
+    await g.applied(g.member(leader).log.committedOffset);
+    for (const id of g.running) expect(g.member(id).host.status().snapshotIndex).toBeGreaterThan(0);
+  });
+
+  it('waits for as many bytes of log as the last snapshot held before compacting again, so a large state is not rewritten for every few entries', async () => {
+    const { group: g, leader } = await threeNodes({ host: { snapshotEntries: 10_000, snapshotBytes: 1 } });
+    const log = g.member(leader).log;
+    const host = g.member(leader).host;
+    // A one-command entry of a 2 KB state: the first compaction comes after the first entry.
+    const wide: MetadataCommand = { type: 'create-topic', name: 'wide', topicId: 'id-wide', partitions: [partition], configs: { 'retention.ms': '1', 'x.pad': 'p'.repeat(2000) } };
+    await log.append([wide]);
+    const first = host.status().snapshotIndex;
+    expect(first).toBeGreaterThan(0);
+    // Small entries now: each is far smaller than the snapshot, so several pass before the next.
+    let appended = 0;
+    while (host.status().snapshotIndex === first && appended < 200) {
+      await log.append([createTopic(`s${appended}`)]);
+      appended++;
+    }
+    expect(host.status().snapshotIndex).toBeGreaterThan(first);
+    expect(appended).toBeGreaterThan(3);
+  });
+
+  it('drops the records a snapshot covers once they hold more than retainBytes, however few they are', async () => {
+    const { group: g, leader } = await threeNodes({ host: { snapshotEntries: 10 }, log: { retainRecords: 10_000, retainBytes: 1 } });
+    const log = g.member(leader).log;
+    for (let i = 0; i < 25; i++) await log.append([createTopic(`k${i}`)]);
+    const covered = (await log.snapshot())!.offset;
+    expect(covered).toBeGreaterThan(0);
+    // Everything the snapshot covers is gone; everything after it is held and readable.
+    expect(log.startOffset).toBe(covered + 1);
+    const held = await log.read(log.startOffset, 10_000);
+    expect(held.map((r) => r.offset)).toEqual(Array.from({ length: log.committedOffset - covered }, (_, i) => covered + 1 + i));
+    await expect(log.read(covered, 1)).rejects.toMatchObject({ code: ErrorCode.OFFSET_OUT_OF_RANGE });
+  });
+
+  it('reads commit-offsets records back as the canonical command every node applied, though it holds only their bytes', async () => {
+    const { group: g, leader } = await threeNodes();
+    await g.member(leader).log.append([createTopic('orders')]);
+    const commit = commitOffsetsCommand([
+      { group: 'billing', topic: 'orders', partition: 0, offset: 41, leaderEpoch: 3, metadata: 'ünïcode', commitTimeMs: 1_700_000_000_123 },
+      { group: 'billing', topic: 'orders', partition: 1, offset: 7, leaderEpoch: -1, metadata: '', commitTimeMs: 1_700_000_000_124 },
+      { group: 'audit', topic: 'orders', partition: 0, offset: 2 ** 40, leaderEpoch: 0, metadata: 'x'.repeat(300), commitTimeMs: 1_700_000_000_125 },
+    ]);
+    const [offset] = await g.member(leader).log.append([commit, createTopic('after')]);
+    await g.applied(offset! + 1);
+    const canonical = encodeCanonicalMetadataCommand(commit).command;
+    for (const id of g.running) {
+      const log = g.member(id).log;
+      const [record, next] = await log.read(offset!, 2);
+      expect(record).toEqual({ offset, command: canonical });
+      expect(next?.command).toMatchObject({ type: 'create-topic', name: 'after' });
+      expect(log.state.groups.offset('audit', 'orders', 0)?.offset).toBe(2 ** 40);
+    }
   });
 
   it('restarts a node from its stored snapshot and log to the same state and offsets', async () => {

@@ -17,7 +17,11 @@
  *
  * Memory. The log keeps the metadata state (for snapshots) and the committed records since a
  * recent snapshot (for followers reading from an offset). Records are dropped only once a snapshot
- * covers them and more than `retainRecords` are held; a follower further behind loads the snapshot.
+ * covers them and more than `retainRecords` of them, or more than `retainBytes` of their encoding,
+ * are held; a follower further behind loads the snapshot. Offset commits are most of the log under
+ * load, and hundreds of offsets per record held as objects for seconds would keep the garbage
+ * collector copying and marking them: a commit-offsets record is held as its canonical bytes (a
+ * view of the entry the Raft log holds anyway) and decoded when read.
  *
  * Entry payload: u32 count, then per command u32 length and the command's canonical encoding
  * (coordinator/metadata/commands.ts), all big-endian. A committed entry that does not decode (it
@@ -34,6 +38,7 @@ import {
   type MetadataRecord,
 } from '../metadata/commands.js';
 import { MetadataState } from '../metadata/state.js';
+import { GroupCommandType } from '../groups/group-commands.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Entry, Snapshot } from '../raft/index.js';
 import type { RaftStateMachine } from '../raft/host/state-machine.js';
@@ -62,9 +67,33 @@ export interface RaftMetadataLogOptions {
   readonly maxCommandsPerAppend?: number;
   /** Committed records kept in memory beyond the last snapshot. Default 10 000. */
   readonly retainRecords?: number;
+  /** Encoded bytes of the records kept in memory beyond the last snapshot, at most. Default 16 MiB. */
+  readonly retainBytes?: number;
+}
+
+/**
+ * A committed record as the log holds it for readers: the command itself, or for a commit-offsets
+ * command only its canonical bytes (see Memory above). `size` is its encoded length.
+ */
+interface HeldRecord {
+  readonly offset: number;
+  readonly size: number;
+  readonly command: MetadataCommand | undefined;
+  readonly bytes: Uint8Array | undefined;
+}
+
+function held(record: MetadataRecord, bytes: Uint8Array): HeldRecord {
+  return record.command.type === GroupCommandType.COMMIT_OFFSETS
+    ? { offset: record.offset, size: bytes.length, command: undefined, bytes }
+    : { offset: record.offset, size: bytes.length, command: record.command, bytes: undefined };
+}
+
+function readHeld(record: HeldRecord): MetadataRecord {
+  return { offset: record.offset, command: record.command ?? decodeMetadataCommand(record.bytes!) };
 }
 
 const NO_OP: MetadataCommand = Object.freeze({ type: MetadataCommandType.NO_OP });
+const EMPTY = new Uint8Array(0);
 const textDecoder = new TextDecoder();
 const textEncoder = new TextEncoder();
 
@@ -84,24 +113,29 @@ export function encodeEntryPayload(payloads: readonly Uint8Array[]): Uint8Array 
   return out;
 }
 
-/** The commands of an entry payload; throws CORRUPT_MESSAGE when it does not decode. */
-export function decodeEntryPayload(data: Uint8Array): MetadataCommand[] {
+/** The encoded commands of an entry payload (views of it, not copies); throws CORRUPT_MESSAGE when its framing is broken. */
+export function splitEntryPayload(data: Uint8Array): Uint8Array[] {
   const corrupt = (what: string): StreamBusError => new StreamBusError(ErrorCode.CORRUPT_MESSAGE, `metadata entry payload: ${what}`);
   if (data.length < 4) throw corrupt(`${data.length} bytes, shorter than its count`);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const count = view.getUint32(0);
   if (count === 0) throw corrupt('no commands');
-  const commands: MetadataCommand[] = [];
+  const parts: Uint8Array[] = [];
   let at = 4;
   for (let i = 0; i < count; i++) {
     if (at + 4 > data.length) throw corrupt(`command ${i} of ${count} is missing`);
     const length = view.getUint32(at);
     if (at + 4 + length > data.length) throw corrupt(`command ${i} runs past the end`);
-    commands.push(decodeMetadataCommand(data.subarray(at + 4, at + 4 + length)));
+    parts.push(data.subarray(at + 4, at + 4 + length));
     at += 4 + length;
   }
   if (at !== data.length) throw corrupt(`${data.length - at} bytes after the last command`);
-  return commands;
+  return parts;
+}
+
+/** The commands of an entry payload; throws CORRUPT_MESSAGE when it does not decode. */
+export function decodeEntryPayload(data: Uint8Array): MetadataCommand[] {
+  return splitEntryPayload(data).map((part) => decodeMetadataCommand(part));
 }
 
 export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
@@ -110,12 +144,15 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
   readonly #maxRecordBytes: number;
   readonly #maxCommandsPerAppend: number;
   readonly #retainRecords: number;
+  readonly #retainBytes: number;
   #proposer: RaftProposer | undefined;
   #state = MetadataState.empty();
   /** Committed records from #startOffset to #state.lastAppliedOffset, from #records[#head] on. */
-  #records: MetadataRecord[] = [];
+  #records: HeldRecord[] = [];
   /** Records before it were dropped; the array is cut only now and then, so a drop costs O(1). */
   #head = 0;
+  /** The sizes of the records from #head on. */
+  #heldBytes = 0;
   #startOffset = 0;
   #snapshot: MetadataLogSnapshot | undefined;
   /**
@@ -138,6 +175,7 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
     this.#maxRecordBytes = options.maxRecordBytes ?? 4 * 1024 * 1024;
     this.#maxCommandsPerAppend = options.maxCommandsPerAppend ?? 10_000;
     this.#retainRecords = options.retainRecords ?? 10_000;
+    this.#retainBytes = options.retainBytes ?? 16 * 1024 * 1024;
   }
 
   /** Connects the log to the host that replicates it (the host is built with this log as its state machine). */
@@ -252,7 +290,9 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
     }
     const count = Math.max(0, Math.min(maxRecords, MAX_READ_RECORDS, committed + 1 - fromOffset));
     const at = this.#head + fromOffset - this.#startOffset;
-    return Promise.resolve(this.#records.slice(at, at + count));
+    const records: MetadataRecord[] = [];
+    for (let i = at; i < at + count; i++) records.push(readHeld(this.#records[i]!));
+    return Promise.resolve(records);
   }
 
   snapshot(): Promise<MetadataLogSnapshot | undefined> {
@@ -285,6 +325,7 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
     }
     this.#records = [];
     this.#head = 0;
+    this.#heldBytes = 0;
     this.#startOffset = this.#state.lastAppliedOffset + 1;
     // Followers behind the snapshot learn at once that they must load it (see MetadataLog.onCommit).
     this.#listeners.notifySnapshot();
@@ -294,7 +335,7 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
   apply(entries: readonly Entry[]): void {
     const applied: MetadataRecord[] = [];
     for (const entry of entries) {
-      const commands = this.#commandsOf(entry);
+      const { commands, parts } = this.#commandsOf(entry);
       const first = this.#state.lastAppliedOffset + 1;
       for (let i = 0; i < commands.length; i++) {
         const record: MetadataRecord = { offset: first + i, command: commands[i]! };
@@ -302,10 +343,12 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
         // which the host treats as fatal for this node.
         this.#state.apply(record);
         applied.push(record);
+        const kept = held(record, parts[i] ?? EMPTY);
+        this.#records.push(kept);
+        this.#heldBytes += kept.size;
       }
       if (this.#awaited.has(entry.index)) this.#awaited.set(entry.index, { first, count: commands.length });
     }
-    for (const record of applied) this.#records.push(record);
     this.#trim();
     this.#listeners.notify(applied);
   }
@@ -317,26 +360,35 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
     return textEncoder.encode(JSON.stringify(snapshot));
   }
 
-  #commandsOf(entry: Entry): readonly MetadataCommand[] {
-    if (entry.kind !== 'normal' || entry.data.length === 0) return [NO_OP];
+  /** An entry's commands and their encodings (views of the payload; none for a no-op). */
+  #commandsOf(entry: Entry): { readonly commands: readonly MetadataCommand[]; readonly parts: readonly Uint8Array[] } {
+    if (entry.kind !== 'normal' || entry.data.length === 0) return { commands: [NO_OP], parts: [] };
     const proposed = this.#proposed.get(entry.index);
-    if (proposed !== undefined) {
-      this.#proposed.delete(entry.index);
-      if (proposed.data === entry.data) return proposed.commands;
-    }
     try {
-      return decodeEntryPayload(entry.data);
+      const parts = splitEntryPayload(entry.data);
+      if (proposed !== undefined) {
+        this.#proposed.delete(entry.index);
+        if (proposed.data === entry.data) return { commands: proposed.commands, parts };
+      }
+      return { commands: parts.map((part) => decodeMetadataCommand(part)), parts };
     } catch (error) {
       this.#logger.error({ err: error, raftIndex: entry.index }, 'a committed metadata entry does not decode; applied as a no-op');
-      return [NO_OP];
+      return { commands: [NO_OP], parts: [] };
     }
   }
 
-  /** Drops records that a snapshot covers once more than retainRecords are held. */
+  /**
+   * Drops the oldest records that a snapshot covers while more than retainRecords, or more than
+   * retainBytes of them, are held.
+   */
   #trim(): void {
     const covered = this.#snapshot === undefined ? this.#startOffset - 1 : this.#snapshot.offset;
-    const excess = this.#records.length - this.#head - this.#retainRecords;
-    const drop = Math.min(excess, covered + 1 - this.#startOffset);
+    const coveredHeld = covered + 1 - this.#startOffset;
+    let drop = 0;
+    while (drop < coveredHeld && (this.#records.length - this.#head - drop > this.#retainRecords || this.#heldBytes > this.#retainBytes)) {
+      this.#heldBytes -= this.#records[this.#head + drop]!.size;
+      drop++;
+    }
     if (drop <= 0) return;
     this.#head += drop;
     this.#startOffset += drop;
