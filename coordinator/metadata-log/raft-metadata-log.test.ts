@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { MetadataCache } from '../metadata/cache.js';
-import { encodeCanonicalMetadataCommand, type MetadataCommand, type MetadataRecord } from '../metadata/commands.js';
+import { encodeCanonicalMetadataCommand, metadataRecordBytes, type MetadataCommand, type MetadataRecord } from '../metadata/commands.js';
 import { commitOffsetsCommand } from '../groups/group-commands.js';
 import { MemoryGroup, waitFor } from '../service/testing/memory-group.js';
 import { decodeEntryPayload, encodeEntryPayload } from './raft-metadata-log.js';
@@ -195,11 +195,13 @@ describe('raft metadata log > compaction and snapshots', () => {
     ]);
     const [offset] = await g.member(leader).log.append([commit, createTopic('after')]);
     await g.applied(offset! + 1);
-    const canonical = encodeCanonicalMetadataCommand(commit).command;
+    const { command: canonical, bytes } = encodeCanonicalMetadataCommand(commit);
     for (const id of g.running) {
       const log = g.member(id).log;
       const [record, next] = await log.read(offset!, 2);
       expect(record).toEqual({ offset, command: canonical });
+      // Followers of the log get those bytes as they are.
+      expect(metadataRecordBytes(record!)).toEqual(bytes);
       expect(next?.command).toMatchObject({ type: 'create-topic', name: 'after' });
       expect(log.state.groups.offset('audit', 'orders', 0)?.offset).toBe(2 ** 40);
     }

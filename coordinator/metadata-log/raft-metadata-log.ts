@@ -21,7 +21,8 @@
  * are held; a follower further behind loads the snapshot. Offset commits are most of the log under
  * load, and hundreds of offsets per record held as objects for seconds would keep the garbage
  * collector copying and marking them: a commit-offsets record is held as its canonical bytes (a
- * view of the entry the Raft log holds anyway) and decoded when read.
+ * view of the entry the Raft log holds anyway), read back as an EncodedMetadataRecord that decodes
+ * them only when its command is used, and served to followers as those bytes.
  *
  * Entry payload: u32 count, then per command u32 length and the command's canonical encoding
  * (coordinator/metadata/commands.ts), all big-endian. A committed entry that does not decode (it
@@ -31,6 +32,7 @@
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import { abortReason, asError } from '../metadata/abort.js';
 import {
+  EncodedMetadataRecord,
   MetadataCommandType,
   decodeMetadataCommand,
   encodeCanonicalMetadataCommand,
@@ -72,24 +74,21 @@ export interface RaftMetadataLogOptions {
 }
 
 /**
- * A committed record as the log holds it for readers: the command itself, or for a commit-offsets
- * command only its canonical bytes (see Memory above). `size` is its encoded length.
+ * A committed record as the log holds it for readers: its canonical bytes (a view of the entry),
+ * and the command itself unless it is a commit-offsets command (see Memory above).
  */
 interface HeldRecord {
   readonly offset: number;
-  readonly size: number;
+  readonly bytes: Uint8Array;
   readonly command: MetadataCommand | undefined;
-  readonly bytes: Uint8Array | undefined;
 }
 
 function held(record: MetadataRecord, bytes: Uint8Array): HeldRecord {
-  return record.command.type === GroupCommandType.COMMIT_OFFSETS
-    ? { offset: record.offset, size: bytes.length, command: undefined, bytes }
-    : { offset: record.offset, size: bytes.length, command: record.command, bytes: undefined };
+  return { offset: record.offset, bytes, command: record.command.type === GroupCommandType.COMMIT_OFFSETS ? undefined : record.command };
 }
 
 function readHeld(record: HeldRecord): MetadataRecord {
-  return { offset: record.offset, command: record.command ?? decodeMetadataCommand(record.bytes!) };
+  return record.command === undefined ? new EncodedMetadataRecord(record.offset, record.bytes) : { offset: record.offset, command: record.command };
 }
 
 const NO_OP: MetadataCommand = Object.freeze({ type: MetadataCommandType.NO_OP });
@@ -345,7 +344,7 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
         applied.push(record);
         const kept = held(record, parts[i] ?? EMPTY);
         this.#records.push(kept);
-        this.#heldBytes += kept.size;
+        this.#heldBytes += kept.bytes.length;
       }
       if (this.#awaited.has(entry.index)) this.#awaited.set(entry.index, { first, count: commands.length });
     }
@@ -386,7 +385,7 @@ export class RaftMetadataLog implements MetadataLog, RaftStateMachine {
     const coveredHeld = covered + 1 - this.#startOffset;
     let drop = 0;
     while (drop < coveredHeld && (this.#records.length - this.#head - drop > this.#retainRecords || this.#heldBytes > this.#retainBytes)) {
-      this.#heldBytes -= this.#records[this.#head + drop]!.size;
+      this.#heldBytes -= this.#records[this.#head + drop]!.bytes.length;
       drop++;
     }
     if (drop <= 0) return;

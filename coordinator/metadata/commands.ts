@@ -435,6 +435,35 @@ export function encodeCanonicalMetadataCommand(command: MetadataCommand): Encode
 }
 
 /**
+ * A record read back from its canonical bytes (what the metadata log holds of a commit-offsets
+ * command): `command` decodes them on first use; metadataRecordBytes() hands them on undecoded,
+ * so serving such a record to a follower neither decodes nor encodes it.
+ */
+export class EncodedMetadataRecord implements MetadataRecord {
+  readonly offset: number;
+  declare readonly command: MetadataCommand;
+  readonly #bytes: Uint8Array;
+  #command: MetadataCommand | undefined;
+
+  constructor(offset: number, bytes: Uint8Array) {
+    this.offset = offset;
+    this.#bytes = bytes;
+    // An own, enumerable property like a plain record's, so the two compare and print alike.
+    Object.defineProperty(this, 'command', { enumerable: true, get: () => (this.#command ??= decodeMetadataCommand(this.#bytes)) });
+  }
+
+  /** The canonical bytes, without decoding them. */
+  get bytes(): Uint8Array {
+    return this.#bytes;
+  }
+}
+
+/** A record's canonical bytes: those it was read from when it has them, else its command encoded now. */
+export function metadataRecordBytes(record: MetadataRecord): Uint8Array {
+  return record instanceof EncodedMetadataRecord ? record.bytes : encodeMetadataCommand(record.command);
+}
+
+/**
  * Decodes bytes written by encodeMetadataCommand into a deeply frozen command. Throws CORRUPT_MESSAGE
  * for bytes that are not a well-formed envelope and UNSUPPORTED_VERSION for a newer envelope or an
  * unknown command type.

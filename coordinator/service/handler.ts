@@ -20,7 +20,7 @@ import { type ApiName, type RequestOf, type ResponseOf, apiDescriptors, supporte
 import { ErrorCode, StreamBusError } from '../../proto/errors.js';
 import type * as M from '../../proto/messages.js';
 import type { ConfigOp, CreateTopicRequest, TopicResult } from '../metadata/controller.js';
-import { encodeMetadataCommand } from '../metadata/commands.js';
+import { metadataRecordBytes } from '../metadata/commands.js';
 import { type ElectLeadersRequest, ElectionType } from '../metadata/leader-election.js';
 import type { ReassignmentRequest } from '../metadata/reassignment.js';
 import { type Logger, silentLogger } from '../logger.js';
@@ -493,7 +493,10 @@ function fetchResultToWire(result: MetadataFetchResult): M.FetchMetadataResponse
     errorMessage: '',
     startOffset: result.startOffset,
     committedOffset: result.committedOffset,
-    records: result.records.map((r) => ({ offset: r.offset, command: Buffer.from(encodeMetadataCommand(r.command)) })),
+    records: result.records.map((r) => {
+      const bytes = metadataRecordBytes(r);
+      return { offset: r.offset, command: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+    }),
     hasSnapshot: false,
     snapshotOffset: -1,
     snapshot: Buffer.alloc(0),
