@@ -193,6 +193,40 @@ describe('log > fetch', () => {
     expect(await errorName(log.readChunks(5, 100))).toBe('OFFSET_OUT_OF_RANGE');
   });
 
+  it('answers every offset and limit with the longest run of whole batches within maxBytes, the first batch always', async () => {
+    // Without a tail cache every read is a LevelDB range read.
+    await store.close();
+    store = await openStore(dir, 'group', { tailCacheBytes: 0 });
+    const log = await store.openPartition('t1', 0, logConfig());
+    // 70 batches of uneven sizes (more than a read plans from the index), then 30 tiny ones.
+    const sizes: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      await log.append(batch([sized(i < 70 ? 200 + ((i * 7919) % 3000) : 1)]), { nowMs: NOW_MS });
+    }
+    const all = await log.readChunks(0, 1 << 30);
+    for (const chunk of all.chunks) sizes.push(chunk.length);
+    expect(sizes).toHaveLength(100);
+    const expected = (from: number, maxBytes: number): number[] => {
+      const out: number[] = [];
+      let bytes = 0;
+      for (let i = from; i < sizes.length; i++) {
+        if (out.length > 0 && bytes + sizes[i]! > maxBytes) break;
+        out.push(i);
+        bytes += sizes[i]!;
+      }
+      return out;
+    };
+    for (const offset of [0, 1, 33, 64, 65, 69, 70, 99]) {
+      for (const maxBytes of [1, sizes[offset]!, sizes[offset]! + 1, 5_000, 20_000, 100_000, 1 << 30]) {
+        const { chunks, bytes } = await log.readChunks(offset, maxBytes);
+        const want = expected(offset, maxBytes);
+        expect(chunks.map((chunk) => readBatchHeader(chunk).baseOffset)).toEqual(want);
+        expect(bytes).toBe(want.reduce((sum, i) => sum + sizes[i]!, 0));
+        expect(chunks.every((chunk, i) => chunk.equals(all.chunks[want[i]!]!))).toBe(true);
+      }
+    }
+  });
+
   it('reads an empty new partition as empty at offset 0', async () => {
     const log = await store.openPartition('t1', 0, logConfig());
     const read = await log.read(0, 100);
