@@ -124,6 +124,18 @@ describe('coordinator > the write pipeline', () => {
     for (const id of g.running) expect(g.member(id).log.state.snapshot()).toEqual(leader.state.snapshot());
   });
 
+  it('validates a write against a record that reached the log around the pipeline since its last write', async () => {
+    const { leader } = await startGroup([1]);
+    await registerLive(leader);
+    expect((await leader.createTopics([{ name: 'first' }])).results[0]?.errorCode).toBe(ErrorCode.NONE);
+    // The pipeline is drained now; a command appended to the log directly is not one it proposed.
+    const partitions = [{ partition: 0, replicas: [1], isr: [1], leader: 1, leaderEpoch: 0, partitionEpoch: 0 }];
+    await leader.log.append([{ type: 'create-topic', name: 'direct', topicId: 'id-direct', partitions, configs: {} }]);
+    const outcome = await leader.createTopics([{ name: 'direct' }, { name: 'second' }]);
+    expect(outcome.results.map((r) => r.errorCode)).toEqual([ErrorCode.TOPIC_ALREADY_EXISTS, ErrorCode.NONE]);
+    expect(leader.state.topics().map((t) => t.name)).toEqual(['direct', 'first', 'second']);
+  });
+
   it('answers a write that proposes nothing only once the writes it read have committed', async () => {
     const { leader } = await startGroup([1]);
     await registerLive(leader);
