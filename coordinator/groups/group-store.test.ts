@@ -62,6 +62,53 @@ describe('groups > applied state', () => {
     expect(Object.isFrozen(image.offsets[0]!.partitions[0])).toBe(true);
   });
 
+  it('holds, after any sequence of multi-topic commits in any order, the latest offset of each existing partition, sorted and frozen', () => {
+    const topics = ['a', 'm', 'z'];
+    const created: MetadataCommand[] = topics.map((name) => ({
+      type: 'create-topic',
+      name,
+      topicId: `t-${name}`,
+      partitions: [0, 1, 2, 3].map((partition) => ({ partition, replicas: [1], isr: [1], leader: 1, leaderEpoch: 0, partitionEpoch: 0 })),
+      configs: {},
+    }));
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 20; round++) {
+      const state = stateWith(created);
+      const model = new Map<string, number>();
+      let offset = 1000;
+      for (let c = 0; c < 30; c++) {
+        // Unsorted, repeated partitions, some that do not exist (partition 6), several groups.
+        const entries = Array.from({ length: 1 + next(6) }, () => {
+          const e = { group: `g${next(3)}`, topic: topics[next(3)]!, partition: next(7), offset: next(1000), leaderEpoch: 0, metadata: '', commitTimeMs: 1 };
+          if (e.partition < 4) model.set(`${e.group}|${e.topic}|${e.partition}`, e.offset);
+          return e;
+        });
+        // Canonical (frozen, as the log applies them) in even rounds, as built in odd ones.
+        const built = commitOffsetsCommand(entries);
+        const command = round % 2 === 0 ? decodeMetadataCommand(encodeMetadataCommand(built)) : built;
+        state.apply({ offset: offset++, command });
+      }
+      const held = new Map<string, number>();
+      for (const image of state.groups.groups()) {
+        expect(Object.isFrozen(image) && Object.isFrozen(image.offsets)).toBe(true);
+        expect(image.offsets.map((t) => t.topic)).toEqual([...image.offsets.map((t) => t.topic)].sort());
+        for (const t of image.offsets) {
+          expect(Object.isFrozen(t) && Object.isFrozen(t.partitions)).toBe(true);
+          expect(t.partitions.map((p) => p.partition)).toEqual([...new Set(t.partitions.map((p) => p.partition))].sort((x, y) => x - y));
+          for (const p of t.partitions) {
+            expect(Object.isFrozen(p)).toBe(true);
+            held.set(`${image.groupId}|${t.topic}|${p.partition}`, p.offset);
+          }
+        }
+      }
+      expect(held).toEqual(model);
+    }
+  });
+
   it('drops commits to partitions that do not exist, and forgets a topic\'s offsets when it is deleted', () => {
     const state = stateWith([commit('simple', 'orders', 5, 1), commit('simple', 'missing', 0, 1)]);
     expect(state.groups.group('simple')).toBeUndefined();

@@ -257,15 +257,37 @@ export class GroupStore implements GroupStoreView {
     return new GroupStore(groups);
   }
 
+  /**
+   * Offset commits, the hot path under load: the group's topic and partition arrays are copied once
+   * each and changed in place by binary search, and only the new arrays and objects are frozen (the
+   * command's partition objects have the image's shape, and are frozen already), where the general
+   * path (#changeOffsets) builds maps of changes and freezes the whole image again.
+   */
   #commit(commits: GroupOffsetCommits, partitionExists: PartitionExists): void {
-    const changes: OffsetChanges = new Map();
+    const current = this.#groups.get(commits.group);
+    let topics: TopicOffsetsImage[] | undefined;
     for (const t of commits.topics) {
+      const working = topics ?? current?.offsets ?? [];
+      const at = findTopic(working, t.topic);
+      let partitions: PartitionOffsetImage[] | undefined;
       for (const p of t.partitions) {
-        // The command's partition objects are frozen already and have the image's shape.
-        if (partitionExists(t.topic, p.partition)) change(changes, t.topic, p.partition, p);
+        if (!partitionExists(t.topic, p.partition)) continue;
+        partitions ??= at >= 0 ? working[at]!.partitions.slice() : [];
+        // Canonical commands are frozen already; one applied as given is frozen here, as deepFreeze did.
+        if (!Object.isFrozen(p)) Object.freeze(p);
+        const slot = findPartition(partitions, p.partition);
+        if (slot >= 0) partitions[slot] = p;
+        else partitions.splice(-slot - 1, 0, p);
       }
+      if (partitions === undefined) continue;
+      topics ??= working.slice();
+      const topic: TopicOffsetsImage = Object.freeze({ topic: t.topic, partitions: Object.freeze(partitions) });
+      if (at >= 0) topics[at] = topic;
+      else topics.splice(-at - 1, 0, topic);
     }
-    if (changes.size > 0) this.#changeOffsets(commits.group, changes, false);
+    if (topics === undefined) return;
+    // Frozen here, so #put's deepFreeze stops at the image itself.
+    this.#put(Object.freeze({ groupId: commits.group, metadata: current?.metadata ?? null, offsets: Object.freeze(topics) }));
   }
 
   /** Applies offset changes to a group (creating it for a first commit); `dropHollow` removes it if left with nothing. */
