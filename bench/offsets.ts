@@ -6,7 +6,9 @@
  * Setup per repeat (a fresh cluster, default settings unless --set): a topic of 16 partitions, and
  * --groups consumer groups with one member each (joined and synced through the group protocol).
  * Then three phases of --seconds each, all with the same metadata writes (alter-configs of one
- * topic, --meta-window in flight, as bench/coordinator.ts measures them):
+ * topic, --meta-window in flight, as bench/coordinator.ts measures them; or with --meta-rate, that
+ * many a second, open loop, so each phase carries the same metadata load rather than as much as
+ * the closed loop gets through beside the commits):
  * - baseline: the metadata writes alone;
  * - paced: beside them, the members commit offsets at a fixed --rate (default 20,000 commits/s:
  *   the issue's target), open loop: each commit's latency counts from when it was due, so a
@@ -21,7 +23,7 @@
  * second and offsets per entry are reported from the leader's commit index.
  *
  * Run: npm run bench:offsets -- [--quick | --smoke] [--groups N] [--partitions N] [--clients N]
- *      [--window N] [--meta-window N] [--rate N] [--seconds S] [--repeats N] [--set key=value ...] [--out DIR]
+ *      [--window N] [--meta-window N | --meta-rate N] [--rate N] [--seconds S] [--repeats N] [--set key=value ...] [--out DIR]
  * Writes bench/results/offsets-<date>.md and .json and prints the figures.
  */
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -75,8 +77,10 @@ export interface OffsetsBenchOptions {
   readonly clients: number;
   /** OffsetCommit requests in flight per client. */
   readonly window: number;
-  /** Metadata writes in flight. */
+  /** Metadata writes in flight (closed loop), unless metaRate is given. */
   readonly metaWindow: number;
+  /** Metadata writes per second, open loop (latency from when each was due), instead of metaWindow. */
+  readonly metaRate: number | undefined;
   /** Commits per second in the paced phase. */
   readonly rate: number;
   readonly seconds: number;
@@ -137,6 +141,7 @@ export interface OffsetsBenchReport {
     readonly clients: number;
     readonly window: number;
     readonly metaWindow: number;
+    readonly metaRate: number | undefined;
     readonly rate: number;
     readonly seconds: number;
     readonly repeats: number;
@@ -357,7 +362,10 @@ async function runPhase(
   const endAt = warmupEndAt + options.seconds * 1000;
   committer?.go({ warmupEndAt, endAt });
   const at = (epochMs: number): number => performance.now() + (epochMs - Date.now());
-  await pump(options.metaWindow, at(warmupEndAt), metaWrite, () => undefined);
+  // The same metadata load in every phase: a closed loop of metaWindow writes, or metaRate a second.
+  const metaLoad = (endMs: number, done: (latencyMs: number, error: string | undefined) => void): Promise<void> =>
+    options.metaRate === undefined ? pump(options.metaWindow, endMs, metaWrite, done) : paced(options.metaRate, performance.now(), endMs, metaWrite, done);
+  await metaLoad(at(warmupEndAt), () => undefined);
 
   const meta = new Recorder(options.seconds * 20_000 + 1_000);
   const before = await admin.clusterStatus();
@@ -366,7 +374,7 @@ async function runPhase(
   const followersBefore = followersCpu();
   const benchBefore = process.cpuUsage();
   const startMs = performance.now();
-  await pump(options.metaWindow, at(endAt), metaWrite, meta.record);
+  await metaLoad(at(endAt), meta.record);
   const elapsedS = (performance.now() - startMs) / 1000;
   const after = await admin.clusterStatus();
   const cpuAfter = processCpuMs(leader.pid) ?? Number.NaN;
@@ -464,7 +472,7 @@ export function offsetsMarkdown(report: OffsetsBenchReport): string {
     `- ${p.nodes} coordinator processes on 127.0.0.1, settings: ${Object.entries(env.settings).map(([k, v]) => `${k}=${v}`).join(', ') || 'defaults'}; the benchmark's clients run in one more process on the same machine`,
     `- offsets: ${p.groups} consumer groups with one member each (joined and synced), each OffsetCommit request carries ${p.partitions} partitions of its group, over ${p.clients} client connections. ` +
       'A commit is one partition offset; it is acknowledged once applied on the leader after a quorum has it.',
-    `- phases (${p.seconds} s each after a warm-up, ${p.repeats} repeats on fresh clusters), all with the same metadata writes (alter-configs of one topic, ${p.metaWindow} in flight): ` +
+    `- phases (${p.seconds} s each after a warm-up, ${p.repeats} repeats on fresh clusters), all with the same metadata writes (alter-configs of one topic, ${p.metaRate === undefined ? `${p.metaWindow} in flight, closed loop` : `${p.metaRate.toLocaleString('en-US')}/s, open loop, latency from when each was due`}): ` +
       `baseline (metadata writes alone), paced (commits at ${p.rate.toLocaleString('en-US')}/s, open loop, latency from when each was due), max (commits as fast as they are taken, ${p.window} requests in flight per connection)`,
     '- Raft entries/s: the leader\'s commit index over the phase (each metadata write is an entry, and each commit-offsets entry carries every commit that arrived while the previous one was in flight)',
     `- load average at start ${env.loadAverageStart.map((v) => v.toFixed(2)).join(' ')}, at end ${env.loadAverageEnd.map((v) => v.toFixed(2)).join(' ')}`,
@@ -542,6 +550,7 @@ export async function runOffsetsBench(options: OffsetsBenchOptions): Promise<Off
       clients: options.clients,
       window: options.window,
       metaWindow: options.metaWindow,
+      metaRate: options.metaRate,
       rate: options.rate,
       seconds: options.seconds,
       repeats: options.repeats,
@@ -568,6 +577,7 @@ function parseCommandLine(argv: readonly string[]): OffsetsBenchOptions {
       clients: { type: 'string' },
       window: { type: 'string' },
       'meta-window': { type: 'string' },
+      'meta-rate': { type: 'string' },
       rate: { type: 'string' },
       seconds: { type: 'string' },
       repeats: { type: 'string' },
@@ -579,7 +589,7 @@ function parseCommandLine(argv: readonly string[]): OffsetsBenchOptions {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: node dist/bench/offsets.js [--quick | --smoke] [--groups N] [--partitions N] [--clients N] [--window N] [--meta-window N] [--rate N] [--seconds S] [--repeats N] [--set key=value ...] [--out DIR]\n',
+      'usage: node dist/bench/offsets.js [--quick | --smoke] [--groups N] [--partitions N] [--clients N] [--window N] [--meta-window N | --meta-rate N] [--rate N] [--seconds S] [--repeats N] [--set key=value ...] [--out DIR]\n',
     );
     process.exit(0);
   }
@@ -600,6 +610,7 @@ function parseCommandLine(argv: readonly string[]): OffsetsBenchOptions {
     clients: positiveNumber(values.clients, 'clients', 8, true),
     window: positiveNumber(values.window, 'window', 32, true),
     metaWindow: positiveNumber(values['meta-window'], 'meta-window', 4, true),
+    metaRate: values['meta-rate'] === undefined ? undefined : positiveNumber(values['meta-rate'], 'meta-rate', 1, false),
     rate: positiveNumber(values.rate, 'rate', TARGET_COMMITS_PER_SECOND, true),
     seconds: positiveNumber(values.seconds, 'seconds', plan.seconds, false),
     repeats: positiveNumber(values.repeats, 'repeats', plan.repeats, true),
