@@ -37,6 +37,11 @@ export interface RaftHostOptions {
    * its entries vary from a few bytes to megabytes. Default 16 MiB.
    */
   readonly snapshotBytes?: number;
+  /**
+   * How long the leader holds an append with no entries (commit news, a probe) for an append with
+   * entries to replace it (./empty-append-hold.ts). Default 2 ms; 0 sends them at once.
+   */
+  readonly emptyAppendHoldMs?: number;
   /** Proposals (and, separately, reads) waiting at once; beyond: THROTTLING_QUOTA_EXCEEDED. Default 10 000. */
   readonly maxPendingProposals?: number;
   /** How long a proposal waits for its outcome once leadership moved, and a read in all. Default 5000. */
@@ -75,6 +80,7 @@ export interface HostSettings {
   readonly heartbeatTicks: number;
   readonly snapshotEntries: number;
   readonly snapshotBytes: number;
+  readonly emptyAppendHoldMs: number;
   readonly maxPending: number;
   readonly timeoutMs: number;
 }
@@ -93,6 +99,7 @@ export function resolveSettings(options: RaftHostOptions): HostSettings {
     heartbeatTicks: positiveInt('heartbeatTicks', options.heartbeatTicks, 1),
     snapshotEntries: positiveInt('snapshotEntries', options.snapshotEntries, 10_000),
     snapshotBytes: positiveInt('snapshotBytes', options.snapshotBytes, 16 * 1024 * 1024),
+    emptyAppendHoldMs: options.emptyAppendHoldMs === 0 ? 0 : positiveInt('emptyAppendHoldMs', options.emptyAppendHoldMs, 2),
     maxPending: positiveInt('maxPendingProposals', options.maxPendingProposals, 10_000),
     timeoutMs: positiveInt('proposalTimeoutMs', options.proposalTimeoutMs, 5000),
   };

@@ -52,6 +52,7 @@ import {
   hostStatus,
   resolveSettings,
 } from './host-options.js';
+import { EmptyAppendHold } from './empty-append-hold.js';
 import { PendingCalls } from './pending-calls.js';
 import type { RaftStateMachine } from './state-machine.js';
 
@@ -88,6 +89,8 @@ export class RaftHost {
   readonly #onFatal: (error: StreamBusError) => void;
   readonly #settings: HostSettings;
   readonly #calls: PendingCalls;
+  /** Every message leaves through here (empty appends wait a moment: ./empty-append-hold.ts). */
+  readonly #outbox: EmptyAppendHold;
 
   #ticker: ReturnType<typeof setInterval> | undefined;
   #scheduled = false;
@@ -127,6 +130,7 @@ export class RaftHost {
     this.#onFatal = options.onFatal ?? (() => undefined);
     this.#settings = settings;
     this.#calls = new PendingCalls(settings.timeoutMs);
+    this.#outbox = new EmptyAppendHold((messages) => this.#transport.send(messages), settings.emptyAppendHoldMs);
     this.#applied = snapshotIndex;
     this.#snapshotIndex = snapshotIndex;
     this.#reportedTerm = node.term;
@@ -423,7 +427,7 @@ export class RaftHost {
   async #handleReady(ready: Ready): Promise<boolean> {
     const { snapshot, entries } = ready;
     // The leader's parallel append: followers write while this node does (see Ready.leaderAppends).
-    if (ready.leaderAppends.length > 0) this.#transport.send(ready.leaderAppends);
+    if (ready.leaderAppends.length > 0) this.#outbox.send(ready.leaderAppends);
     const commitOnly = this.#onlyCommitMoved(ready);
     if (commitOnly !== undefined) {
       // Written with the next write, or late (see the module comment).
@@ -434,7 +438,7 @@ export class RaftHost {
       const hardState = ready.hardState ?? this.#unwrittenHardState;
       if (!(await this.#persist({ hardState, snapshot, entries, sync: true }))) return false;
     }
-    if (ready.messages.length > 0) this.#transport.send(ready.messages);
+    if (ready.messages.length > 0) this.#outbox.send(ready.messages);
     if (snapshot !== undefined) {
       this.#stateMachine.restore(snapshot);
       this.#applied = snapshot.meta.index;
@@ -557,6 +561,7 @@ export class RaftHost {
   #stopTicking(): void {
     if (this.#ticker !== undefined) clearInterval(this.#ticker);
     this.#ticker = undefined;
+    this.#outbox.stop();
   }
 
   /**
