@@ -223,10 +223,7 @@ export class WritePipeline {
 
   /** Decides and proposes in one synchronous step; see the module comment. */
   #execute<T>(term: Term, decide: (state: MetadataStateView) => WriteStep<T>): Promise<T> {
-    // A kept speculative state is current only if it has applied what the log has (see the module comment).
-    if (term.outstanding === 0 && term.speculative !== undefined && term.speculative.lastAppliedOffset !== this.#log.state.lastAppliedOffset) {
-      term.speculative = undefined;
-    }
+    if (term.outstanding === 0 && !this.#inStep(term)) term.speculative = undefined;
     const step = decide(term.speculative ?? this.#log.state);
     if (step.kind === 'read') {
       return term.last.then(() => step.answer(this.#log.committedOffset));
@@ -243,6 +240,14 @@ export class WritePipeline {
       throw error;
     }
     return this.#track(term, first, outcome).then((offsets) => step.answer(offsets));
+  }
+
+  /**
+   * Whether the term's speculative state has applied exactly what the log has, so that with nothing
+   * outstanding it may be kept for the next write (see the module comment).
+   */
+  #inStep(term: Term): boolean {
+    return term.speculative?.lastAppliedOffset === this.#log.state.lastAppliedOffset;
   }
 
   /** Applies `commands` at their predicted offsets; returns the first. */
@@ -294,7 +299,7 @@ export class WritePipeline {
     if (term.outstanding > 0) return;
     // Nothing outstanding: the committed state is the speculative one, which is kept for the next
     // write unless it was wrong (see the module comment).
-    if (term.stale || term.speculative?.lastAppliedOffset !== this.#log.state.lastAppliedOffset) term.speculative = undefined;
+    if (term.stale || !this.#inStep(term)) term.speculative = undefined;
     term.stale = false;
     const drained = term.drained;
     term.drained = undefined;

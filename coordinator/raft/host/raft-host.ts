@@ -40,7 +40,7 @@ import { randomInt } from 'node:crypto';
 import { ErrorCode, StreamBusError, type StreamBusErrorContext } from '../../../proto/errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { abortReason, asError } from '../../metadata/abort.js';
-import { type HardState, type MembershipChange, type Message, NO_NODE, type ProposalPosition, RaftNode, type Ready, Role } from '../index.js';
+import { type HardState, type MembershipChange, type Message, NO_NODE, type ProposalPosition, RaftNode, type Ready, Role, type Snapshot } from '../index.js';
 import type { RaftStorage, RaftWrite } from '../storage/raft-storage.js';
 import type { PeerAddress, RaftTransport } from '../transport/raft-transport.js';
 import {
@@ -442,9 +442,7 @@ export class RaftHost {
     if (snapshot !== undefined) {
       this.#stateMachine.restore(snapshot);
       this.#applied = snapshot.meta.index;
-      this.#snapshotIndex = snapshot.meta.index;
-      this.#bytesSinceSnapshot = 0;
-      this.#snapshotSize = snapshot.data.length;
+      this.#snapshotTaken(snapshot);
       this.#calls.restored(snapshot.meta.index);
     }
     const committed = ready.committedEntries;
@@ -514,9 +512,7 @@ export class RaftHost {
     if (entries <= 0 || (entries < snapshotEntries && !enoughBytes)) return true;
     const snapshot = this.#node.compact(this.#applied, this.#stateMachine.takeSnapshot());
     if (snapshot === undefined) return true;
-    this.#snapshotIndex = snapshot.meta.index;
-    this.#bytesSinceSnapshot = 0;
-    this.#snapshotSize = snapshot.data.length;
+    this.#snapshotTaken(snapshot);
     try {
       await this.#storage.compact(snapshot);
     } catch (error) {
@@ -525,6 +521,13 @@ export class RaftHost {
     }
     this.#logger.debug({ nodeId: this.nodeId, snapshotIndex: snapshot.meta.index }, 'raft log compacted');
     return !this.#halted();
+  }
+
+  /** The log now starts after `snapshot` (installed or taken): the compaction counters start again. */
+  #snapshotTaken(snapshot: Snapshot): void {
+    this.#snapshotIndex = snapshot.meta.index;
+    this.#bytesSinceSnapshot = 0;
+    this.#snapshotSize = snapshot.data.length;
   }
 
   /** Between Readys: leadership changes, deadlines, lost reads, listeners. */
